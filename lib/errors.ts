@@ -1,0 +1,79 @@
+// One error type for the whole service: a closed code, one status mapping, one envelope.
+export const ERROR_CODES = [
+  'VALIDATION',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'PAYLOAD_TOO_LARGE',
+  'RATE_LIMITED',
+  'DISABLED',
+  'GMAIL_AUTH',
+  'UPSTREAM',
+  'INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const STATUS: Record<ErrorCode, number> = {
+  VALIDATION: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  DISABLED: 503,
+  GMAIL_AUTH: 502,
+  UPSTREAM: 502,
+  INTERNAL: 500,
+};
+
+export interface AppErrorOptions {
+  field?: string;
+  retryable?: boolean;
+  retryAfterSec?: number;
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly field?: string;
+  readonly retryable: boolean;
+  readonly retryAfterSec?: number;
+
+  constructor(code: ErrorCode, message: string, opts: AppErrorOptions = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.field = opts.field;
+    this.retryable = opts.retryable ?? false;
+    this.retryAfterSec = opts.retryAfterSec;
+  }
+
+  get status(): number {
+    return STATUS[this.code];
+  }
+}
+
+export function statusOf(code: ErrorCode): number {
+  return STATUS[code];
+}
+
+export interface ErrorEnvelope {
+  error: { code: ErrorCode; message: string; field?: string };
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  return new AppError('INTERNAL', 'internal error', { cause: err });
+}
+
+export function envelope(err: AppError): ErrorEnvelope {
+  const body: ErrorEnvelope = { error: { code: err.code, message: err.message } };
+  if (err.field !== undefined) body.error.field = err.field;
+  return body;
+}
+
+export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
+export const validation = (field: string, message: string) =>
+  new AppError('VALIDATION', message, { field });

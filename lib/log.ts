@@ -1,0 +1,46 @@
+// JSON logs. Secrets are redacted by key name wherever they appear in a log object.
+import { pino, type Logger as PinoLogger } from 'pino';
+
+export type Logger = Pick<PinoLogger, 'info' | 'warn' | 'error' | 'debug' | 'child'>;
+
+export const REDACT_KEYS = [
+  'password',
+  'password_hash',
+  'token',
+  'access_token',
+  'refresh_token',
+  'refreshToken',
+  'private_key',
+  'client_secret',
+  'authorization',
+  'secret',
+];
+
+const redactPaths = REDACT_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+
+export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  return pino(
+    {
+      level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    opts.destination ?? process.stdout,
+  ) as Logger;
+}
+
+/** A logger that keeps every line in memory (tests read them; nothing reaches the console). */
+export function captureLogger(): { log: Logger; lines: Record<string, unknown>[]; text: () => string } {
+  const lines: Record<string, unknown>[] = [];
+  const chunks: string[] = [];
+  const destination = {
+    write(chunk: string) {
+      chunks.push(chunk);
+      for (const l of chunk.split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+      return true;
+    },
+  } as unknown as NodeJS.WritableStream;
+  return { log: createLogger({ level: 'debug', destination }), lines, text: () => chunks.join('') };
+}

@@ -1,0 +1,54 @@
+// The scheduler: a table of {name, pattern, fn, input} run by croner with protect: true,
+// each job calling the same invoke() as the CLI.
+import { Cron } from 'croner';
+import type { Deps } from './deps.js';
+import { invoke, type AnyFn } from './fn.js';
+import { functions } from '../functions/index.js';
+
+export interface Job {
+  name: string;
+  /** croner pattern, or an interval in seconds. */
+  every: string | { seconds: number };
+  fn: AnyFn;
+  input: unknown;
+  enabled: boolean;
+}
+
+export function jobs(deps: Deps): Job[] {
+  const { gmail } = deps.config;
+  const syncAll = functions.syncAll;
+  return syncAll
+    ? [{ name: 'syncAll', every: { seconds: gmail.syncIntervalMin * 60 }, fn: syncAll, input: { trigger: 'schedule' }, enabled: gmail.enabled }]
+    : [];
+}
+
+export function startSchedule(deps: Deps, table: Job[] = jobs(deps)) {
+  const running = new Set<Promise<unknown>>();
+  const crons = table
+    .filter((j) => j.enabled)
+    .map((job) => {
+      const task = async () => {
+        const p = invoke(deps, job.fn, job.input).catch((err) =>
+          deps.log.error({ event: 'schedule.job_failed', job: job.name, err: String(err) }, 'scheduled job failed'),
+        );
+        running.add(p);
+        try {
+          await p;
+        } finally {
+          running.delete(p);
+        }
+      };
+      const opts = { protect: true, name: job.name } as const;
+      return typeof job.every === 'string'
+        ? new Cron(job.every, opts, task)
+        : new Cron('* * * * * *', { ...opts, interval: job.every.seconds }, task);
+    });
+  return {
+    stop() {
+      for (const c of crons) c.stop();
+    },
+    async idle() {
+      await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// A fresh migrated database file per test, a fake clock, a capturing logger, a config object.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { FakeClock, type Clock } from '../../lib/clock.js';
+import { loadConfig } from '../../lib/config.js';
+import { openDb } from '../../lib/db.js';
+import type { Deps } from '../../lib/deps.js';
+import type { GmailFactory } from '../../lib/gmail/types.js';
+import { captureLogger } from '../../lib/log.js';
+import { migrate } from '../../lib/migrate.js';
+
+export interface TestDeps extends Deps {
+  clock: Clock;
+  dataDir: string;
+  logs: ReturnType<typeof captureLogger>;
+  cleanup: () => Promise<void>;
+}
+
+const noGmail: GmailFactory = () => {
+  throw new Error('this test did not give Deps a Gmail factory');
+};
+
+export async function makeDeps(opts: { env?: Record<string, string>; clock?: Clock; gmail?: (deps: Deps) => GmailFactory } = {}): Promise<TestDeps> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'crm-test-'));
+  const config = loadConfig({ CRM_DATA_DIR: dataDir, ...opts.env });
+  const db = await openDb({ url: config.dbUrl });
+  await migrate(db);
+  const logs = captureLogger();
+  const deps: TestDeps = {
+    db,
+    config,
+    clock: opts.clock ?? new FakeClock(),
+    log: logs.log,
+    gmail: noGmail,
+    dataDir,
+    logs,
+    cleanup: async () => {
+      db.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  if (opts.gmail) {
+    deps.gmail = opts.gmail(deps);
+  }
+  return deps;
+}
