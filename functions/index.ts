@@ -1,4 +1,84 @@
 // The registry: name → function module. Routes, the scheduler and the CLI look functions up here.
 import type { AnyFn } from '../lib/fn.js';
+import { login } from './login.js';
+import { logout } from './logout.js';
+import { changePassword } from './changePassword.js';
+import { listUsers } from './listUsers.js';
+import { createUser } from './createUser.js';
+import { updateUser } from './updateUser.js';
+import { deleteUser } from './deleteUser.js';
+import { listInvestors } from './listInvestors.js';
+import { createInvestor } from './createInvestor.js';
+import { getInvestor } from './getInvestor.js';
+import { updateInvestor } from './updateInvestor.js';
+import { deleteInvestor } from './deleteInvestor.js';
+import { listContacts } from './listContacts.js';
+import { createContact } from './createContact.js';
+import { getContact } from './getContact.js';
+import { updateContact } from './updateContact.js';
+import { deleteContact } from './deleteContact.js';
+import { importInvestors } from './importInvestors.js';
+import { listExclusions } from './listExclusions.js';
+import { createExclusion } from './createExclusion.js';
+import { deleteExclusion } from './deleteExclusion.js';
+import { oauthStart } from './oauthStart.js';
+import { oauthCallback } from './oauthCallback.js';
 
-export const functions: Record<string, AnyFn> = {};
+import { enroll } from './enroll.js';
+import { enrollAll } from './enrollAll.js';
+import { listAccounts } from './listAccounts.js';
+import { updateAccount } from './updateAccount.js';
+import { deleteAccount } from './deleteAccount.js';
+import { syncMailbox } from './syncMailbox.js';
+import { syncAll } from './syncAll.js';
+import { runNow } from './runNow.js';
+import { listRuns } from './listRuns.js';
+import { status } from './status.js';
+import { fetchAttachment } from './fetchAttachment.js';
+import { rematch } from './rematch.js';
+import { rematchQueued } from './rematchQueued.js';
+import { listThreads } from './listThreads.js';
+import { getThread } from './getThread.js';
+import { getAttachment } from './getAttachment.js';
+
+export const functions: Record<string, AnyFn> = {
+  login: login as AnyFn,
+  logout: logout as AnyFn,
+  changePassword: changePassword as AnyFn,
+  listUsers: listUsers as AnyFn,
+  createUser: createUser as AnyFn,
+  updateUser: updateUser as AnyFn,
+  deleteUser: deleteUser as AnyFn,
+  listInvestors: listInvestors as AnyFn,
+  createInvestor: createInvestor as AnyFn,
+  getInvestor: getInvestor as AnyFn,
+  updateInvestor: updateInvestor as AnyFn,
+  deleteInvestor: deleteInvestor as AnyFn,
+  listContacts: listContacts as AnyFn,
+  createContact: createContact as AnyFn,
+  getContact: getContact as AnyFn,
+  updateContact: updateContact as AnyFn,
+  deleteContact: deleteContact as AnyFn,
+  importInvestors: importInvestors as AnyFn,
+  listExclusions: listExclusions as AnyFn,
+  createExclusion: createExclusion as AnyFn,
+  deleteExclusion: deleteExclusion as AnyFn,
+  oauthStart: oauthStart as AnyFn,
+  oauthCallback: oauthCallback as AnyFn,
+  enroll: enroll as AnyFn,
+  enrollAll: enrollAll as AnyFn,
+  listAccounts: listAccounts as AnyFn,
+  updateAccount: updateAccount as AnyFn,
+  deleteAccount: deleteAccount as AnyFn,
+  syncMailbox: syncMailbox as AnyFn,
+  syncAll: syncAll as AnyFn,
+  runNow: runNow as AnyFn,
+  listRuns: listRuns as AnyFn,
+  status: status as AnyFn,
+  fetchAttachment: fetchAttachment as AnyFn,
+  rematch: rematch as AnyFn,
+  rematchQueued: rematchQueued as AnyFn,
+  listThreads: listThreads as AnyFn,
+  getThread: getThread as AnyFn,
+  getAttachment: getAttachment as AnyFn,
+};

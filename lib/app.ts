@@ -8,6 +8,7 @@ import type { Env } from './http.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerDirectoryRoutes } from './routes/directory.js';
 import { registerEmailRoutes } from './routes/email.js';
+import { registerThreadRoutes } from './routes/threads.js';
 import { registerOauthRoutes } from './routes/oauth.js';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -45,6 +46,7 @@ export function createApp(deps: Deps): Hono<Env> {
   registerAuthRoutes(app, deps);
   registerDirectoryRoutes(app, deps);
   registerEmailRoutes(app, deps);
+  registerThreadRoutes(app, deps);
   registerOauthRoutes(app, deps);
 
   app.notFound((c) => c.json(envelope(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));

@@ -9,6 +9,7 @@ import { createGmailFactory } from './gmail/client.js';
 import { createLogger, type Logger } from './log.js';
 import { migrate } from './migrate.js';
 import { hashPassword } from './auth.js';
+import { Background } from './background.js';
 
 export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): Promise<void> {
   if (!config.admin) return;
@@ -33,5 +34,5 @@ export async function buildDeps(opts: { env?: Record<string, string | undefined>
   if (applied.length) log.info({ event: 'db.migrated', applied }, 'migrations applied');
   await ensureAdmin(db, config, clock, log);
   const gmail = createGmailFactory({ config, clock, log, db });
-  return { db, config, gmail, clock, log };
+  return { db, config, gmail, clock, log, background: new Background() };
 }

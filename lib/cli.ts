@@ -30,6 +30,7 @@ async function cli(argv: string[]): Promise<number> {
   const deps = await buildDeps({ log: createLogger({ destination: process.stderr }) });
   try {
     const result = await invoke(deps, fn as never, input);
+    await deps.background.idle();
     process.stdout.write(JSON.stringify(result ?? null, null, 2) + '\n');
     return 0;
   } catch (err) {

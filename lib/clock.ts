@@ -33,6 +33,13 @@ export class FakeClock implements Clock {
     return this.sleepers.length;
   }
 
+  /** When the earliest sleeper wakes, if anyone sleeps (lets a driver jump straight there). */
+  get nextWakeAt(): number | undefined {
+    let next: number | undefined;
+    for (const s of this.sleepers) if (next === undefined || s.at < next) next = s.at;
+    return next;
+  }
+
   /** Move time forward, waking every sleeper due on the way (and letting their continuations run). */
   async advance(ms: number): Promise<void> {
     const target = this.t + ms;

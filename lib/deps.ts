@@ -1,4 +1,5 @@
 // Everything a handler stands on, built once in main() (or by a test) and passed down.
+import type { Background } from './background.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Db } from './db.js';
@@ -11,6 +12,8 @@ export interface Deps {
   gmail: GmailFactory;
   clock: Clock;
   log: Logger;
+  /** Work that outlives the request that started it (run-now syncs). */
+  background: Background;
 }
 
 export type Role = 'admin' | 'member';

@@ -33,6 +33,7 @@ export async function main(): Promise<void> {
     // close() stops accepting and resolves once in-flight requests have answered.
     server.close(async () => {
       await schedule.idle();
+      await deps.background.idle();
       deps.db.close();
       log.info({ event: 'server.stopped' }, 'stopped');
       process.exit(0);

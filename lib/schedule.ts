@@ -17,9 +17,11 @@ export interface Job {
 export function jobs(deps: Deps): Job[] {
   const { gmail } = deps.config;
   const syncAll = functions.syncAll;
-  return syncAll
-    ? [{ name: 'syncAll', every: { seconds: gmail.syncIntervalMin * 60 }, fn: syncAll, input: { trigger: 'schedule' }, enabled: gmail.enabled }]
-    : [];
+  return [
+    ...(syncAll ? [{ name: 'syncAll', every: { seconds: gmail.syncIntervalMin * 60 }, fn: syncAll, input: { trigger: 'schedule' }, enabled: gmail.enabled }] : []),
+    // Directory edits queue addresses; their mail is re-matched within a minute (purges included, even with Gmail off).
+    { name: 'rematchQueued', every: { seconds: 60 }, fn: functions.rematchQueued!, input: { trigger: 'schedule' }, enabled: true },
+  ];
 }
 
 export function startSchedule(deps: Deps, table: Job[] = jobs(deps)) {

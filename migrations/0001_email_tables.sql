@@ -23,6 +23,8 @@ CREATE TABLE email_accounts (
   lease_owner TEXT,
   lease_expires_at TEXT,
   lease_run_id INTEGER,
+  -- Unenrolled without purge: hidden and never synced, its copies kept until a purge.
+  unenrolled_at TEXT,
   created_at TEXT NOT NULL,
   updated_at TEXT NOT NULL
 );

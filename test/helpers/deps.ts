@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Background } from '../../lib/background.js';
 import { FakeClock, type Clock } from '../../lib/clock.js';
 import { loadConfig } from '../../lib/config.js';
 import { openDb } from '../../lib/db.js';
@@ -33,9 +34,11 @@ export async function makeDeps(opts: { env?: Record<string, string>; clock?: Clo
     clock: opts.clock ?? new FakeClock(),
     log: logs.log,
     gmail: noGmail,
+    background: new Background(),
     dataDir,
     logs,
     cleanup: async () => {
+      await deps.background.idle();
       db.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

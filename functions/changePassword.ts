@@ -1,0 +1,46 @@
+// Changes the signed-in user's own password and ends their other sessions; the token the
+// request came with stays valid. Runs on POST /api/auth/password. A wrong current password
+// counts as a failed login for throttling.
+import { z } from 'zod';
+import { hashPassword, verifyPassword } from '../lib/auth.js';
+import { one } from '../lib/db.js';
+import { AppError } from '../lib/errors.js';
+import { defineFunction } from '../lib/fn.js';
+import { nowIso } from '../lib/time.js';
+import { assertNotThrottled, recordLoginFailure } from '../lib/throttle.js';
+import { Password, presentedTokenId } from '../lib/users.js';
+
+export const changePassword = defineFunction({
+  name: 'changePassword',
+  input: z.object({
+    current_password: z.string().min(1, 'is required').max(1024),
+    new_password: Password,
+  }),
+  async run(deps, input, ctx) {
+    const actor = ctx.actor;
+    if (!actor) throw new AppError('UNAUTHENTICATED', 'changePassword changes the signed-in user\'s password; use updateUser from the command line');
+    const now = deps.clock.now();
+    const client = ctx.client ?? 'local';
+    await assertNotThrottled(deps.db, actor.username, client, now);
+    const user = await one<{ password_hash: string }>(deps.db, 'SELECT password_hash FROM users WHERE id = ?', [actor.id]);
+    if (!user) throw new AppError('UNAUTHENTICATED', 'user no longer exists');
+    if (!(await verifyPassword(input.current_password, user.password_hash))) {
+      await recordLoginFailure(deps.db, actor.username, client, now);
+      throw new AppError('VALIDATION', 'current_password: is not your current password', { field: 'current_password' });
+    }
+    const hash = await hashPassword(input.new_password);
+    const at = nowIso(deps.clock);
+    await deps.db.batch(
+      [
+        { sql: 'UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?', args: [hash, at, actor.id] },
+        {
+          sql: 'UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id IS NOT ?',
+          args: [at, actor.id, presentedTokenId(ctx) ?? null],
+        },
+      ],
+      'write',
+    );
+    deps.log.info({ event: 'auth.password_changed', user_id: actor.id }, 'password changed');
+    return { ok: true };
+  },
+});

@@ -1,0 +1,44 @@
+// Adds a contact, optionally at an investor, and queues its addresses for rematch. Runs on
+// POST /api/contacts (admin) or from the command line. An address may belong to one contact
+// only, so a second run with the same addresses answers CONFLICT.
+import { z } from 'zod';
+import {
+  addValues,
+  assertContactEmailsFree,
+  assertInvestorExists,
+  contactById,
+  insertContact,
+  normaliseAddress,
+  normaliseList,
+  normaliseName,
+  RematchSet,
+  writeTx,
+} from '../lib/directory.js';
+import { defineFunction } from '../lib/fn.js';
+import { nowIso } from '../lib/time.js';
+
+export const createContact = defineFunction({
+  name: 'createContact',
+  input: z.object({
+    name: z.unknown(),
+    emails: z.array(z.unknown()).optional(),
+    investor_id: z.number().int().positive().nullable().optional(),
+  }),
+  async run(deps, input, ctx) {
+    const name = normaliseName(input.name, 'name');
+    const emails = normaliseList(input.emails, 'emails', normaliseAddress);
+    const investorId = input.investor_id ?? null;
+    const now = nowIso(deps.clock);
+    const contact = await writeTx(deps.db, async (tx) => {
+      await assertInvestorExists(tx, investorId);
+      await assertContactEmailsFree(tx, emails, null, 'emails');
+      const rq = new RematchSet();
+      const id = await insertContact(tx, { name, investor_id: investorId }, now);
+      await addValues(tx, 'contact_emails', id, emails, rq);
+      await rq.flush(tx, now);
+      return contactById(tx, id);
+    });
+    deps.log.info({ event: 'directory.contact_created', contact_id: contact.id, by: ctx.actor?.id }, 'contact created');
+    return contact;
+  },
+});

@@ -1,0 +1,38 @@
+// Adds an address or a domain that never matches, and queues it for rematch so mail already
+// matched through it is withdrawn. Runs on POST /api/exclusions (admin); a second run with the
+// same value answers CONFLICT.
+import { z } from 'zod';
+import { one } from '../lib/db.js';
+import {
+  normaliseAddress,
+  normaliseDomain,
+  RematchSet,
+  writeTx,
+} from '../lib/directory.js';
+import { AppError, validation } from '../lib/errors.js';
+import { defineFunction } from '../lib/fn.js';
+import { nowIso } from '../lib/time.js';
+
+export const createExclusion = defineFunction({
+  name: 'createExclusion',
+  input: z.object({ address: z.unknown().optional(), domain: z.unknown().optional() }),
+  async run(deps, input, ctx) {
+    if ((input.address === undefined) === (input.domain === undefined)) {
+      throw validation('address', 'give exactly one of address or domain');
+    }
+    const kind = input.address !== undefined ? 'address' : 'domain';
+    const value = kind === 'address' ? normaliseAddress(input.address, 'address') : normaliseDomain(input.domain, 'domain');
+    const now = nowIso(deps.clock);
+    const exclusion = await writeTx(deps.db, async (tx) => {
+      const clash = await one<{ id: number }>(tx, `SELECT id FROM exclusions WHERE ${kind} = ?`, [value]);
+      if (clash) throw new AppError('CONFLICT', `${kind}: ${value} is already excluded (id ${clash.id})`, { field: kind });
+      const rs = await tx.execute({ sql: `INSERT INTO exclusions (${kind}, created_at) VALUES (?, ?)`, args: [value, now] });
+      const rq = new RematchSet();
+      rq.add(kind, [value]);
+      await rq.flush(tx, now);
+      return { id: Number(rs.lastInsertRowid), address: kind === 'address' ? value : null, domain: kind === 'domain' ? value : null, created_at: now };
+    });
+    deps.log.info({ event: 'directory.exclusion_created', exclusion_id: exclusion.id, by: ctx.actor?.id }, 'exclusion created');
+    return exclusion;
+  },
+});

@@ -1,0 +1,35 @@
+// Adds a team member. Runs on POST /api/users (admin) or from the command line; running it
+// twice with the same username answers CONFLICT the second time.
+import { z } from 'zod';
+import { hashPassword } from '../lib/auth.js';
+import { writeTx } from '../lib/directory.js';
+import { defineFunction } from '../lib/fn.js';
+import { nowIso } from '../lib/time.js';
+import { assertUserUnique, Password, UserEmail, userById, Username } from '../lib/users.js';
+
+export const createUser = defineFunction({
+  name: 'createUser',
+  input: z.object({
+    username: Username,
+    email: UserEmail.optional(),
+    password: Password,
+    role: z.enum(['admin', 'member'], { message: 'must be admin or member' }).default('member'),
+    disabled: z.boolean().default(false),
+  }),
+  async run(deps, input, ctx) {
+    // Hashing is slow: do it before holding the write lock.
+    const hash = await hashPassword(input.password);
+    const email = input.email ?? null;
+    const now = nowIso(deps.clock);
+    const user = await writeTx(deps.db, async (tx) => {
+      await assertUserUnique(tx, { username: input.username, email }, null);
+      const rs = await tx.execute({
+        sql: 'INSERT INTO users (username, email, role, password_hash, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        args: [input.username, email, input.role, hash, input.disabled ? 1 : 0, now, now],
+      });
+      return userById(tx, Number(rs.lastInsertRowid));
+    });
+    deps.log.info({ event: 'users.created', user_id: user.id, role: user.role, by: ctx.actor?.id }, 'user created');
+    return user;
+  },
+});

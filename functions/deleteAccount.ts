@@ -1,0 +1,61 @@
+// DELETE /api/email/accounts/:id[?purge=true]: unenrol a mailbox. Without purge its
+// captured copies stay; with purge, its copies and every email no other mailbox holds are
+// deleted, with their attachment files once nothing references them. Running it twice is safe.
+import { z } from 'zod';
+import { getAccount } from '../lib/accounts.js';
+import { deleteUnreferencedBlobs } from '../lib/blobs.js';
+import { all, run } from '../lib/db.js';
+import { AppError } from '../lib/errors.js';
+import { defineFunction } from '../lib/fn.js';
+import { refreshThreads } from '../lib/threading.js';
+
+export const deleteAccount = defineFunction({
+  name: 'deleteAccount',
+  input: z.object({ id: z.number().int().positive(), purge: z.boolean().default(false) }),
+  run: async (deps, input) => {
+    const acc = await getAccount(deps.db, { id: input.id });
+    if (acc.lease_owner && acc.lease_expires_at && Date.parse(acc.lease_expires_at) > deps.clock.now()) {
+      throw new AppError('CONFLICT', `${acc.email} is syncing now; pause it and try again when the run ends`);
+    }
+    const now = new Date(deps.clock.now()).toISOString();
+    let purgedEmails = 0;
+    let shas: string[] = [];
+    const tx = await deps.db.transaction('write');
+    try {
+      if (input.purge) {
+        const orphans = await all<{ id: number; thread_id: number | null }>(
+          tx,
+          `SELECT e.id, e.thread_id FROM emails e JOIN email_mailbox_messages m ON m.email_id = e.id AND m.account_id = ?
+            WHERE NOT EXISTS (SELECT 1 FROM email_mailbox_messages o WHERE o.email_id = e.id AND o.account_id <> ?)`,
+          [acc.id, acc.id],
+        );
+        const ids = orphans.map((o) => o.id);
+        for (let i = 0; i < ids.length; i += 500) {
+          const chunk = ids.slice(i, i + 500);
+          const marks = chunk.map(() => '?').join(',');
+          shas.push(...(await all<{ sha256: string }>(tx, `SELECT sha256 FROM email_attachments WHERE email_id IN (${marks}) AND sha256 IS NOT NULL`, chunk)).map((r) => r.sha256));
+          await run(tx, `DELETE FROM emails WHERE id IN (${marks})`, chunk);
+        }
+        await run(tx, 'DELETE FROM email_mailbox_messages WHERE account_id = ?', [acc.id]);
+        await run(tx, `DELETE FROM email_thread_keys WHERE key LIKE ?`, [`gm:${acc.id}:%`]);
+        const threads = [...new Set(orphans.map((o) => o.thread_id).filter((t): t is number => t !== null))];
+        await refreshThreads(tx, threads);
+        await run(tx, 'DELETE FROM email_thread_keys WHERE thread_id IN (SELECT id FROM email_threads WHERE message_count = 0)');
+        await run(tx, 'DELETE FROM email_threads WHERE message_count = 0');
+        await run(tx, 'DELETE FROM email_accounts WHERE id = ?', [acc.id]);
+        purgedEmails = ids.length;
+      } else {
+        await run(tx, 'UPDATE email_accounts SET unenrolled_at = ?, sync_enabled = 0, refresh_token_enc = NULL, updated_at = ? WHERE id = ?', [now, now, acc.id]);
+      }
+      await tx.commit();
+    } catch (err) {
+      await tx.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      tx.close();
+    }
+    if (shas.length) shas = await deleteUnreferencedBlobs(deps.db, deps.config.dataDir, shas);
+    deps.log.info({ event: 'accounts.unenrolled', account: acc.email, purge: input.purge, emails_deleted: purgedEmails, files_deleted: shas.length }, 'mailbox unenrolled');
+    return { deleted: true, purged: input.purge, emails_deleted: purgedEmails, files_deleted: shas.length };
+  },
+});

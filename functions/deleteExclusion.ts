@@ -1,0 +1,26 @@
+// Removes an exclusion and queues its address or domain for rematch, so its mail can match
+// again. Runs on DELETE /api/exclusions/:id (admin); a second run answers NOT_FOUND.
+import { z } from 'zod';
+import { one } from '../lib/db.js';
+import { RematchSet, writeTx } from '../lib/directory.js';
+import { AppError } from '../lib/errors.js';
+import { defineFunction } from '../lib/fn.js';
+import { nowIso } from '../lib/time.js';
+
+export const deleteExclusion = defineFunction({
+  name: 'deleteExclusion',
+  input: z.object({ id: z.coerce.number().int().positive() }),
+  async run(deps, input, ctx) {
+    await writeTx(deps.db, async (tx) => {
+      const found = await one<{ address: string | null; domain: string | null }>(tx, 'SELECT address, domain FROM exclusions WHERE id = ?', [input.id]);
+      if (!found) throw new AppError('NOT_FOUND', `no exclusion with id ${input.id}`);
+      await tx.execute({ sql: 'DELETE FROM exclusions WHERE id = ?', args: [input.id] });
+      const rq = new RematchSet();
+      if (found.address) rq.add('address', [found.address]);
+      if (found.domain) rq.add('domain', [found.domain]);
+      await rq.flush(tx, nowIso(deps.clock));
+    });
+    deps.log.info({ event: 'directory.exclusion_deleted', exclusion_id: input.id, by: ctx.actor?.id }, 'exclusion deleted');
+    return null;
+  },
+});

@@ -1,0 +1,21 @@
+// Removes a team member; their tokens go with them. Runs on DELETE /api/users/:id (admin).
+// Running it twice answers NOT_FOUND the second time.
+import { z } from 'zod';
+import { writeTx } from '../lib/directory.js';
+import { defineFunction } from '../lib/fn.js';
+import { assertOtherEnabledAdmin, userById } from '../lib/users.js';
+
+export const deleteUser = defineFunction({
+  name: 'deleteUser',
+  input: z.object({ id: z.coerce.number().int().positive() }),
+  async run(deps, input, ctx) {
+    await writeTx(deps.db, async (tx) => {
+      const user = await userById(tx, input.id);
+      if (user.role === 'admin' && !user.disabled) await assertOtherEnabledAdmin(tx, user.id, 'delete');
+      // tokens and oauth_states rows go by ON DELETE CASCADE.
+      await tx.execute({ sql: 'DELETE FROM users WHERE id = ?', args: [user.id] });
+    });
+    deps.log.info({ event: 'users.deleted', user_id: input.id, by: ctx.actor?.id }, 'user deleted');
+    return null;
+  },
+});

@@ -1,0 +1,25 @@
+// Enrol every team member whose email is in the workspace domain. Safe to run again:
+// members already enrolled are reported, not duplicated.
+import { z } from 'zod';
+import { all } from '../lib/db.js';
+import { defineFunction } from '../lib/fn.js';
+import { enrollOne, inWorkspace } from './enroll.js';
+
+export const enrollAll = defineFunction({
+  name: 'enrollAll',
+  input: z.object({}).passthrough(),
+  run: async (deps) => {
+    const users = await all<{ email: string }>(deps.db, 'SELECT email FROM users WHERE email IS NOT NULL AND disabled = 0 ORDER BY email');
+    const accounts = [];
+    let created = 0;
+    for (const u of users) {
+      const email = u.email.toLowerCase();
+      if (!inWorkspace(deps, email)) continue;
+      // Team members are the firm's own mailboxes: delegation is the default way in.
+      const r = await enrollOne(deps, email, deps.config.gmail.authMethod);
+      if (r.created) created++;
+      accounts.push(r.account);
+    }
+    return { accounts, created };
+  },
+});

@@ -1,0 +1,12 @@
+// List enrolled mailboxes (GET /api/email/accounts). Read-only.
+import { z } from 'zod';
+import { accountView, listAccountRows } from '../lib/accounts.js';
+import { defineFunction } from '../lib/fn.js';
+
+export const listAccounts = defineFunction({
+  name: 'listAccounts',
+  input: z.object({}).passthrough(),
+  run: async (deps) => {
+    return { accounts: (await listAccountRows(deps.db)).map(accountView) };
+  },
+});

@@ -1,0 +1,48 @@
+// The run ledger, newest first (GET /api/email/sync/runs). Read-only.
+import { z } from 'zod';
+import { getAccount } from '../lib/accounts.js';
+import { all } from '../lib/db.js';
+import { defineFunction } from '../lib/fn.js';
+
+export interface RunView {
+  id: number;
+  account: string | null;
+  kind: string;
+  status: string;
+  messages_seen: number;
+  messages_stored: number;
+  attachments_saved: number;
+  quota_units: number;
+  http_calls: number;
+  bytes_downloaded: number;
+  error: string | null;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export async function recentRuns(db: Parameters<typeof all>[0], limit: number, accountId?: number): Promise<RunView[]> {
+  return all<RunView>(
+    db,
+    `SELECT r.id, a.email AS account, r.kind, r.status, r.messages_seen, r.messages_stored, r.attachments_saved,
+            r.quota_units, r.http_calls, r.bytes_downloaded, r.error, r.started_at, r.finished_at
+       FROM email_sync_runs r LEFT JOIN email_accounts a ON a.id = r.account_id
+      ${accountId === undefined ? '' : 'WHERE r.account_id = ?'}
+      ORDER BY r.id DESC LIMIT ?`,
+    accountId === undefined ? [limit] : [accountId, limit],
+  );
+}
+
+export const listRuns = defineFunction({
+  name: 'listRuns',
+  input: z.object({
+    limit: z.coerce.number().int().min(1, 'limit must be 1 to 500').max(500, 'limit must be 1 to 500').default(50),
+    email: z.string().trim().toLowerCase().optional(),
+  }),
+  run: async (deps, input) => {
+    let accountId: number | undefined;
+    if (input.email) {
+      accountId = (await getAccount(deps.db, { email: input.email })).id;
+    }
+    return { runs: await recentRuns(deps.db, input.limit, accountId) };
+  },
+});

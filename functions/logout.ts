@@ -1,0 +1,20 @@
+// Revokes the token the request was made with. Runs on POST /api/auth/logout; running it
+// twice is harmless (the second request no longer authenticates).
+import { z } from 'zod';
+import { run } from '../lib/db.js';
+import { AppError } from '../lib/errors.js';
+import { defineFunction } from '../lib/fn.js';
+import { nowIso } from '../lib/time.js';
+import { presentedTokenId } from '../lib/users.js';
+
+export const logout = defineFunction({
+  name: 'logout',
+  input: z.object({}),
+  async run(deps, _input, ctx) {
+    const tokenId = presentedTokenId(ctx);
+    if (tokenId === undefined) throw new AppError('UNAUTHENTICATED', 'logout revokes the bearer token of a signed-in request');
+    await run(deps.db, 'UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [nowIso(deps.clock), tokenId]);
+    deps.log.info({ event: 'auth.logout', user_id: ctx.actor?.id }, 'logged out');
+    return null;
+  },
+});

@@ -1,0 +1,56 @@
+// Begin per-user OAuth consent for one mailbox: answers the Google consent URL, carrying a
+// signed single-use state bound to the requesting team member and the address, valid for
+// 10 minutes. Runs on GET /api/email/oauth/start (an admin, or the member whose address it
+// is). Safe to run twice: each run issues a fresh, independent link.
+import { z } from 'zod';
+import { one } from '../lib/db.js';
+import { AppError } from '../lib/errors.js';
+import { defineFunction } from '../lib/fn.js';
+import { consentUrl, issueState, requireOAuthConfig } from '../lib/oauth.js';
+import { SecretKeyError } from '../lib/secrets.js';
+
+export const OauthStartInput = z.object({
+  email: z.string({ message: 'email is required' }).trim().toLowerCase().email('email must be an email address'),
+});
+
+export interface OauthStartResult {
+  url: string;
+  email: string;
+  expires_at: string;
+}
+
+export const oauthStart = defineFunction({
+  name: 'oauthStart',
+  input: OauthStartInput,
+  run: async (deps, input, ctx): Promise<OauthStartResult> => {
+    const { email } = input;
+    let userId: number;
+    if (ctx.actor) {
+      const own = (ctx.actor.email ?? '').toLowerCase() === email;
+      if (ctx.actor.role !== 'admin' && !own) {
+        throw new AppError('FORBIDDEN', 'a team member may start consent only for their own address; ask an admin for another mailbox');
+      }
+      userId = ctx.actor.id;
+    } else {
+      // The command line is trusted like an admin; the state still needs a person to bind to.
+      const admin = await one<{ id: number }>(deps.db, "SELECT id FROM users WHERE role = 'admin' AND disabled = 0 ORDER BY id LIMIT 1");
+      if (!admin) throw new AppError('CONFLICT', 'no enabled admin exists to bind the consent link to; create one first');
+      userId = admin.id;
+    }
+    // After the permission check, so a member learns nothing about the integration from a 503.
+    if (!deps.config.gmail.enabled) {
+      throw new AppError('DISABLED', 'Gmail integration is disabled (CRM_GMAIL_INTEGRATION_ENABLED=false)');
+    }
+    requireOAuthConfig(deps.config);
+    let issued: { state: string; expires_at: string };
+    try {
+      issued = await issueState(deps, userId, email);
+    } catch (err) {
+      if (err instanceof SecretKeyError) throw new AppError('INTERNAL', err.message, { cause: err });
+      throw err;
+    }
+    const url = consentUrl(deps.config, email, issued.state);
+    deps.log.info({ event: 'oauth.started', email, user_id: userId }, 'consent link issued');
+    return { url, email, expires_at: issued.expires_at };
+  },
+});

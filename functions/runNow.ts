@@ -1,0 +1,31 @@
+// POST /api/email/sync/run-now: start a sync of one or every enabled mailbox and answer at
+// once. The run rows exist (running) before the answer; a mailbox already syncing reports
+// its current run. Mailboxes in auth_error or needs_consent are tried again here.
+import { z } from 'zod';
+import { getAccount, listAccountRows } from '../lib/accounts.js';
+import { AppError } from '../lib/errors.js';
+import { defineFunction } from '../lib/fn.js';
+import { beginAccountSync, type StartedRun } from '../lib/syncRunner.js';
+
+export const runNow = defineFunction({
+  name: 'runNow',
+  input: z.object({ email: z.string().trim().toLowerCase().optional() }),
+  run: async (deps, input) => {
+    let accounts;
+    if (input.email !== undefined) {
+      const a = await getAccount(deps.db, { email: input.email });
+      if (!a.sync_enabled) throw new AppError('CONFLICT', `${a.email} is paused; resume it with PATCH /api/email/accounts/${a.id} {"sync_enabled":true}`);
+      accounts = [a];
+    } else {
+      accounts = (await listAccountRows(deps.db)).filter((a) => a.sync_enabled === 1);
+    }
+    const runs: StartedRun[] = [];
+    for (const a of accounts) {
+      const begun = await beginAccountSync(deps, a);
+      runs.push(begun.run);
+      const go = begun.go;
+      if (go) deps.background.run(go, (err) => deps.log.error({ event: 'sync.crashed', account: a.email, error: String(err) }, 'sync crashed'));
+    }
+    return { runs };
+  },
+});

@@ -1,0 +1,17 @@
+// Pause or resume one mailbox (PATCH /api/email/accounts/:id {sync_enabled}). Idempotent.
+// Pausing is not a state: a paused mailbox keeps its state and its sync position.
+import { z } from 'zod';
+import { accountView, getAccount } from '../lib/accounts.js';
+import { run } from '../lib/db.js';
+import { defineFunction } from '../lib/fn.js';
+
+export const updateAccount = defineFunction({
+  name: 'updateAccount',
+  input: z.object({ id: z.number().int().positive(), sync_enabled: z.boolean({ message: 'sync_enabled must be true or false' }) }),
+  run: async (deps, input) => {
+    const acc = await getAccount(deps.db, { id: input.id });
+    await run(deps.db, 'UPDATE email_accounts SET sync_enabled = ?, updated_at = ? WHERE id = ?', [input.sync_enabled ? 1 : 0, new Date(deps.clock.now()).toISOString(), input.id]);
+    deps.log.info({ event: input.sync_enabled ? 'accounts.resumed' : 'accounts.paused', account: acc.email }, 'mailbox sync toggled');
+    return accountView(await getAccount(deps.db, { id: input.id }));
+  },
+});

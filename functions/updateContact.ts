@@ -1,0 +1,61 @@
+// Renames a contact, moves it to another investor (or none), or replaces its addresses; the
+// addresses whose matches change are queued for rematch. Runs on PATCH /api/contacts/:id
+// (admin); running it twice changes nothing more.
+import { z } from 'zod';
+import {
+  assertContactEmailsFree,
+  assertInvestorExists,
+  contactById,
+  normaliseAddress,
+  normaliseList,
+  normaliseName,
+  RematchSet,
+  replaceValues,
+  touch,
+  writeTx,
+} from '../lib/directory.js';
+import { defineFunction } from '../lib/fn.js';
+import { nowIso } from '../lib/time.js';
+
+export const updateContact = defineFunction({
+  name: 'updateContact',
+  input: z.object({
+    id: z.coerce.number().int().positive(),
+    name: z.unknown().optional(),
+    emails: z.array(z.unknown()).optional(),
+    investor_id: z.number().int().positive().nullable().optional(),
+  }),
+  async run(deps, input, ctx) {
+    const name = input.name === undefined ? undefined : normaliseName(input.name, 'name');
+    const emails = input.emails && normaliseList(input.emails, 'emails', normaliseAddress);
+    const now = nowIso(deps.clock);
+    const contact = await writeTx(deps.db, async (tx) => {
+      const before = await contactById(tx, input.id);
+      const rq = new RematchSet();
+      const sets: string[] = [];
+      const args: (string | number | null)[] = [];
+      if (name !== undefined && name !== before.name) {
+        sets.push('name = ?');
+        args.push(name);
+      }
+      if (input.investor_id !== undefined && input.investor_id !== before.investor_id) {
+        await assertInvestorExists(tx, input.investor_id);
+        sets.push('investor_id = ?');
+        args.push(input.investor_id);
+        // Every address of the contact now leads to another investor.
+        rq.add('address', before.emails);
+      }
+      if (sets.length) await tx.execute({ sql: `UPDATE contacts SET ${sets.join(', ')} WHERE id = ?`, args: [...args, before.id] });
+      let changed = sets.length > 0;
+      if (emails) {
+        await assertContactEmailsFree(tx, emails, before.id, 'emails');
+        changed = (await replaceValues(tx, 'contact_emails', before.id, emails, rq)) || changed;
+      }
+      if (changed) await touch(tx, 'contacts', before.id, now);
+      await rq.flush(tx, now);
+      return contactById(tx, before.id);
+    });
+    deps.log.info({ event: 'directory.contact_updated', contact_id: contact.id, by: ctx.actor?.id }, 'contact updated');
+    return contact;
+  },
+});

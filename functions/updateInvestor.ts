@@ -1,0 +1,53 @@
+// Renames an investor or replaces its domain or address list; what was added or removed is
+// queued for rematch. Runs on PATCH /api/investors/:id (admin); running it twice changes
+// nothing more.
+import { z } from 'zod';
+import { one } from '../lib/db.js';
+import {
+  investorById,
+  normaliseAddress,
+  normaliseDomain,
+  normaliseList,
+  normaliseName,
+  RematchSet,
+  replaceValues,
+  touch,
+  writeTx,
+} from '../lib/directory.js';
+import { AppError } from '../lib/errors.js';
+import { defineFunction } from '../lib/fn.js';
+import { nowIso } from '../lib/time.js';
+
+export const updateInvestor = defineFunction({
+  name: 'updateInvestor',
+  input: z.object({
+    id: z.coerce.number().int().positive(),
+    name: z.unknown().optional(),
+    domains: z.array(z.unknown()).optional(),
+    emails: z.array(z.unknown()).optional(),
+  }),
+  async run(deps, input, ctx) {
+    const name = input.name === undefined ? undefined : normaliseName(input.name, 'name');
+    const domains = input.domains && normaliseList(input.domains, 'domains', normaliseDomain);
+    const emails = input.emails && normaliseList(input.emails, 'emails', normaliseAddress);
+    const now = nowIso(deps.clock);
+    const investor = await writeTx(deps.db, async (tx) => {
+      const before = await investorById(tx, input.id);
+      const rq = new RematchSet();
+      let changed = false;
+      if (name !== undefined && name !== before.name) {
+        const clash = await one<{ id: number }>(tx, 'SELECT id FROM investors WHERE name = ? AND id <> ?', [name, before.id]);
+        if (clash) throw new AppError('CONFLICT', `name: another investor (id ${clash.id}) is named ${JSON.stringify(name)}`, { field: 'name' });
+        await tx.execute({ sql: 'UPDATE investors SET name = ? WHERE id = ?', args: [name, before.id] });
+        changed = true;
+      }
+      if (domains) changed = (await replaceValues(tx, 'investor_domains', before.id, domains, rq)) || changed;
+      if (emails) changed = (await replaceValues(tx, 'investor_emails', before.id, emails, rq)) || changed;
+      if (changed) await touch(tx, 'investors', before.id, now);
+      await rq.flush(tx, now);
+      return investorById(tx, before.id);
+    });
+    deps.log.info({ event: 'directory.investor_updated', investor_id: investor.id, by: ctx.actor?.id }, 'investor updated');
+    return investor;
+  },
+});
