@@ -47,7 +47,7 @@ function truncate(name: string): string {
  * Never empty.
  */
 export function safeFilename(raw: string | null | undefined): string {
-  let name = (raw ?? '').normalize('NFC').replace(INVISIBLE, '').replace(FORBIDDEN, '_');
+  let name = (raw ?? '').normalize('NFC').replace(/[\t\n\v\f\r]+/g, ' ').replace(INVISIBLE, '').replace(FORBIDDEN, '_');
   name = name.replace(/\s+/gu, ' ').trim();
   // Leading dots hide the file or walk up ("..", ".bashrc"); trailing dots and spaces are
   // dropped by Windows, which would change the extension it shows.

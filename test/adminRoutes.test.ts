@@ -29,6 +29,14 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: 'GET', path: '/api/exclusions' },
   { method: 'POST', path: '/api/exclusions', body: { domain: 'x.com' } },
   { method: 'DELETE', path: '/api/exclusions/1' },
+  // Mailboxes and syncs
+  { method: 'POST', path: '/api/email/accounts/enroll', body: { email: 'a@fund.test' } },
+  { method: 'POST', path: '/api/email/accounts/enroll-all' },
+  { method: 'GET', path: '/api/email/accounts' },
+  { method: 'PATCH', path: '/api/email/accounts/1', body: { sync_enabled: false } },
+  { method: 'DELETE', path: '/api/email/accounts/1' },
+  { method: 'POST', path: '/api/email/sync/run-now', body: {} },
+  { method: 'GET', path: '/api/email/sync/runs' },
 ];
 
 /** Routes any signed-in user may call, but not a stranger. */

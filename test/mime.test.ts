@@ -403,6 +403,28 @@ describe('attachments', () => {
   });
 });
 
+describe('emulated Gmail formats', () => {
+  it('metadata keeps only the asked headers, minimal has no payload, raw is the bytes, ids are as stored', () => {
+    const raw = eml(BASIC, 'Body text\r\n');
+    const built = buildMessage(raw, META, { metadataHeaders: ['subject', 'FROM'] });
+    expect(built.metadata.payload!.headers).toEqual([
+      { name: 'From', value: 'Ann <ann@fund.com>' },
+      { name: 'Subject', value: 'hi' },
+    ]);
+    expect(built.minimal).toEqual({
+      id: 'msg1',
+      threadId: 'thr1',
+      labelIds: ['INBOX'],
+      snippet: 'Body text',
+      sizeEstimate: raw.length,
+      historyId: '7',
+      internalDate: String(INTERNAL),
+    });
+    expect(Buffer.from(built.raw.raw!, 'base64url').equals(raw)).toBe(true);
+    expect(built.full.payload).toMatchObject({ partId: '', mimeType: 'text/plain', filename: '', body: { size: 11, data: Buffer.from('Body text\r\n').toString('base64url') } });
+  });
+});
+
 describe('malformed mail', () => {
   it('a header block without its blank line, a missing final boundary and stray header lines still decode', () => {
     const raw = Buffer.from(

@@ -59,7 +59,9 @@ export class Faults {
     this.pending = [];
   }
 
+  /** The token endpoint only gets faults named for it: google-auth-library retries token posts with real sleeps. */
   private spec(method: GmailMethod | 'token'): FaultSpec {
+    if (method === 'token') return { ...this.opts.perMethod?.token };
     return { ...this.opts, ...this.opts.perMethod?.[method] };
   }
 
@@ -70,7 +72,9 @@ export class Faults {
   }
 
   decide(method: GmailMethod | 'token', email: string | null, now: number): FaultDecision {
-    const i = this.pending.findIndex((p) => (p.method === '*' || p.method === method) && (!p.email || p.email === email));
+    const i = this.pending.findIndex(
+      (p) => ((p.method === '*' && method !== 'token') || p.method === method) && (!p.email || p.email === email),
+    );
     if (i >= 0) {
       const p = this.pending[i]!;
       if (--p.count === 0) this.pending.splice(i, 1);

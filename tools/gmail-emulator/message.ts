@@ -234,9 +234,10 @@ function buildPart(entity: Entity, partId: string, depth: number, ctx: Ctx, defa
     (ctx.opts.attachmentOver !== undefined && bytes.length > ctx.opts.attachmentOver) ||
     (isBodyText && ctx.opts.bodyAsAttachmentOver !== undefined && bytes.length > ctx.opts.bodyAsAttachmentOver);
 
-  if (isBodyText && filename === '' && disp.value !== 'attachment') {
-    const text = decodeCharset(bytes, ct.params.charset);
-    (mimeType === 'text/plain' ? ctx.texts.plain : ctx.texts.html).push(text);
+  const texts = mimeType === 'text/plain' ? ctx.texts.plain : ctx.texts.html;
+  // Only the first body text of each kind feeds the snippet.
+  if (isBodyText && filename === '' && disp.value !== 'attachment' && texts.length === 0) {
+    texts.push(decodeCharset(bytes, ct.params.charset));
   }
 
   if (asAttachment) {

@@ -58,7 +58,7 @@ export interface FaultSpec {
 }
 
 export interface FaultOptions extends FaultSpec {
-  /** Per-method settings replacing the global ones field by field; `token` is the token endpoint. */
+  /** Per-method settings replacing the global ones field by field; `token` is the token endpoint, which the global settings leave alone. */
   perMethod?: Partial<Record<GmailMethod | 'token', FaultSpec>>;
 }
 
