@@ -226,7 +226,7 @@ async function rematchPage(
         if (e.is_matched === 0) nowMatched.push(e.id);
         if (e.is_matched === 0 || e.withheld === 1) toFetch.push(e.id);
       } else if (e.is_matched === 1 || e.withheld === 0) {
-        void 0;
+        purge.push(e.id);
       }
     }
 
