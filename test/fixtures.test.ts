@@ -11,7 +11,7 @@ import type { ParsedMessage } from '../lib/mimeTypes.js';
 import { buildMessage, type StoredMessageMeta } from '../tools/gmail-emulator/message.js';
 
 const LOCAL = path.resolve('test/fixtures/eml');
-const DIR = existsSync(LOCAL) ? LOCAL : '/work/shared/fixtures/eml';
+const DIR = LOCAL;
 
 const manifest = new Map<string, Set<string>>(
   readFileSync(path.join(DIR, 'MANIFEST.tsv'), 'utf8')

@@ -162,7 +162,7 @@ describe('loadDirectory', () => {
 describe('matching a real message', () => {
   it('participants of a fixture with groups and comments match per address (rubymail example10)', () => {
     const local = path.resolve('test/fixtures/eml');
-    const dir = existsSync(local) ? local : '/work/shared/fixtures/eml';
+    const dir = local;
     const raw = readFileSync(path.join(dir, 'rubymail__example10.eml'));
     const parsed = parseGmailMessage(
       buildMessage(raw, { id: 'a', threadId: 'a', labelIds: ['INBOX'], internalDate: 1_700_000_000_000, historyId: '1' }).full,

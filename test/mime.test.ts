@@ -14,7 +14,7 @@ import {
 import { buildMessage, type BuildOptions, type StoredMessageMeta } from '../tools/gmail-emulator/message.js';
 
 const LOCAL = path.resolve('test/fixtures/eml');
-const FIXTURES = existsSync(LOCAL) ? LOCAL : '/work/shared/fixtures/eml';
+const FIXTURES = LOCAL;
 
 const INTERNAL = Date.UTC(2024, 2, 15, 12, 0, 0); // 2024-03-15T12:00:00Z
 const META: StoredMessageMeta = { id: 'msg1', threadId: 'thr1', labelIds: ['INBOX'], internalDate: INTERNAL, historyId: '7' };

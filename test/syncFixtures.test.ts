@@ -12,7 +12,7 @@ import { enroll } from '../functions/enroll.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { FakeGmail } from './helpers/fakeGmail.js';
 
-const DIR = path.resolve(import.meta.dirname, '../../shared/fixtures/eml');
+const DIR = path.resolve(import.meta.dirname, 'fixtures/eml');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.eml')).sort();
 
 let deps: TestDeps;
