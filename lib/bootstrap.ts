@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './log.js';
 import { migrate } from './migrate.js';
 import { hashPassword } from './auth.js';
 import { Background } from './background.js';
+import { ensureSecretKey } from './secrets.js';
 
 export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): Promise<void> {
   if (!config.admin) return;
@@ -33,6 +34,8 @@ export async function buildDeps(opts: { env?: Record<string, string | undefined>
   const applied = await migrate(db);
   if (applied.length) log.info({ event: 'db.migrated', applied }, 'migrations applied');
   await ensureAdmin(db, config, clock, log);
+  // A bad or unreadable key file stops the start here rather than at the first consent.
+  if (config.gmail.enabled) ensureSecretKey(config);
   const gmail = createGmailFactory({ config, clock, log, db });
   return { db, config, gmail, clock, log, background: new Background() };
 }

@@ -4,6 +4,7 @@ import { createApp } from './app.js';
 import { buildDeps } from './bootstrap.js';
 import { ConfigError } from './config.js';
 import { MigrationError } from './migrate.js';
+import { SecretKeyError } from './secrets.js';
 import { startSchedule } from './schedule.js';
 
 export async function main(): Promise<void> {
@@ -11,7 +12,7 @@ export async function main(): Promise<void> {
   try {
     deps = await buildDeps();
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof MigrationError) {
+    if (err instanceof ConfigError || err instanceof MigrationError || err instanceof SecretKeyError) {
       process.stderr.write(`crm-gmail: cannot start: ${err.message}\n`);
       process.exit(1);
     }

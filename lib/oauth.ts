@@ -1,20 +1,22 @@
 // Per-user OAuth mailboxes: the consent URL and its signed single-use state, the code
 // exchange, the check that the mailbox granted is the one asked for, and the encrypted
-// refresh token on the account row. The sync engine uses refreshTokenFor/markNeedsConsent.
+// refresh token on the account row; refreshTokenFor and markNeedsConsent serve the sync engine.
 import { createHash, randomBytes } from 'node:crypto';
 import { gmail } from '@googleapis/gmail';
-import { OAuth2Client } from 'google-auth-library';
+import type { OAuth2Client } from 'google-auth-library';
 import type { Config } from './config.js';
 import { one, run, type Db } from './db.js';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
+import { createOAuthClient, GMAIL_READONLY_SCOPE } from './gmail/auth.js';
 import { GmailStop } from './gmail/types.js';
 import { decryptSecret, encryptSecret, SecretDecryptError, SecretKeyError, signValue, verifySignature } from './secrets.js';
 
-export const GMAIL_READONLY_SCOPE = 'https://www.googleapis.com/auth/gmail.readonly';
 export const STATE_TTL_MS = 10 * 60_000;
 /** Used or expired states are kept this long (for a clear "already used" answer), then dropped. */
 const STATE_RETENTION_MS = 24 * 3600_000;
+
+export { GMAIL_READONLY_SCOPE };
 
 const OAUTH_VARS = ['CRM_GMAIL_OAUTH_CLIENT_ID', 'CRM_GMAIL_OAUTH_CLIENT_SECRET', 'CRM_GMAIL_OAUTH_REDIRECT_URL'] as const;
 
@@ -32,26 +34,12 @@ export function requireOAuthConfig(config: Config): OAuthClientConfig {
 }
 
 /**
- * An OAuth2Client aimed at the configured token and consent endpoints, with gaxios' own retry
- * off: it retries POSTs too fast and without Retry-After, and an authorization code is
- * single-use anyway, so a failed exchange is reported instead of repeated.
+ * The shared OAuth client (configured endpoints, gaxios' own retry off: an authorization code
+ * is single-use, so a failed exchange is reported, never repeated).
  */
 export function oauthClient(config: Config): OAuth2Client {
-  const o = requireOAuthConfig(config);
-  const client = new OAuth2Client({
-    clientId: o.clientId,
-    clientSecret: o.clientSecret,
-    redirectUri: o.redirectUrl,
-    endpoints: { oauth2TokenUrl: config.gmail.tokenUrl, oauth2AuthBaseUrl: config.gmail.authUrl },
-  });
-  client.transporter.interceptors.request.add({
-    resolved: async (opts) => {
-      opts.retry = false;
-      opts.retryConfig = { ...opts.retryConfig, retry: 0, noResponseRetries: 0 };
-      return opts;
-    },
-  });
-  return client;
+  requireOAuthConfig(config);
+  return createOAuthClient(config);
 }
 
 // ---- state: signed, bound to user + address, expiring, recorded so it is accepted once ----

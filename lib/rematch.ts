@@ -17,7 +17,7 @@ import { Matcher, loadDirectory, type MatchLink } from './matching.js';
 import { decodeBodyPart, parseGmailMessage } from './mime.js';
 import type { ParsedMessage } from './mimeTypes.js';
 import { closeRun, openRun } from './runs.js';
-import { insertLinks, recordAttachments } from './store.js';
+import { recordAttachments } from './store.js';
 import { openGmail } from './syncRunner.js';
 
 export const PAGE_SIZE = 1000;
@@ -231,7 +231,16 @@ async function rematchPage(
     }
 
     for (const c of chunks(removeLinkIds, IN_CHUNK)) await run(tx, `DELETE FROM email_investor_links WHERE id IN (${marks(c.length)})`, c);
-    for (const a of addLinks) await insertLinks(tx, a.emailId, a.links, now);
+    // Many rows per statement: a first rematch after a large import adds links to most mail.
+    const rows = addLinks.flatMap((a) => a.links.map((l) => [a.emailId, l.investor_id, l.contact_id, l.match_kind, l.confidence, l.address, now]));
+    for (const c of chunks(rows, IN_CHUNK)) {
+      await run(
+        tx,
+        `INSERT INTO email_investor_links (email_id, investor_id, contact_id, match_kind, confidence, address, created_at)
+         VALUES ${c.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(',')} ON CONFLICT DO NOTHING`,
+        c.flat(),
+      );
+    }
     for (const c of chunks(nowMatched, IN_CHUNK)) await run(tx, `UPDATE emails SET is_matched = 1, updated_at = ? WHERE id IN (${marks(c.length)})`, [now, ...c]);
     let attachmentsPurged = 0;
     for (const c of chunks(purge, IN_CHUNK)) {

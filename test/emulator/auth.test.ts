@@ -104,7 +104,7 @@ describe('token endpoint: service account with domain-wide delegation', () => {
   it('an unknown bearer token gets 401', async () => {
     const res = await fetch(`${h.emu.url}/gmail/v1/users/me/profile`, { headers: { authorization: 'Bearer ya29.made-up' } });
     expect(res.status).toBe(401);
-    expect((await res.json()).error.code).toBe(401);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(401);
   });
 
   it('a service account\'s own token (no sub) reaches no mailbox: 400 failedPrecondition', async () => {
