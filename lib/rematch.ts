@@ -23,8 +23,6 @@ import { openGmail } from './syncRunner.js';
 export const PAGE_SIZE = 1000;
 const FETCH_CHUNK = 50;
 const IN_CHUNK = 500;
-/** Purged email ids named in one log line; the count is always complete. */
-const LOGGED_IDS = 1000;
 
 export interface RematchScope {
   /** Only emails sent at or after this instant (ISO 8601). */
@@ -80,7 +78,6 @@ interface EmailRow {
 }
 
 interface PageOutcome {
-  seen: number;
   lastId: number;
   toFetch: number[];
 }
@@ -94,7 +91,6 @@ export async function rematchStored(deps: Deps, runId: number, scope: RematchSco
   const matcher = new Matcher(await loadDirectory(deps.db, deps.config.gmail.workspaceDomains));
   const log = deps.log.child({ run_id: runId });
   const toFetch: number[] = [];
-  const purgedIds: number[] = [];
 
   const listed = scope.emailIds ? [...new Set(scope.emailIds)].sort((a, b) => a - b) : null;
   let cursor = 0;
@@ -106,25 +102,11 @@ export async function rematchStored(deps: Deps, runId: number, scope: RematchSco
       ids = listed.slice(listPos, listPos + PAGE_SIZE);
       listPos += ids.length;
     }
-    const page = await rematchPage(deps, matcher, { afterId: cursor, ids, since: scope.since }, result, purgedIds);
+    const page = await rematchPage(deps, log, matcher, { afterId: cursor, ids, since: scope.since }, result);
     if (!page) break;
     cursor = page.lastId;
     toFetch.push(...page.toFetch);
     await run(deps.db, 'UPDATE email_sync_runs SET messages_seen = ? WHERE id = ?', [result.messages_seen, runId]);
-  }
-
-  if (purgedIds.length) {
-    log.info(
-      {
-        event: 'rematch.purged',
-        emails: purgedIds.length,
-        attachments: result.attachments_purged,
-        files_deleted: result.files_deleted,
-        email_ids: purgedIds.slice(0, LOGGED_IDS),
-        email_ids_truncated: purgedIds.length > LOGGED_IDS,
-      },
-      'bodies and attachments of mail that no longer matches were purged',
-    );
   }
 
   if (toFetch.length) await fetchWithheld(deps, runId, toFetch, result);
@@ -148,14 +130,16 @@ export async function rematchStored(deps: Deps, runId: number, scope: RematchSco
 /** One page in one write transaction: read, compare, write. Null when nothing is left. */
 async function rematchPage(
   deps: Deps,
+  log: Deps['log'],
   matcher: Matcher,
   where: { afterId: number; ids: number[] | null; since?: string },
   result: RematchResult,
-  purgedIds: number[],
 ): Promise<PageOutcome | null> {
   const now = new Date(deps.clock.now()).toISOString();
   const tx = await deps.db.transaction('write');
   let shas: string[] = [];
+  let purged: number[] = [];
+  let attachmentsPurged = 0;
   let outcome: PageOutcome | null = null;
   try {
     let emails: EmailRow[];
@@ -173,7 +157,7 @@ async function rematchPage(
     if (!emails.length) {
       await tx.commit();
       // A listed page whose emails were all deleted meanwhile is not the end of the list.
-      return where.ids ? { seen: 0, lastId: where.afterId, toFetch: [] } : null;
+      return where.ids ? { lastId: where.afterId, toFetch: [] } : null;
     }
     const pageIds = emails.map((e) => e.id);
     const lo = pageIds[0]!;
@@ -242,7 +226,6 @@ async function rematchPage(
       );
     }
     for (const c of chunks(nowMatched, IN_CHUNK)) await run(tx, `UPDATE emails SET is_matched = 1, updated_at = ? WHERE id IN (${marks(c.length)})`, [now, ...c]);
-    let attachmentsPurged = 0;
     for (const c of chunks(purge, IN_CHUNK)) {
       const rows = await all<{ sha256: string | null }>(tx, `SELECT sha256 FROM email_attachments WHERE email_id IN (${marks(c.length)})`, c);
       attachmentsPurged += rows.length;
@@ -258,8 +241,8 @@ async function rematchPage(
     result.newly_matched += nowMatched.length;
     result.unmatched += purge.length;
     result.attachments_purged += attachmentsPurged;
-    purgedIds.push(...purge);
-    outcome = { seen: emails.length, lastId: hi, toFetch };
+    purged = purge;
+    outcome = { lastId: hi, toFetch };
   } catch (err) {
     if (!tx.closed) await tx.rollback().catch(() => undefined);
     shas = [];
@@ -268,7 +251,16 @@ async function rematchPage(
     tx.close();
   }
   // Files go only after the rows that named them are gone for good (committed).
-  if (shas.length) result.files_deleted += (await deleteUnreferencedBlobs(deps.db, deps.config.dataDir, shas)).length;
+  const filesDeleted = shas.length ? (await deleteUnreferencedBlobs(deps.db, deps.config.dataDir, shas)).length : 0;
+  result.files_deleted += filesDeleted;
+  // One line per page, written as soon as the page is settled: the record of what was
+  // withdrawn survives a rematch that stops later.
+  if (purged.length) {
+    log.info(
+      { event: 'rematch.purged', emails: purged.length, attachments: attachmentsPurged, files_deleted: filesDeleted, email_ids: purged },
+      'bodies and attachments of mail that no longer matches were purged',
+    );
+  }
   return outcome;
 }
 

@@ -12,7 +12,7 @@ import { all, one } from '../lib/db.js';
 import { invoke } from '../lib/fn.js';
 import { beginAccountSync } from '../lib/syncRunner.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
-import { addAccount, emailIdOf, FakeMailbox, fakeGmail, gmailEnv, syncMailbox, WORKSPACE } from './helpers/mail.js';
+import { addAccount, emailIdOf, emulatorWorld, FakeMailbox, fakeGmail, gmailEnv, rawMessage, syncMailbox, WORKSPACE } from './helpers/mail.js';
 
 const MiB = 1024 * 1024;
 const PARTNER = `partner@${WORKSPACE}`;
@@ -253,5 +253,47 @@ describe('attachment download', () => {
     mailWith([{ filename: 'm.txt', content: f }]);
     await syncMailbox(deps, PARTNER);
     expect(statSync(blobAbsPath(deps.dataDir, sha(f))).mode & 0o077).toBe(0);
+  });
+});
+
+describe('attachments against the Gmail emulator (production client)', () => {
+  it('saves matched files once, skips the oversized one, and never relies on ids from the capture', async () => {
+    const world = await emulatorWorld([PARTNER], { env: { CRM_GMAIL_MAX_ATTACHMENT_MB: '1' } });
+    deps = world.deps;
+    try {
+      const { emu } = world;
+      const inv = await invoke(deps, createInvestor, { name: 'Acme Capital', domains: ['acme.example'] });
+      await invoke(deps, createContact, { name: 'Bob', emails: ['bob@acme.example'], investor_id: inv.id });
+      await addAccount(deps, PARTNER);
+      const deck = Buffer.from('%PDF deck carried by two messages');
+      const big = Buffer.alloc(MiB + 10, 1);
+      const deliver = (spec: Parameters<typeof rawMessage>[0]) => emu.control.deliver(rawMessage(spec), { to: [PARTNER] });
+      deliver({ from: 'bob@acme.example', to: [PARTNER], subject: 'deck', messageId: 'e1@acme.example', date: '2025-01-10T10:00:00Z', text: 'one', files: [{ filename: 'deck.pdf', content: deck }, { filename: 'big.bin', content: big }] });
+      deliver({ from: 'ann@acme.example', to: [PARTNER], subject: 'deck again', messageId: 'e2@acme.example', date: '2025-01-11T10:00:00Z', text: 'two', files: [{ filename: 'deck.pdf', content: deck }] });
+      deliver({ from: 'someone@private.example', to: [PARTNER], subject: 'private', messageId: 'e3@private.example', date: '2025-01-12T10:00:00Z', text: 'three', files: [{ filename: 'x.pdf', content: Buffer.from('x') }] });
+
+      // Capture without the attachment step, then let every attachment id handed out expire.
+      const begun = await beginAccountSync(deps, await getAccount(deps.db, { email: PARTNER }), {});
+      const captured = await world.run(begun.go!());
+      expect(captured.error ?? '').toBe('');
+      await world.clock.advance(11 * 60_000);
+      emu.control.resetStats();
+
+      const out = await world.run(invoke(deps, fetchAttachment, { email: PARTNER }));
+      expect(out.runs).toEqual([expect.objectContaining({ status: 'succeeded', attachments_saved: 2, failed: 0 })]);
+      const stats = emu.control.stats().mailboxes[PARTNER]!;
+      expect(stats.calls['messages.attachments.get']).toBe(2);
+      expect(stats.statuses['400'] ?? 0).toBe(0);
+      expect(await all(deps.db, 'SELECT filename, state, sha256 FROM email_attachments ORDER BY filename, id')).toEqual([
+        { filename: 'big.bin', state: 'too_large', sha256: null },
+        { filename: 'deck.pdf', state: 'saved', sha256: sha(deck) },
+        { filename: 'deck.pdf', state: 'saved', sha256: sha(deck) },
+      ]);
+      expect(storedFiles(deps.dataDir)).toEqual([path.join('attachments', sha(deck).slice(0, 2), sha(deck))]);
+      expect(stats.concurrencyPeak).toBeLessThanOrEqual(deps.config.gmail.attachConcurrency);
+    } finally {
+      await world.close();
+      deps = undefined as never;
+    }
   });
 });

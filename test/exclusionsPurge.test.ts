@@ -9,7 +9,7 @@ import { all, one } from '../lib/db.js';
 import { invoke } from '../lib/fn.js';
 import { apiClient } from './helpers/api.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
-import { addAccount, emailIdOf, FakeMailbox, fakeGmail, gmailEnv, syncMailbox, WORKSPACE } from './helpers/mail.js';
+import { addAccount, emailIdOf, emulatorWorld, FakeMailbox, fakeGmail, gmailEnv, rawMessage, syncMailbox, WORKSPACE } from './helpers/mail.js';
 import { userWithToken } from './helpers/users.js';
 
 const PARTNER = `partner@${WORKSPACE}`;
@@ -138,5 +138,54 @@ describe('exclusions', () => {
     await syncMailbox(deps, PARTNER);
     expect(await state('later@acme.example')).toEqual({ is_matched: 0, body_text: null, snippet: null });
     expect(box.attachmentCalls.length).toBe(before);
+  });
+});
+
+describe('exclusions against the Gmail emulator (production client)', () => {
+  it('a new contact brings bodies and files, an exclusion purges them, removing it brings them back', async () => {
+    const world = await emulatorWorld([PARTNER]);
+    deps = world.deps;
+    try {
+      const { emu } = world;
+      api = apiClient(deps);
+      admin = await userWithToken(deps, { role: 'admin' });
+      await addAccount(deps, PARTNER);
+      const memo = Buffer.from('memo from the family office');
+      emu.control.deliver(
+        rawMessage({ from: 'Uma <uma@family.example>', to: [PARTNER], subject: 'family', messageId: 'uma@family.example', date: '2025-01-05T10:00:00Z', text: 'family matters', files: [{ filename: 'memo.txt', content: memo }] }),
+        { to: [PARTNER] },
+      );
+      const sync = async () => {
+        const r = await world.run(syncMailbox(deps, PARTNER));
+        expect(r.status).toBe('succeeded');
+      };
+      const drain = () => world.run(invoke(deps, rematchQueued, {}));
+      await sync();
+      expect(await state('uma@family.example')).toEqual({ is_matched: 0, body_text: null, snippet: null });
+
+      await invoke(deps, createContact, { name: 'Uma', emails: ['uma@family.example'] });
+      expect(await drain()).toMatchObject({ status: 'succeeded', emails: 1 });
+      expect(await state('uma@family.example')).toEqual({ is_matched: 1, body_text: 'family matters', snippet: 'family matters' });
+      expect(readFileSync(blobAbsPath(deps.dataDir, sha(memo)))).toEqual(memo);
+
+      const ex = await api('POST', '/api/exclusions', { token: admin.token, body: { domain: 'family.example' } });
+      expect(ex.status).toBe(201);
+      await drain();
+      expect(await state('uma@family.example')).toEqual({ is_matched: 0, body_text: null, snippet: null });
+      expect(existsSync(blobAbsPath(deps.dataDir, sha(memo)))).toBe(false);
+      expect(await one(deps.db, 'SELECT count(*) AS n FROM email_attachments')).toEqual({ n: 0 });
+
+      emu.control.resetStats();
+      expect((await api('DELETE', `/api/exclusions/${ex.body.id}`, { token: admin.token })).status).toBe(204);
+      await drain();
+      expect(await state('uma@family.example')).toEqual({ is_matched: 1, body_text: 'family matters', snippet: 'family matters' });
+      expect(readFileSync(blobAbsPath(deps.dataDir, sha(memo)))).toEqual(memo);
+      const calls = emu.control.stats().mailboxes[PARTNER]!.calls;
+      expect(calls['messages.attachments.get']).toBe(1);
+      expect(emu.control.stats().totals.violations).toBe(0);
+    } finally {
+      await world.close();
+      deps = undefined as never;
+    }
   });
 });

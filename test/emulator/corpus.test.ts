@@ -73,7 +73,7 @@ describe('corpus delivered into the emulator, against its ground truth', () => {
   let result: DeliverResult;
 
   beforeAll(async () => {
-    h = await harness();
+    h = await harness({ quota: { unitsPerSecond: 1e9, unitsPerMinute: 1e12 } });
     corpus = generateCorpus({ seed: 'truth', conversations: 200, attachmentCapBytes: 200_000 });
     result = await deliverCorpus(h.emu.control, corpus, { collectIds: true });
   });
@@ -161,6 +161,19 @@ describe('corpus delivered into the emulator, against its ground truth', () => {
     const id = result.ids!.get(`fixture:${file}`)!['pat@fund.test']!;
     const raw = (await h.dwd('pat@fund.test').users.messages.get({ userId: 'me', id, format: 'raw' })).data.raw!;
     expect(Buffer.from(raw, 'base64url').equals(readFileSync(path.join(DEFAULT_FIXTURES_DIR, file)))).toBe(true);
+  });
+
+  it('every message, fixtures included, reads in every format without a server error', async () => {
+    const token = (await h.jwt('pat@fund.test').getAccessToken()).token!;
+    const statuses = new Set<number>();
+    for (const m of h.emu.control.messages('pat@fund.test')) {
+      for (const format of ['full', 'metadata', 'minimal', 'raw']) {
+        const res = await fetch(`${h.emu.url}/gmail/v1/users/me/messages/${m.id}?format=${format}`, { headers: { authorization: `Bearer ${token}` } });
+        statuses.add(res.status);
+        await res.arrayBuffer();
+      }
+    }
+    expect([...statuses]).toEqual([200]);
   });
 
   it('through the Gmail client, full format shows the attachments the truth lists', async () => {

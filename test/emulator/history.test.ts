@@ -83,6 +83,18 @@ describe('history.list', () => {
     expect((await g.users.history.list({ userId: 'me', startHistoryId: mid })).data.history).toHaveLength(1);
   });
 
+  it('expiring everything up to now leaves only the current historyId usable', async () => {
+    h = await harness({}, [PAT]);
+    const g = h.dwd(PAT);
+    const start = (await g.users.getProfile({ userId: 'me' })).data.historyId!;
+    h.emu.control.deliver(mail(), { to: [PAT] });
+    h.emu.control.expireHistory(PAT, { before: h.emu.control.now() });
+    expect((await failure(g.users.history.list({ userId: 'me', startHistoryId: start }))).response?.status).toBe(404);
+    const current = (await g.users.getProfile({ userId: 'me' })).data.historyId!;
+    expect((await g.users.history.list({ userId: 'me', startHistoryId: current })).data).toEqual({ historyId: current });
+    expect(h.emu.control.mailbox(PAT).oldestHistoryId).toBe(current);
+  });
+
   it('history older than the retention window is forgotten as time passes', async () => {
     h = await harness({ historyRetentionMs: 3600_000, accessTokenTtlSec: 7200 }, [PAT]);
     const g = h.dwd(PAT);

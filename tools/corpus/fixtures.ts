@@ -1,5 +1,5 @@
-// Real-world mail written by others (../shared/fixtures/eml, see its MANIFEST.tsv), delivered
-// byte for byte into one mailbox so capture meets broken MIME, odd charsets and bounces.
+// Real-world mail written by others (test/fixtures/eml, see its MANIFEST.tsv), delivered byte
+// for byte into one mailbox so capture meets broken MIME, odd charsets and bounces.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { decodeHeaderWords, decodeRawHeaderBytes, parseMailDate } from '../../li
 import { readHeaderBlock, type HeaderField } from '../gmail-emulator/headers.js';
 import type { Rng } from '../gmail-emulator/rng.js';
 
-export const DEFAULT_FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures/eml/', import.meta.url));
+export const DEFAULT_FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/eml/', import.meta.url));
 
 export interface Fixture {
   file: string;

@@ -82,7 +82,7 @@ interface ServiceAccount {
   scopes: Set<string>;
 }
 
-interface OAuthClient extends OAuthClientInfo {}
+type OAuthClient = OAuthClientInfo;
 
 interface RefreshGrant {
   token: string;

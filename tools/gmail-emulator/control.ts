@@ -96,10 +96,6 @@ export class Gates {
   }
 }
 
-export interface DeliverInput extends DeliverOptions {
-  raw: Buffer | string;
-}
-
 export class EmulatorControl {
   constructor(
     private readonly store: Store,
@@ -112,12 +108,12 @@ export class EmulatorControl {
   ) {}
 
   createMailbox(email: string, flags: Partial<MailboxFlags> = {}): MailboxInfo {
-    return this.info(this.store.createMailbox(email, flags).email);
+    return this.info(this.store.createMailbox(email, checkFlags(flags)).email);
   }
 
   updateMailbox(email: string, flags: Partial<MailboxFlags>): MailboxInfo {
     const mb = this.store.get(email);
-    mb.flags = { ...mb.flags, ...definedOnly(flags) };
+    mb.flags = { ...mb.flags, ...checkFlags(flags) };
     return this.info(mb.email);
   }
 
@@ -200,6 +196,10 @@ export class EmulatorControl {
    */
   expireHistory(email: string | null, opts: { before?: number; throughHistoryId?: string }): void {
     if (opts.before === undefined && opts.throughHistoryId === undefined) throw new Error('expireHistory: give before or throughHistoryId');
+    if (opts.before !== undefined && !Number.isFinite(opts.before)) throw new Error('expireHistory: before must be epoch milliseconds');
+    if (opts.throughHistoryId !== undefined && !/^\d{1,30}$/.test(String(opts.throughHistoryId))) {
+      throw new Error('expireHistory: throughHistoryId must be a decimal string');
+    }
     for (const mb of email ? [this.store.get(email)] : this.store.all()) this.store.expireHistory(mb.email, opts);
   }
 
@@ -275,8 +275,16 @@ export class EmulatorControl {
   }
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** Only the known flags, each a boolean (the HTTP control passes whole request bodies). */
+function checkFlags(flags: Partial<MailboxFlags>): Partial<MailboxFlags> {
+  const out: Partial<MailboxFlags> = {};
+  for (const key of ['authorisedForDwd', 'suspended', 'hasGmail'] as const) {
+    const v = flags[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'boolean') throw new Error(`${key} must be a boolean`);
+    out[key] = v;
+  }
+  return out;
 }
 
 type Json = Record<string, unknown>;

@@ -1,7 +1,7 @@
 // A local Gmail API emulator for tests and the demo: Google's token endpoint and consent screen,
 // the Gmail v1 read API, quota, faults and a control API. See docs/emulator.md.
 export { startEmulator, type Emulator } from './server.js';
-export { EmulatorControl, type Hold, type MailboxInfo, type MessageInfo, type DeliverInput } from './control.js';
+export { EmulatorControl, type Hold, type MailboxInfo, type MessageInfo } from './control.js';
 export { ControlClient } from './client.js';
 export {
   SCOPE_READONLY,

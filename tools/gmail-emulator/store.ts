@@ -326,20 +326,23 @@ export class Store {
     this.record(mb, msg, { deleted: true });
   }
 
-  /** Forget history: records before `before` (epoch ms) and/or up to `throughHistoryId`. */
+  /**
+   * Forget history: records before `before` (epoch ms) and/or up to `throughHistoryId`. A `before`
+   * at or after now forgets everything, so any earlier startHistoryId answers 404.
+   */
   expireHistory(email: string, opts: { before?: number; throughHistoryId?: string | bigint }): void {
     const mb = this.get(email);
     const through = opts.throughHistoryId === undefined ? null : BigInt(opts.throughHistoryId);
+    const everything = opts.before !== undefined && opts.before >= this.clock.now();
     while (mb.history.length) {
       const r = mb.history[0]!;
-      const old = (opts.before !== undefined && r.at < opts.before) || (through !== null && r.id <= through);
+      const old = everything || (opts.before !== undefined && r.at < opts.before) || (through !== null && r.id <= through);
       if (!old) break;
       mb.history.shift();
       if (r.id > mb.historyFloor) mb.historyFloor = r.id;
     }
-    // Expiring everything up to the present moves the floor even with no records left.
+    if (everything) mb.historyFloor = mb.historyId;
     if (through !== null && through > mb.historyFloor) mb.historyFloor = through > mb.historyId ? mb.historyId : through;
-    if (opts.before !== undefined && mb.history.length === 0 && opts.before > this.clock.now() - 1) mb.historyFloor = mb.historyId;
   }
 
   /** Drops history older than the retention window; called before history is read. */
