@@ -40,14 +40,17 @@ export function startSchedule(deps: Deps, table: Job[] = jobs(deps)) {
           running.delete(p);
         }
       };
-      const opts = { protect: true, name: job.name } as const;
-      return typeof job.every === 'string'
-        ? new Cron(job.every, opts, task)
-        : new Cron('* * * * * *', { ...opts, interval: job.every.seconds }, task);
+      // protect: a run still going when the next is due makes that one skip, never overlap.
+      // (Unnamed: croner's names are process-wide, and tests start several schedules.)
+      const opts = { protect: true } as const;
+      const cron =
+        typeof job.every === 'string' ? new Cron(job.every, opts, task) : new Cron('* * * * * *', { ...opts, interval: job.every.seconds }, task);
+      return { name: job.name, cron };
     });
   return {
+    jobs: crons,
     stop() {
-      for (const c of crons) c.stop();
+      for (const c of crons) c.cron.stop();
     },
     async idle() {
       await Promise.allSettled([...running]);
