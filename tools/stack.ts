@@ -18,7 +18,7 @@ import { deliverCorpus, generateCorpus, type Corpus, type CorpusOptions, type Gr
 
 export interface StackOptions {
   dataDir: string;
-  /** 0 picks a free port. */
+  /** Preferred port; taken or 0 → a free one. */
   port?: number;
   corpus?: CorpusOptions;
   emulator?: EmulatorOptions;
@@ -60,7 +60,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   chmodSync(keyPath, 0o600);
 
   // The port must be known before the OAuth client is registered with its redirect URL.
-  const port = o.port && o.port > 0 ? o.port : await freePort();
+  const port = o.port && o.port > 0 && (await portIsFree(o.port)) ? o.port : await freePort();
   const url = `http://127.0.0.1:${port}`;
   const oauthClient = emulator.control.registerOAuthClient({ redirect_uris: [`${url}/api/email/oauth/callback`] });
   const oauthMailbox = o.oauthMailbox === undefined ? 'advisor@venture-partner.test' : o.oauthMailbox;
@@ -134,6 +134,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       await emulator.close();
     },
   };
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 }
 
 async function freePort(): Promise<number> {

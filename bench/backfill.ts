@@ -1,0 +1,250 @@
+// Stage 1: a first backfill of several mailboxes against the emulator with latency and Gmail's
+// quota enforced, compared with the floor the quota sets: the units the job needs divided by
+// the per-mailbox budget (mailboxes have separate budgets and sync in parallel, so the floor
+// is the slowest mailbox's).
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import type { AccountRow } from '../lib/accounts.js';
+import { all, one } from '../lib/db.js';
+import type { GmailCallStats } from '../lib/gmail/types.js';
+import type { SyncHooks, SyncSummary } from '../lib/sync.js';
+import { beginAccountSync, defaultHooks } from '../lib/syncRunner.js';
+import type { MailboxStats, Stats } from '../tools/gmail-emulator/index.js';
+import { startEmulatorProcess } from './emulator.js';
+import { cpuSecSince, progress } from './measure.js';
+import { enrolCorpus, startService, type Service } from './service.js';
+
+export interface MailboxRun {
+  email: string;
+  status: SyncSummary['status'];
+  error: string | null;
+  /** Copies this mailbox stored (rows of email_mailbox_messages). */
+  stored: number;
+  wallSec: number;
+  /** Until the attachment step began (list, fetch, store, history catch-up). */
+  captureSec: number;
+  /** The client's own counters when the attachment step began. */
+  capture: GmailCallStats;
+  /** The client's counters at the end (the run's row). */
+  total: { quotaUnits: number; calls: number; bytes: number };
+  rateLimited: number;
+  paceEnd: number;
+}
+
+export interface SyncBatch {
+  wallSec: number;
+  cpuSec: number;
+  mailboxes: MailboxRun[];
+}
+
+/**
+ * Syncs the accounts in parallel as syncAll does (beginAccountSync per mailbox, the production
+ * hooks), with the attachment step wrapped to note when it began and what was spent before it.
+ */
+export async function syncInParallel(svc: Service, accounts: AccountRow[], opts: { attachments: boolean }): Promise<SyncBatch> {
+  const { deps } = svc;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const mailboxes = await Promise.all(
+    accounts.map(async (account): Promise<MailboxRun> => {
+      const start = performance.now();
+      let captureEnd: number | undefined;
+      let capture: GmailCallStats | undefined;
+      let rateLimited = 0;
+      let paceEnd = Number.NaN;
+      const hooks: SyncHooks = {
+        afterSync: async (d, gmail, acc, runId) => {
+          captureEnd = performance.now();
+          capture = { ...gmail.stats };
+          try {
+            return opts.attachments ? await defaultHooks.afterSync!(d, gmail, acc, runId) : 0;
+          } finally {
+            rateLimited = gmail.stats.rateLimited;
+            paceEnd = gmail.paceUnitsSec;
+          }
+        },
+      };
+      const begun = await beginAccountSync(deps, account, hooks);
+      if (!begun.go) throw new Error(`${account.email} was already syncing`);
+      const summary = await begun.go();
+      const end = performance.now();
+      const run = await one<{ quota_units: number; http_calls: number; bytes_downloaded: number }>(
+        deps.db,
+        'SELECT quota_units, http_calls, bytes_downloaded FROM email_sync_runs WHERE id = ?',
+        [summary.run_id],
+      );
+      const stored = await one<{ n: number }>(deps.db, 'SELECT count(*) AS n FROM email_mailbox_messages WHERE account_id = ?', [account.id]);
+      return {
+        email: account.email,
+        status: summary.status,
+        error: summary.error,
+        stored: stored?.n ?? 0,
+        wallSec: (end - start) / 1000,
+        captureSec: ((captureEnd ?? end) - start) / 1000,
+        capture: capture ?? { quotaUnits: run?.quota_units ?? 0, calls: run?.http_calls ?? 0, retries: 0, rateLimited: 0, bytes: run?.bytes_downloaded ?? 0 },
+        total: { quotaUnits: run?.quota_units ?? 0, calls: run?.http_calls ?? 0, bytes: run?.bytes_downloaded ?? 0 },
+        rateLimited,
+        paceEnd,
+      };
+    }),
+  );
+  return { wallSec: (performance.now() - t0) / 1000, cpuSec: cpuSecSince(cpu0), mailboxes };
+}
+
+export interface BackfillSpec {
+  label: string;
+  model: 'legacy' | '2026';
+  mailboxes: number;
+  messagesPerMailbox: number;
+  latencyMs: { min: number; max: number };
+  seed: string;
+  workDir: string;
+  keep: boolean;
+}
+
+export interface MailboxFigures {
+  email: string;
+  stored: number;
+  units: number;
+  captureUnits: number;
+  calls: number;
+  bytes: number;
+  peakUnitsPerSecond: number;
+  violations: MailboxStats['violations'];
+  wallSec: number;
+  captureSec: number;
+  floorSec: number;
+  rateLimited: number;
+  paceEnd: number;
+  status: string;
+  error: string | null;
+}
+
+export interface BackfillResult {
+  label: string;
+  model: 'legacy' | '2026';
+  budget: number;
+  mailboxCount: number;
+  messagesPerMailbox: number;
+  latencyMs: { min: number; max: number };
+  corpus: { delivered: number; distinct: number; setupSec: number };
+  stored: number;
+  distinctEmails: number;
+  matched: number;
+  attachments: { saved: number; tooLarge: number; failed: number; pending: number };
+  wallSec: number;
+  floorSec: number;
+  ratio: number;
+  captureWallSec: number;
+  captureFloorSec: number;
+  captureRatio: number;
+  unitsPerMessage: number;
+  captureUnitsPerMessage: number;
+  callsPerMessage: number;
+  bytesPerMessage: number;
+  violations: number;
+  peakUnitsPerSecond: number;
+  rateLimitedAnswers: number;
+  methods: Stats['methods'];
+  perMailbox: MailboxFigures[];
+  cpuSec: number;
+  emulatorCpuSec: number;
+  problems: string[];
+}
+
+export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
+  const dir = path.join(spec.workDir, `backfill-${spec.model}`);
+  progress(`${spec.label}: generating ${spec.mailboxes} × ~${spec.messagesPerMailbox.toLocaleString('en-US')} messages in the emulator`);
+  const emu = await startEmulatorProcess({
+    quota: spec.model,
+    latencyMs: spec.latencyMs,
+    corpusSeed: spec.seed,
+    partners: spec.mailboxes,
+    messagesPerMailbox: spec.messagesPerMailbox,
+    dir: path.join(dir, 'emulator'),
+  });
+  const svc = await startService({ dataDir: path.join(dir, 'data'), emulator: emu, env: { CRM_GMAIL_QUOTA_COSTS: spec.model } });
+  try {
+    const accounts = await enrolCorpus(svc, emu);
+    const budget = svc.deps.config.gmail.rateUnitsSec;
+    await emu.control.resetStats();
+    const emuCpu0 = emu.cpuSec();
+    progress(`${spec.label}: ${emu.delivered.toLocaleString('en-US')} copies delivered; backfilling ${accounts.length} mailboxes at ${budget} units/s each`);
+    const batch = await syncInParallel(svc, accounts, { attachments: true });
+    const stats = await emu.control.stats();
+    const emulatorCpuSec = emu.cpuSec() - emuCpu0;
+
+    const perMailbox = batch.mailboxes.map((m): MailboxFigures => {
+      const s = stats.mailboxes[m.email.toLowerCase()];
+      const units = s?.unitsTotal ?? 0;
+      return {
+        email: m.email,
+        stored: m.stored,
+        units,
+        captureUnits: m.capture.quotaUnits,
+        calls: Object.values(s?.calls ?? {}).reduce((a, b) => a + (b ?? 0), 0),
+        bytes: s?.bytesSent ?? 0,
+        peakUnitsPerSecond: s?.peakUnitsPerSecond ?? 0,
+        violations: s?.violations ?? { rate: 0, concurrency: 0, bandwidth: 0, total: 0 },
+        wallSec: m.wallSec,
+        captureSec: m.captureSec,
+        floorSec: units / budget,
+        rateLimited: m.rateLimited,
+        paceEnd: m.paceEnd,
+        status: m.status,
+        error: m.error,
+      };
+    });
+    const sum = (f: (m: MailboxFigures) => number) => perMailbox.reduce((a, m) => a + f(m), 0);
+    const stored = sum((m) => m.stored);
+    const floorSec = Math.max(...perMailbox.map((m) => m.floorSec));
+    const captureFloorSec = Math.max(...perMailbox.map((m) => m.captureUnits / budget));
+    const captureWallSec = Math.max(...batch.mailboxes.map((m) => m.captureSec));
+    const counts = (await one<{ emails: number; matched: number }>(
+      svc.deps.db,
+      'SELECT count(*) AS emails, coalesce(sum(is_matched), 0) AS matched FROM emails',
+    ))!;
+    const att = await all<{ state: string; n: number }>(svc.deps.db, 'SELECT state, count(*) AS n FROM email_attachments GROUP BY state');
+    const attN = (state: string) => att.find((a) => a.state === state)?.n ?? 0;
+    const result: BackfillResult = {
+      label: spec.label,
+      model: spec.model,
+      budget,
+      mailboxCount: accounts.length,
+      messagesPerMailbox: spec.messagesPerMailbox,
+      latencyMs: spec.latencyMs,
+      corpus: { delivered: emu.delivered, distinct: emu.distinctMessages, setupSec: emu.setupSec },
+      stored,
+      distinctEmails: counts.emails,
+      matched: counts.matched,
+      attachments: { saved: attN('saved'), tooLarge: attN('too_large'), failed: attN('failed'), pending: attN('pending') },
+      wallSec: batch.wallSec,
+      floorSec,
+      ratio: batch.wallSec / floorSec,
+      captureWallSec,
+      captureFloorSec,
+      captureRatio: captureWallSec / captureFloorSec,
+      unitsPerMessage: sum((m) => m.units) / stored,
+      captureUnitsPerMessage: sum((m) => m.captureUnits) / stored,
+      callsPerMessage: sum((m) => m.calls) / stored,
+      bytesPerMessage: sum((m) => m.bytes) / stored,
+      violations: stats.totals.violations,
+      peakUnitsPerSecond: Math.max(...perMailbox.map((m) => m.peakUnitsPerSecond)),
+      rateLimitedAnswers: sum((m) => m.rateLimited),
+      methods: stats.methods,
+      perMailbox,
+      cpuSec: batch.cpuSec,
+      emulatorCpuSec,
+      problems: svc.events.problems.slice(-5),
+    };
+    progress(
+      `${spec.label}: ${stored.toLocaleString('en-US')} copies in ${batch.wallSec.toFixed(1)} s; floor ${floorSec.toFixed(1)} s (×${result.ratio.toFixed(3)}); ` +
+        `${result.unitsPerMessage.toFixed(2)} units/msg; ${result.violations} violations`,
+    );
+    return result;
+  } finally {
+    svc.close();
+    await emu.stop();
+    if (!spec.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
