@@ -98,7 +98,8 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
       await run(tx, 'UPDATE emails SET is_matched = 1, body_text = ?, body_html = ?, snippet = ?, updated_at = ? WHERE id = ?', [
         m.bodyText,
         m.bodyHtml,
-        m.snippet,
+        // A matched email's snippet is never NULL: NULL means "body withheld" to rematch.
+        m.snippet ?? '',
         ctx.now,
         email.id,
       ]);
