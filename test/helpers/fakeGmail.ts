@@ -1,6 +1,7 @@
 // An in-memory Gmail for engine tests: mailboxes of real RFC 822 messages rendered by the
 // emulator's message builder, with history, deletes, relabels, expiry and injected faults.
 // It implements the GmailApi surface the engine sees, so tests run without HTTP.
+import { QUOTA_COSTS } from '../../lib/gmail/costs.js';
 import { buildMessage } from '../../tools/gmail-emulator/message.js';
 import type { GmailApi, GmailCallStats, GmailFactory, GmailHistory, GmailMethod } from '../../lib/gmail/types.js';
 
@@ -23,16 +24,7 @@ interface Mailbox {
 
 export type Fault = (method: GmailMethod, args: unknown[]) => void | Promise<void>;
 
-const COST: Record<GmailMethod, number> = {
-  getProfile: 1,
-  'labels.list': 1,
-  'history.list': 2,
-  'messages.list': 5,
-  'threads.list': 10,
-  'messages.get': 5,
-  'messages.attachments.get': 5,
-  'threads.get': 10,
-};
+const COST = QUOTA_COSTS.legacy;
 
 export class FakeGmail {
   readonly boxes = new Map<string, Mailbox>();
