@@ -1,7 +1,7 @@
 // The Gmail emulator in its own process, so that the CPU and memory the benchmark reads
 // from its own process are crm-gmail's alone. Driven through the control API over HTTP.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ControlClient } from '../tools/gmail-emulator/index.js';
@@ -46,6 +46,7 @@ interface CliAnswer {
 }
 
 export async function startEmulatorProcess(spec: EmulatorSpec): Promise<RunningEmulator> {
+  mkdirSync(spec.dir, { recursive: true });
   const keyPath = path.join(spec.dir, 'sa.json');
   const directoryPath = path.join(spec.dir, 'directory.json');
   const args = [

@@ -12,10 +12,18 @@ import { Password, presentedTokenId } from '../lib/users.js';
 
 export const changePassword = defineFunction({
   name: 'changePassword',
-  input: z.object({
-    current_password: z.string().min(1, 'is required').max(1024),
-    new_password: Password,
-  }),
+  // The contract names no fields; `old_password` and `password` are the other common spellings.
+  input: z.preprocess(
+    (raw) => {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+      const r = raw as Record<string, unknown>;
+      return { ...r, current_password: r.current_password ?? r.old_password, new_password: r.new_password ?? r.password };
+    },
+    z.object({
+      current_password: z.string({ message: 'is required' }).min(1, 'is required').max(1024),
+      new_password: Password,
+    }),
+  ),
   async run(deps, input, ctx) {
     const actor = ctx.actor;
     if (!actor) throw new AppError('UNAUTHENTICATED', 'changePassword changes the signed-in user\'s password; use updateUser from the command line');

@@ -2,9 +2,9 @@
 // captured copies stay; with purge, its copies and every email no other mailbox holds are
 // deleted, with their attachment files once nothing references them. Running it twice is safe.
 import { z } from 'zod';
-import { getAccount } from '../lib/accounts.js';
+import { getAccount, type AccountRow } from '../lib/accounts.js';
 import { deleteUnreferencedBlobs } from '../lib/blobs.js';
-import { all, run } from '../lib/db.js';
+import { all, one, run } from '../lib/db.js';
 import { AppError } from '../lib/errors.js';
 import { defineFunction } from '../lib/fn.js';
 import { refreshThreads } from '../lib/threading.js';
@@ -13,7 +13,10 @@ export const deleteAccount = defineFunction({
   name: 'deleteAccount',
   input: z.object({ id: z.number().int().positive(), purge: z.boolean().default(false) }),
   run: async (deps, input) => {
-    const acc = await getAccount(deps.db, { id: input.id });
+    // A mailbox unenrolled earlier without purge still holds its copies: purging it later must
+    // reach them, so purge also finds unenrolled rows (a plain unenrol of one answers 404).
+    const hidden = input.purge ? await one<AccountRow>(deps.db, 'SELECT * FROM email_accounts WHERE id = ? AND unenrolled_at IS NOT NULL', [input.id]) : undefined;
+    const acc = hidden ?? (await getAccount(deps.db, { id: input.id }));
     if (acc.lease_owner && acc.lease_expires_at && Date.parse(acc.lease_expires_at) > deps.clock.now()) {
       throw new AppError('CONFLICT', `${acc.email} is syncing now; pause it and try again when the run ends`);
     }

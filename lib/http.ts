@@ -50,7 +50,7 @@ export async function jsonBody(c: Context): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    throw new AppError('VALIDATION', 'request body is not valid JSON');
+    throw new AppError('VALIDATION', 'request body is not valid JSON', { field: 'body' });
   }
 }
 

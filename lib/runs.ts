@@ -111,7 +111,7 @@ export async function finishSync(
   db: Db,
   lease: Lease,
   nowMs: number,
-  outcome: { ok: true; totals: RunTotals; learnedUnitsSec?: number } | { ok: false; totals: RunTotals; state: 'auth_error' | 'needs_consent' | 'error'; error: string; learnedUnitsSec?: number },
+  outcome: { ok: true; totals: RunTotals; learnedUnitsSec?: number | null } | { ok: false; totals: RunTotals; state: 'auth_error' | 'needs_consent' | 'error'; error: string; learnedUnitsSec?: number | null },
 ): Promise<void> {
   const now = iso(nowMs);
   await updateRun(db, lease.runId, outcome.totals);
@@ -123,14 +123,16 @@ export async function finishSync(
       },
       outcome.ok
         ? {
-            sql: `UPDATE email_accounts SET state = 'idle', last_error = NULL, last_sync_at = ?, learned_units_sec = coalesce(?, learned_units_sec),
+            sql: `UPDATE email_accounts SET state = 'idle', last_error = NULL, last_sync_at = ?,
+                    learned_units_sec = CASE WHEN ? THEN ? ELSE learned_units_sec END,
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?`,
-            args: [now, outcome.learnedUnitsSec ?? null, now, lease.accountId, lease.owner],
+            args: [now, outcome.learnedUnitsSec !== undefined, outcome.learnedUnitsSec ?? null, now, lease.accountId, lease.owner],
           }
         : {
-            sql: `UPDATE email_accounts SET state = ?, last_error = ?, learned_units_sec = coalesce(?, learned_units_sec),
+            sql: `UPDATE email_accounts SET state = ?, last_error = ?,
+                    learned_units_sec = CASE WHEN ? THEN ? ELSE learned_units_sec END,
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?`,
-            args: [outcome.state, outcome.error, outcome.learnedUnitsSec ?? null, now, lease.accountId, lease.owner],
+            args: [outcome.state, outcome.error, outcome.learnedUnitsSec !== undefined, outcome.learnedUnitsSec ?? null, now, lease.accountId, lease.owner],
           },
     ],
     'write',

@@ -96,7 +96,7 @@ export async function performSync(deps: Deps, account: AccountRow, lease: Lease,
     }
     let attachmentsSaved = 0;
     if (hooks.afterSync) attachmentsSaved = await hooks.afterSync(deps, gmail, account, lease.runId);
-    await finishSync(deps.db, lease, deps.clock.now(), { ok: true, totals: { ...c.totals(), attachments_saved: attachmentsSaved }, learnedUnitsSec: gmail.paceUnitsSec });
+    await finishSync(deps.db, lease, deps.clock.now(), { ok: true, totals: { ...c.totals(), attachments_saved: attachmentsSaved }, learnedUnitsSec: learnedPace(c) });
     log.info({ event: 'sync.succeeded', kind: c.kind, seen: c.seen, stored: c.stored, quota_units: gmail.stats.quotaUnits }, 'sync succeeded');
     return summary(c, 'succeeded', null);
   } catch (err) {
@@ -109,9 +109,15 @@ export async function performSync(deps: Deps, account: AccountRow, lease: Lease,
     }
     const state = err instanceof GmailStop ? err.state : 'error';
     log.error({ event: 'sync.failed', state, error: message }, 'sync failed');
-    await finishSync(deps.db, lease, deps.clock.now(), { ok: false, totals: c.totals(), state, error: message, learnedUnitsSec: gmail.paceUnitsSec });
+    await finishSync(deps.db, lease, deps.clock.now(), { ok: false, totals: c.totals(), state, error: message, learnedUnitsSec: learnedPace(c) });
     return summary(c, 'failed', message);
   }
+}
+
+/** A pace below the configured budget is worth remembering; at the budget there is nothing learned. */
+function learnedPace(c: Ctx): number | null {
+  const pace = c.gmail.paceUnitsSec;
+  return pace < c.deps.config.gmail.rateUnitsSec ? Math.round(pace * 100) / 100 : null;
 }
 
 function summary(c: Ctx, status: 'succeeded' | 'failed', error: string | null): SyncSummary {

@@ -144,5 +144,10 @@ describe('syncing over HTTP', () => {
     // Ann's copy of "Shared" is still held (unenrolled without purge), so it stays.
     expect(await all(deps.db, 'SELECT subject FROM emails ORDER BY subject')).toEqual([{ subject: 'Shared' }]);
     expect(await one(deps.db, 'SELECT count(*) AS n FROM email_threads')).toEqual({ n: 1 });
+    // An unenrolled mailbox can still be purged later: now nothing holds "Shared".
+    expect((await api('DELETE', `/api/email/accounts/${a.id}?purge=true`, { token: admin })).status).toBe(204);
+    expect(await all(deps.db, 'SELECT subject FROM emails')).toEqual([]);
+    expect(await all(deps.db, 'SELECT id FROM email_accounts')).toEqual([]);
+    expect((await api('DELETE', `/api/email/accounts/${a.id}`, { token: admin })).status).toBe(404);
   });
 });

@@ -180,6 +180,22 @@ describe('incremental', () => {
     expect(BigInt(acc.history_id!)).toBe(gmail.mailbox(A).historyId);
     expect(acc.history_id).toBe(gmail.mailbox(A).historyId.toString());
   });
+
+  it('a pace below the budget is remembered on the account; at the budget nothing is learned', async () => {
+    const gmail = await setup();
+    gmail.deliver(A, eml({ from: 'alice@acme.test', to: [A], subject: 's' }));
+    await sync(A);
+    expect((await getAccount(deps.db, { email: A })).learned_units_sec).toBeNull();
+    gmail.pace = 61.237;
+    await sync(A);
+    expect((await getAccount(deps.db, { email: A })).learned_units_sec).toBe(61.24);
+    // A run that fails before Gmail is reached keeps what was learned.
+    gmail.fault = () => {
+      throw new Error('network down');
+    };
+    await sync(A);
+    expect((await getAccount(deps.db, { email: A })).learned_units_sec).toBe(61.24);
+  });
 });
 
 describe('runs, leases and failures', () => {

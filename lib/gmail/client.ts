@@ -146,6 +146,12 @@ export function createGmailFactory(opts: GmailFactoryOptions): PacedGmailFactory
 class PacedGmail implements PacedGmailApi {
   readonly stats: GmailCallStats = { quotaUnits: 0, calls: 0, retries: 0, rateLimited: 0, bytes: 0 };
   private readonly userId: string;
+  /**
+   * The first refusal that stops the mailbox (daily limit, auth): the client's other calls,
+   * queued or later, end with it instead of asking Gmail again. A client lives for one run,
+   * so the next run asks afresh.
+   */
+  private stopped?: GmailStop;
 
   constructor(
     private readonly s: Shared,
@@ -270,6 +276,7 @@ class PacedGmail implements PacedGmailApi {
     const { policy, clock, log } = this.s;
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
+      if (this.stopped) throw this.stopped;
       const out = await this.attempt(method, attempt, send);
       if (out.ok) {
         const raised = this.state.pace.onSuccess();
@@ -279,7 +286,8 @@ class PacedGmail implements PacedGmailApi {
       const f = out.failure;
       if (f.kind === 'not_found') return GONE;
       if (f.kind === 'fail') {
-        if (f.error instanceof GmailStop) {
+        if (f.error instanceof GmailStop && f.error !== this.stopped) {
+          this.stopped ??= f.error;
           log.warn({ event: 'gmail.stopped', account: this.email, method, state: f.error.state, reason: f.error.message }, 'Gmail refused this mailbox');
         }
         throw f.error;
@@ -290,6 +298,7 @@ class PacedGmail implements PacedGmailApi {
             'auth_error',
             `Gmail refused a freshly issued access token for ${this.email} (401): check that the ${this.account.auth_method === 'dwd' ? 'service account and its key still exist' : "owner's consent is still granted"} and that the Gmail API is enabled for the Google Cloud project`,
           );
+          this.stopped ??= stop;
           log.warn({ event: 'gmail.stopped', account: this.email, method, state: stop.state, reason: stop.message }, 'Gmail refused this mailbox');
           throw stop;
         }
@@ -330,6 +339,8 @@ class PacedGmail implements PacedGmailApi {
   private async attempt<T>(method: GmailMethod, attempt: number, send: Send<T>): Promise<Outcome<T>> {
     const release = await this.state.slots.acquire();
     try {
+      // Queued behind the call that was refused: end here, without a request.
+      if (this.stopped) return { ok: false, failure: { kind: 'fail', error: this.stopped } };
       let token: string;
       this.state.inFlight++;
       try {

@@ -28,7 +28,7 @@ export async function defaultInput(c: Context<Env>): Promise<Record<string, unkn
 export async function objectBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const body = await jsonBody(c);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new AppError('VALIDATION', 'request body must be a JSON object');
+    throw new AppError('VALIDATION', 'request body must be a JSON object', { field: 'body' });
   }
   return body as Record<string, unknown>;
 }

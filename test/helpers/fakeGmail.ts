@@ -34,6 +34,8 @@ export class FakeGmail {
   private readonly attIds = new Map<string, { box: string; msg: string; partId: string }>();
   readonly calls: { email: string; method: GmailMethod }[] = [];
   fault?: (email: string, method: GmailMethod, args: unknown[]) => void | Promise<void>;
+  /** The pace every client reports (units/s), as if it had adapted to Gmail's answers. */
+  pace = 150;
 
   mailbox(email: string): Mailbox {
     let b = this.boxes.get(email);
@@ -106,7 +108,9 @@ export class FakeGmail {
     return {
       email,
       stats,
-      paceUnitsSec: 150,
+      get paceUnitsSec() {
+        return self.pace;
+      },
       async getProfile() {
         await call('getProfile', []);
         const b = box();
