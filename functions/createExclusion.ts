@@ -15,7 +15,11 @@ import { nowIso } from '../lib/time.js';
 
 export const createExclusion = defineFunction({
   name: 'createExclusion',
-  input: z.object({ address: z.unknown().optional(), domain: z.unknown().optional() }),
+  // A null side counts as absent, so the shape the list answers ({address, domain: null}) is accepted back.
+  input: z.object({
+    address: z.unknown().transform((v) => (v === null ? undefined : v)).optional(),
+    domain: z.unknown().transform((v) => (v === null ? undefined : v)).optional(),
+  }),
   async run(deps, input, ctx) {
     if ((input.address === undefined) === (input.domain === undefined)) {
       throw validation('address', 'give exactly one of address or domain');

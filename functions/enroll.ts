@@ -9,7 +9,7 @@ import { defineFunction } from '../lib/fn.js';
 
 export const EnrollInput = z.object({
   email: z.string().trim().toLowerCase().email('must be an email address'),
-  auth_method: z.enum(['dwd', 'oauth']).optional(),
+  auth_method: z.enum(['dwd', 'oauth']).nullish(),
 });
 
 export function inWorkspace(deps: Deps, email: string): boolean {

@@ -22,8 +22,9 @@ const Since = z
 
 export const rematch = defineFunction({
   name: 'rematch',
-  input: z.object({ since: Since.optional() }),
-  run: async (deps, input) => {
+  input: z.object({ since: Since.nullish() }),
+  run: async (deps, raw) => {
+    const input = { since: raw.since ?? undefined };
     // A full rematch settles every directory change queued before it starts.
     const drainUpTo = input.since === undefined ? await queueHighWater(deps.db) : undefined;
     const runId = await openRun(deps.db, null, 'rematch', deps.clock.now());

@@ -9,10 +9,10 @@ import { beginAccountSync, type StartedRun } from '../lib/syncRunner.js';
 
 export const runNow = defineFunction({
   name: 'runNow',
-  input: z.object({ email: z.string().trim().toLowerCase().optional() }),
+  input: z.object({ email: z.string().trim().toLowerCase().nullish() }),
   run: async (deps, input) => {
     let accounts;
-    if (input.email !== undefined) {
+    if (input.email !== undefined && input.email !== null) {
       const a = await getAccount(deps.db, { email: input.email });
       if (!a.sync_enabled) throw new AppError('CONFLICT', `${a.email} is paused; resume it with PATCH /api/email/accounts/${a.id} {"sync_enabled":true}`);
       accounts = [a];

@@ -26,7 +26,7 @@ export const directoryRoutes: readonly RouteSpec[] = [
     path: '/api/investors/import',
     access: 'admin',
     fn: importInvestors,
-    input: async (c) => (/^text\/csv\b/i.test(c.req.header('content-type') ?? '') ? { csv: await c.req.text() } : jsonBody(c)),
+    input: async (c) => (/^(text|application)\/csv\b/i.test(c.req.header('content-type') ?? '') ? { csv: await c.req.text() } : jsonBody(c)),
   },
   { method: 'GET', path: '/api/investors/:id', access: 'user', fn: getInvestor },
   { method: 'PATCH', path: '/api/investors/:id', access: 'admin', fn: updateInvestor },

@@ -21,8 +21,13 @@ export interface RouteSpec {
 }
 
 export async function defaultInput(c: Context<Env>): Promise<Record<string, unknown>> {
-  const base = c.req.method === 'GET' || c.req.method === 'DELETE' ? c.req.query() : await objectBody(c);
+  const base = c.req.method === 'GET' || c.req.method === 'DELETE' ? presentQuery(c) : await objectBody(c);
   return c.req.param('id') === undefined ? base : { ...base, id: idParam(c) };
+}
+
+/** The query without empty parameters: `?cursor=` on a first page means no cursor, not a bad one. */
+function presentQuery(c: Context<Env>): Record<string, string> {
+  return Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ''));
 }
 
 export async function objectBody(c: Context<Env>): Promise<Record<string, unknown>> {

@@ -1,16 +1,18 @@
 import { checkHealthz } from './healthz.js';
-import { storeJson } from './fileModels/store.json.js';
+import { storeJson, type Store } from './fileModels/store.json.js';
+import { gmailQuotaEnv } from './quotaModel.js';
 import { sdk } from './sdk.js';
 import { ADMIN_USERNAME, API_PORT, APP_DIR, APP_USER, DATA_DIR } from './utils.js';
 
 /** The server's environment, from the store. Gmail itself is switched on by docker_entrypoint.sh, from the key on disk. */
-function serverEnv(store: { workspaceDomain: string | null; adminPassword: string | null } | null, osIp: string | null): Record<string, string> {
+function serverEnv(store: Pick<Store, 'workspaceDomain' | 'gmailQuota' | 'adminPassword'> | null, osIp: string | null): Record<string, string> {
   const env: Record<string, string> = {
     NODE_ENV: 'production',
     CRM_DATA_DIR: DATA_DIR,
     CRM_HOST: '0.0.0.0',
     CRM_PORT: String(API_PORT),
     CRM_GMAIL_WORKSPACE_DOMAIN: store?.workspaceDomain ?? '',
+    ...gmailQuotaEnv(store?.gmailQuota ?? null),
   };
   if (store?.adminPassword) {
     env.CRM_ADMIN_USERNAME = ADMIN_USERNAME;
@@ -23,8 +25,10 @@ function serverEnv(store: { workspaceDomain: string | null; adminPassword: strin
 }
 
 export const main = sdk.setupMain(async ({ effects }) => {
-  // Reactive: a new domain, key or password restarts the server with it.
-  const store = await storeJson.read((s) => ({ workspaceDomain: s.workspaceDomain, adminPassword: s.adminPassword, key: s.key })).const(effects);
+  // Reactive: a new domain, quota model, key or password restarts the server with it.
+  const store = await storeJson
+    .read((s) => ({ workspaceDomain: s.workspaceDomain, gmailQuota: s.gmailQuota, adminPassword: s.adminPassword, key: s.key }))
+    .const(effects);
   const osIp = await sdk.getOsIp(effects);
 
   const app = sdk.SubContainer.of(

@@ -279,6 +279,16 @@ describe('/api/exclusions (admin): {address} or {domain}, exactly one', () => {
     expectError(await api('POST', '/api/exclusions', { token: admin.token, body: { address: 'a@b.com', domain: 'b.com' } }), 400, 'VALIDATION');
   });
 
+  it('the shape the list answers ({address, domain: null}) is accepted back: a null side counts as absent', async () => {
+    const a = await api('POST', '/api/exclusions', { token: admin.token, body: { address: 'x@acme.com', domain: null } });
+    expect(a.status).toBe(201);
+    expect(a.body).toMatchObject({ address: 'x@acme.com', domain: null });
+    const d = await api('POST', '/api/exclusions', { token: admin.token, body: { address: null, domain: 'acme.org' } });
+    expect(d.status).toBe(201);
+    expect(d.body).toMatchObject({ address: null, domain: 'acme.org' });
+    expectError(await api('POST', '/api/exclusions', { token: admin.token, body: { address: null, domain: null } }), 400, 'VALIDATION');
+  });
+
   it('members may not read or write exclusions (403)', async () => {
     expectError(await api('GET', '/api/exclusions', { token: member.token }), 403, 'FORBIDDEN');
     expectError(await api('POST', '/api/exclusions', { token: member.token, body: { domain: 'x.com' } }), 403, 'FORBIDDEN');
@@ -323,6 +333,8 @@ describe('POST /api/investors/import (admin) → {investors, contacts} counts', 
     const plain = 'investor,domain,contact_name,contact_email\nGamma,gamma.com,Gil,gil@gamma.com\n';
     const g = await api('POST', '/api/investors/import', { token: admin.token, raw: plain, headers: { 'content-type': 'text/csv; charset=utf-8' } });
     expect(g.body).toMatchObject({ investors: 1, contacts: 1 });
+    const app = await api('POST', '/api/investors/import', { token: admin.token, raw: 'investor,domain\nDelta,delta.com\n', headers: { 'content-type': 'application/csv' } });
+    expect(app.body).toMatchObject({ investors: 1, contacts: 0 });
   });
 
   it('a bad row is 400 VALIDATION with a field, and nothing is imported', async () => {

@@ -58,6 +58,28 @@ describe('what is never captured', () => {
   });
 });
 
+describe('nothing is lost', () => {
+  it('mail arriving while a backfill runs is captured by the next (incremental) run, once', async () => {
+    const gmail = await world();
+    for (let i = 0; i < 3; i++) gmail.deliver(A, eml({ from: 'lp@acme.test', to: [A], subject: `old ${i}` }));
+    let delivered = false;
+    gmail.fault = (_email, method) => {
+      if (method === 'messages.get' && !delivered) {
+        delivered = true;
+        gmail.deliver(A, eml({ from: 'lp@acme.test', to: [A], subject: 'during backfill' }));
+      }
+    };
+    const first = await sync(A);
+    expect(first.kind).toBe('backfill');
+    gmail.fault = undefined;
+    await (deps!.clock as FakeClock).advance(60_000);
+    const second = await sync(A);
+    expect(second.kind).toBe('incremental');
+    expect(await subjects()).toEqual(['during backfill', 'old 0', 'old 1', 'old 2']);
+    expect(await one(deps!.db, 'SELECT count(*) AS n FROM email_mailbox_messages')).toEqual({ n: 4 });
+  });
+});
+
 describe('identity', () => {
   it('mail without a Message-ID is one row for every mailbox copy, whatever Delivered-To, Received and Bcc each copy carries', async () => {
     const gmail = await world();
@@ -85,6 +107,52 @@ describe('identity', () => {
       future: '2025-06-01T12:00:00.000Z',
       garbage: '2025-06-01T12:00:00.000Z',
     });
+  });
+});
+
+describe('CRM_GMAIL_BACKFILL_SINCE (emulator, production client)', () => {
+  it('a backfill goes no further back than the given date', async () => {
+    const PARTNER = `partner@${WORKSPACE}`;
+    const w = await emulatorWorld([PARTNER], { env: { CRM_GMAIL_BACKFILL_SINCE: '2025-01-10' } });
+    deps = w.deps;
+    try {
+      await addAccount(deps, PARTNER);
+      for (const [subject, day] of [['before', '2025-01-08'], ['on the day', '2025-01-10'], ['after', '2025-01-12']] as const) {
+        const at = Date.parse(`${day}T12:00:00Z`);
+        w.emu.control.deliver(rawMessage({ from: 'lp@acme.example', to: [PARTNER], subject, messageId: `${day}@acme.example`, date: new Date(at).toISOString(), text: 'x' }), { to: [PARTNER], internalDate: at });
+      }
+      const begun = await beginAccountSync(deps, await getAccount(deps.db, { email: PARTNER }));
+      const r = await w.run(begun.go!());
+      expect(r.status, JSON.stringify(r)).toBe('succeeded');
+      expect(await subjects()).toEqual(['after', 'on the day']);
+    } finally {
+      await w.close();
+      deps = undefined;
+    }
+  });
+});
+
+describe('CRM_GMAIL_QUOTA_COSTS (emulator, production client)', () => {
+  it('a run counts its quota units by the configured cost table (2026: messages.get 20)', async () => {
+    const PARTNER = `partner@${WORKSPACE}`;
+    const w = await emulatorWorld([PARTNER], { env: { CRM_GMAIL_QUOTA_COSTS: '2026' } });
+    deps = w.deps;
+    try {
+      await addAccount(deps, PARTNER);
+      for (let i = 0; i < 3; i++) {
+        w.emu.control.deliver(rawMessage({ from: 'lp@elsewhere.example', to: [PARTNER], subject: `s${i}`, messageId: `q${i}@elsewhere.example`, date: '2025-01-10T10:00:00Z', text: 'x' }), { to: [PARTNER] });
+      }
+      const begun = await beginAccountSync(deps, await getAccount(deps.db, { email: PARTNER }));
+      const r = await w.run(begun.go!());
+      expect(r.status, JSON.stringify(r)).toBe('succeeded');
+      const calls = w.emu.control.stats().mailboxes[PARTNER]!.calls;
+      expect(calls['messages.get']).toBe(3);
+      const expected = (calls.getProfile ?? 0) * 1 + (calls['labels.list'] ?? 0) * 1 + (calls['history.list'] ?? 0) * 2 + (calls['messages.list'] ?? 0) * 5 + 3 * 20;
+      expect(await one(deps.db, 'SELECT quota_units FROM email_sync_runs')).toEqual({ quota_units: expected });
+    } finally {
+      await w.close();
+      deps = undefined;
+    }
   });
 });
 

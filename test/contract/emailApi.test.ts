@@ -258,6 +258,22 @@ describe('POST /api/email/sync/run-now {email?} → 202 {runs:[{id, account, alr
   });
 });
 
+describe('optional fields (`?` in §4) given as null count as absent', () => {
+  it('enroll {auth_method: null}, run-now {email: null}, rematch {since: null}', async () => {
+    await setup();
+    const e = await api('POST', '/api/email/accounts/enroll', { token: admin.token, body: { email: PARTNER, auth_method: null } });
+    expect(e.status).toBe(201);
+    expect(e.body.auth_method).toBe('dwd');
+    const r = await api('POST', '/api/email/sync/run-now', { token: admin.token, body: { email: null } });
+    expect(r.status).toBe(202);
+    expect(r.body.runs.map((x: { account: string }) => x.account)).toEqual([PARTNER]);
+    await deps.background.idle();
+    const m = await api('POST', '/api/email/rematch', { token: admin.token, body: { since: null } });
+    expect(m.status).toBe(202);
+    await deps.background.idle();
+  });
+});
+
 describe('GET /api/email/sync/runs?limit= → {runs:[…]}, newest first', () => {
   it('each run has id, account, kind, status, messages_seen, messages_stored, attachments_saved, quota_units, error, started_at, finished_at', async () => {
     await setup();
@@ -300,6 +316,17 @@ describe('GET /api/email/threads (any user)', () => {
       ]);
       expectContractTypes(r.body);
     }
+  });
+
+  it('an empty query parameter counts as absent (cursor= on the first page, investor_id= beside contact_id)', async () => {
+    await setup();
+    const { acme, bob } = await capturedThread();
+    const first = await api('GET', `/api/email/threads?investor_id=${acme.id}&limit=&cursor=`, { token: member.token });
+    expect(first.status).toBe(200);
+    expect(first.body.threads).toHaveLength(1);
+    const byContact = await api('GET', `/api/email/threads?investor_id=&contact_id=${bob.id}`, { token: member.token });
+    expect(byContact.status).toBe(200);
+    expect(byContact.body.threads).toHaveLength(1);
   });
 
   it('limit is 50 by default and 200 at most; exactly one filter, else 400', async () => {
@@ -402,6 +429,34 @@ describe('POST /api/email/rematch {since?} → 202 {run_id}', () => {
     const bad = await api('POST', '/api/email/rematch', { token: admin.token, body: { since: 'last tuesday' } });
     expectError(bad, 400, 'VALIDATION');
     expect(bad.body.error.field).toBe('since');
+  });
+});
+
+describe('rematch over HTTP', () => {
+  it('a contact added later: rematch brings the body and the file, the thread becomes readable; deleting the contact takes them away again', async () => {
+    await setup();
+    await enroll(PARTNER);
+    partner.add({ from: 'Dana <dana@newfund.example>', to: [PARTNER], subject: 'intro', messageId: 'intro@newfund.example', date: '2025-04-01T09:00:00Z', text: 'hello from dana', files: [{ filename: 'memo.pdf', content: Buffer.from('memo bytes') }] });
+    await syncMailbox(deps, PARTNER);
+    const tid = (await one<{ id: number }>(deps.db, 'SELECT id FROM email_threads'))!.id;
+    expectError(await api('GET', `/api/email/threads/${tid}`, { token: member.token }), 404, 'NOT_FOUND');
+
+    const contact = (await api('POST', '/api/contacts', { token: admin.token, body: { name: 'Dana', emails: ['dana@newfund.example'] } })).body;
+    expect((await api('POST', '/api/email/rematch', { token: admin.token, body: {} })).status).toBe(202);
+    await deps.background.idle();
+    const t = await api('GET', `/api/email/threads/${tid}`, { token: member.token });
+    expect(t.status).toBe(200);
+    expect(t.body.messages[0]).toMatchObject({ is_matched: true, body_text: expect.stringContaining('hello from dana') });
+    expect(t.body.messages[0].attachments).toEqual([expect.objectContaining({ filename: 'memo.pdf', state: 'saved', size: 10 })]);
+    const listed = await api('GET', `/api/email/threads?contact_id=${contact.id}`, { token: member.token });
+    expect(listed.body.threads.map((x: { id: number }) => x.id)).toEqual([tid]);
+
+    expect((await api('DELETE', `/api/contacts/${contact.id}`, { token: admin.token })).status).toBe(204);
+    expect((await api('POST', '/api/email/rematch', { token: admin.token, body: {} })).status).toBe(202);
+    await deps.background.idle();
+    expectError(await api('GET', `/api/email/threads/${tid}`, { token: member.token }), 404, 'NOT_FOUND');
+    expect(await one(deps.db, 'SELECT body_text, snippet, is_matched FROM emails')).toEqual({ body_text: null, snippet: null, is_matched: 0 });
+    expect(await one(deps.db, 'SELECT count(*) AS n FROM email_attachments')).toEqual({ n: 0 });
   });
 });
 

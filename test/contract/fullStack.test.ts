@@ -23,7 +23,7 @@ interface Answer {
   bytes: Buffer;
 }
 
-async function http(method: string, p: string, opts: { token?: string; body?: unknown; redirect?: RequestRedirect } = {}): Promise<Answer> {
+async function http(method: string, p: string, opts: { token?: string; body?: unknown; redirect?: 'manual' | 'follow' } = {}): Promise<Answer> {
   const headers: Record<string, string> = {};
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';

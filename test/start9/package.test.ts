@@ -156,15 +156,18 @@ describe('start9 package bundle', () => {
     expect(primary.exec.user).toBe('crm');
     expect(primary.exec.command).toEqual(['/app/start9/docker_entrypoint.sh', 'node', '--import', 'tsx', '/app/lib/main.ts']);
     expect(primary.exec.env).toMatchObject({ CRM_DATA_DIR: DATA_DIR, CRM_PORT: String(API_PORT), CRM_HOST: '0.0.0.0', CRM_TRUSTED_PROXIES: '10.0.3.1' });
+    // Nothing saved by "Set Gmail quota model": the legacy model, and no rate, so the server's default pace applies.
+    expect(primary.exec.env.CRM_GMAIL_QUOTA_COSTS).toBe('legacy');
+    expect(primary.exec.env).not.toHaveProperty('CRM_GMAIL_RATE_UNITS_SEC');
     // The volume is mounted where the entrypoint and the server look for it.
     expect(primary.subcontainer.imageId).toBe('main');
     expect(primary.subcontainer.mounts.volumes).toEqual([expect.objectContaining({ volumeId: 'main', subpath: null, mountpoint: DATA_DIR, readonly: false })]);
     expect(primary.ready.display).toBe('API');
   });
 
-  it('actions: install key (masked, never prefilled), set domain, remove key, show admin credentials', async (ctx) => {
+  it('actions: install key (masked, never prefilled), set domain, set quota model, remove key, show admin credentials', async (ctx) => {
     const b = loaded(ctx);
-    const ids = ['set-service-account-key', 'set-workspace-domain', 'remove-service-account-key', 'show-admin-credentials'];
+    const ids = ['set-service-account-key', 'set-workspace-domain', 'set-gmail-quota-model', 'remove-service-account-key', 'show-admin-credentials'];
     for (const id of ids) expect(b.actions.get(id), id).toBeTruthy();
     const { effects } = recordingEffects();
     const keyForm = await b.actions.get('set-service-account-key').getInput({ effects, prefill: null });
@@ -173,15 +176,29 @@ describe('start9 package bundle', () => {
     const domainForm = await b.actions.get('set-workspace-domain').getInput({ effects, prefill: null });
     expect(domainForm.spec.domain).toMatchObject({ type: 'text', required: true });
     expect(domainForm.spec.domain.masked).toBe(false);
+    const quotaForm = await b.actions.get('set-gmail-quota-model').getInput({ effects, prefill: null });
+    expect(quotaForm.spec.model).toMatchObject({ type: 'select', default: 'legacy' });
+    expect(Object.keys(quotaForm.spec.model.values).sort()).toEqual(['2026', 'legacy']);
+    expect(quotaForm.spec.rate).toMatchObject({ type: 'number', required: false, default: null, integer: true, min: 1, max: 250 });
+    // exportMetadata needs a synchronous effects.child and effects.action.export; its name and group are what the UI shows.
+    const exported: unknown[] = [];
+    const metaEffects = { child: () => recordingEffects().effects, action: { export: async (arg: unknown) => void exported.push(arg) } };
+    const quotaMeta = await b.actions.get('set-gmail-quota-model').exportMetadata({ effects: metaEffects });
+    expect(exported).toEqual([{ id: 'set-gmail-quota-model', metadata: quotaMeta }]);
+    expect(quotaMeta).toMatchObject({ name: 'Set Gmail quota model', group: 'Gmail', visibility: 'enabled', hasInput: true });
+    expect(quotaMeta.description).toContain('Now: the legacy quota model at 150 units per second per mailbox (its default).');
   });
 
-  it('the key action refuses a bad key before writing anything', async (ctx) => {
+  it('the key, domain and quota actions refuse bad input before writing anything', async (ctx) => {
     const b = loaded(ctx);
     const { effects, calls } = recordingEffects();
     await expect(b.actions.get('set-service-account-key').run({ effects, input: { key: '{"type":"authorized_user"}' } })).rejects.toThrow(
       /"type" must be "service_account"/,
     );
     await expect(b.actions.get('set-workspace-domain').run({ effects, input: { domain: 'partner@fund.com' } })).rejects.toThrow(/is an email address/);
+    await expect(b.actions.get('set-gmail-quota-model').run({ effects, input: { model: '2026', rate: 150 } })).rejects.toThrow(
+      /at most 100 units per second under the 2026 model/,
+    );
     expect(calls).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // The package's own state on the data volume (the server never reads it): the workspace domain,
-// the generated first-admin password, and which key is installed. main.ts reads it reactively, so
-// changing any of it restarts the server with the new environment.
+// the Gmail quota model, the generated first-admin password, and which key is installed. main.ts
+// reads it reactively, so changing any of it restarts the server with the new environment.
 import { FileHelper, z } from '@start9labs/start-sdk';
 import { sdk } from '../sdk.js';
 
@@ -10,8 +10,16 @@ const installedKey = z.object({
   installedAt: z.string(),
 });
 
+// The 2026 model's lower cap on the rate is checked by parseGmailQuota before the action saves
+// it. null (nothing saved yet) means the server's legacy defaults.
+const gmailQuota = z.object({
+  model: z.enum(['legacy', '2026']),
+  rateUnitsSec: z.number().int().min(1).max(250).nullable(),
+});
+
 const shape = z.object({
   workspaceDomain: z.string().nullable().catch(null),
+  gmailQuota: gmailQuota.nullable().catch(null),
   adminPassword: z.string().nullable().catch(null),
   key: installedKey.nullable().catch(null),
 });
