@@ -24,6 +24,9 @@ export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Log
     [config.admin.username, config.admin.email ?? null, await hashPassword(config.admin.password), now, now],
   );
   log.info({ event: 'auth.admin_bootstrapped', username: config.admin.username }, 'created the first admin');
+  if (config.admin.password.length < 12) {
+    log.warn({ event: 'auth.admin_password_short', username: config.admin.username }, 'the first admin has a short password; change it with POST /api/auth/password');
+  }
 }
 
 export async function buildDeps(opts: { env?: Record<string, string | undefined>; log?: Logger; clock?: Clock } = {}): Promise<Deps> {

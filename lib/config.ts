@@ -78,7 +78,7 @@ const Env = z.object({
   CRM_HOST: z.string().default('127.0.0.1'),
   CRM_PORT: intIn(0, 65535).default(8080),
   CRM_ADMIN_USERNAME: z.string().optional(),
-  CRM_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
+  CRM_ADMIN_PASSWORD: z.string().optional(),
   CRM_ADMIN_EMAIL: z.string().email('must be an email address').optional(),
   CRM_TRUSTED_PROXIES: z.string().optional(),
   CRM_GMAIL_INTEGRATION_ENABLED: bool.default(false),

@@ -17,14 +17,8 @@ export const ADMIN_ROUTES: AdminRoute[] = [
   { method: 'POST', path: '/api/users', body: { username: 'x', password: 'long enough pw' } },
   { method: 'PATCH', path: '/api/users/1', body: { role: 'admin' } },
   { method: 'DELETE', path: '/api/users/1' },
-  // Directory writes (reading is for any signed-in user)
-  { method: 'POST', path: '/api/investors', body: { name: 'X' } },
-  { method: 'PATCH', path: '/api/investors/1', body: { name: 'Y' } },
-  { method: 'DELETE', path: '/api/investors/1' },
+  // The bulk import (investors and contacts one at a time are for any signed-in user)
   { method: 'POST', path: '/api/investors/import', body: [{ name: 'X' }] },
-  { method: 'POST', path: '/api/contacts', body: { name: 'X' } },
-  { method: 'PATCH', path: '/api/contacts/1', body: { name: 'Y' } },
-  { method: 'DELETE', path: '/api/contacts/1' },
   // Exclusions
   { method: 'GET', path: '/api/exclusions' },
   { method: 'POST', path: '/api/exclusions', body: { domain: 'x.com' } },
@@ -45,6 +39,12 @@ export const USER_ROUTES: AdminRoute[] = [
   { method: 'GET', path: '/api/investors/1' },
   { method: 'GET', path: '/api/contacts' },
   { method: 'GET', path: '/api/contacts/1' },
+  { method: 'POST', path: '/api/investors', body: { name: 'X' } },
+  { method: 'PATCH', path: '/api/investors/1', body: { name: 'Y' } },
+  { method: 'DELETE', path: '/api/investors/1' },
+  { method: 'POST', path: '/api/contacts', body: { name: 'X' } },
+  { method: 'PATCH', path: '/api/contacts/1', body: { name: 'Y' } },
+  { method: 'DELETE', path: '/api/contacts/1' },
   { method: 'POST', path: '/api/auth/logout' },
   { method: 'POST', path: '/api/auth/password', body: { current_password: 'x', new_password: 'long enough pw' } },
 ];

@@ -1,5 +1,5 @@
-// Investors and contacts (any signed-in user reads, admins write), the bulk import and the
-// exclusions (admin).
+// Investors and contacts (any signed-in team member reads and edits them: partners keep the
+// directory current), the bulk import and the exclusions (admin).
 import { createContact } from '../../functions/createContact.js';
 import { createExclusion } from '../../functions/createExclusion.js';
 import { createInvestor } from '../../functions/createInvestor.js';
@@ -20,7 +20,7 @@ import { registerRoutes, type RouteSpec } from './table.js';
 
 export const directoryRoutes: readonly RouteSpec[] = [
   { method: 'GET', path: '/api/investors', access: 'user', fn: listInvestors },
-  { method: 'POST', path: '/api/investors', access: 'admin', fn: createInvestor, status: 201 },
+  { method: 'POST', path: '/api/investors', access: 'user', fn: createInvestor, status: 201 },
   {
     method: 'POST',
     path: '/api/investors/import',
@@ -29,13 +29,13 @@ export const directoryRoutes: readonly RouteSpec[] = [
     input: async (c) => (/^(text|application)\/csv\b/i.test(c.req.header('content-type') ?? '') ? { csv: await c.req.text() } : jsonBody(c)),
   },
   { method: 'GET', path: '/api/investors/:id', access: 'user', fn: getInvestor },
-  { method: 'PATCH', path: '/api/investors/:id', access: 'admin', fn: updateInvestor },
-  { method: 'DELETE', path: '/api/investors/:id', access: 'admin', fn: deleteInvestor, status: 204 },
+  { method: 'PATCH', path: '/api/investors/:id', access: 'user', fn: updateInvestor },
+  { method: 'DELETE', path: '/api/investors/:id', access: 'user', fn: deleteInvestor, status: 204 },
   { method: 'GET', path: '/api/contacts', access: 'user', fn: listContacts },
-  { method: 'POST', path: '/api/contacts', access: 'admin', fn: createContact, status: 201 },
+  { method: 'POST', path: '/api/contacts', access: 'user', fn: createContact, status: 201 },
   { method: 'GET', path: '/api/contacts/:id', access: 'user', fn: getContact },
-  { method: 'PATCH', path: '/api/contacts/:id', access: 'admin', fn: updateContact },
-  { method: 'DELETE', path: '/api/contacts/:id', access: 'admin', fn: deleteContact, status: 204 },
+  { method: 'PATCH', path: '/api/contacts/:id', access: 'user', fn: updateContact },
+  { method: 'DELETE', path: '/api/contacts/:id', access: 'user', fn: deleteContact, status: 204 },
   { method: 'GET', path: '/api/exclusions', access: 'admin', fn: listExclusions },
   { method: 'POST', path: '/api/exclusions', access: 'admin', fn: createExclusion, status: 201 },
   { method: 'DELETE', path: '/api/exclusions/:id', access: 'admin', fn: deleteExclusion, status: 204 },
