@@ -1,6 +1,7 @@
 // The sync engine for one mailbox: backfill with a checkpoint per page, then history.
 // Every page's rows, its checkpoint and the run's counters commit in one transaction,
 // so a crash at any instant resumes at the last committed page and stores nothing twice.
+import type { Transaction } from '@libsql/client';
 import type { AccountRow } from './accounts.js';
 import { historyGreater } from './accounts.js';
 import { one, run } from './db.js';
@@ -325,7 +326,7 @@ async function fetchOne(c: Ctx, id: string, skipLabels: string[]): Promise<Proce
   return { parsed, links };
 }
 
-async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: import('@libsql/client').Transaction) => Promise<void>): Promise<void> {
+async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: Transaction) => Promise<void>): Promise<void> {
   const { deps } = c;
   const tx = await deps.db.transaction('write');
   try {
