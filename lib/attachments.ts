@@ -25,6 +25,8 @@ export interface DownloadOptions {
   runId: number;
   /** Only these emails (rematch, after it fetched their bodies). */
   emailIds?: number[];
+  /** Called after each batch is written: a sync extends its mailbox lease here. */
+  afterBatch?: () => Promise<void>;
 }
 
 export interface DownloadResult {
@@ -106,6 +108,7 @@ export async function downloadPendingAttachments(deps: Deps, gmail: GmailApi, op
       else outcomes.push(...batch[j]![1].map((r) => ({ id: r.id, kind: 'failed' as const, error: errorText(s.reason) })));
     });
     const counts = await writeOutcomes(deps, opts.runId, outcomes);
+    await opts.afterBatch?.();
     result.saved += counts.saved;
     result.failed += counts.failed;
     result.tooLarge += counts.tooLarge;

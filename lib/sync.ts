@@ -30,7 +30,7 @@ export interface SyncSummary {
 
 export interface SyncHooks {
   /** Called after the mail is in, inside the lease (the attachment step). Returns files saved. */
-  afterSync?: (deps: Deps, gmail: GmailApi, account: AccountRow, runId: number) => Promise<number>;
+  afterSync?: (deps: Deps, gmail: GmailApi, account: AccountRow, lease: Lease) => Promise<number>;
   /** Test seam: called after each committed page (crash injection). */
   onPageCommitted?: (info: { kind: RunKind; page: number }) => void | Promise<void>;
 }
@@ -96,7 +96,7 @@ export async function performSync(deps: Deps, account: AccountRow, lease: Lease,
       if (!caughtUp) log.warn({ event: 'sync.history_expired_after_backfill' }, 'history expired right after a backfill; the next run backfills again');
     }
     let attachmentsSaved = 0;
-    if (hooks.afterSync) attachmentsSaved = await hooks.afterSync(deps, gmail, account, lease.runId);
+    if (hooks.afterSync) attachmentsSaved = await hooks.afterSync(deps, gmail, account, lease);
     await finishSync(deps.db, lease, deps.clock.now(), { ok: true, totals: { ...c.totals(), attachments_saved: attachmentsSaved }, learnedUnitsSec: learnedPace(c) });
     log.info({ event: 'sync.succeeded', kind: c.kind, seen: c.seen, stored: c.stored, quota_units: gmail.stats.quotaUnits }, 'sync succeeded');
     return summary(c, 'succeeded', null);

@@ -3,7 +3,7 @@
 import type { AccountRow } from './accounts.js';
 import type { Deps } from './deps.js';
 import { GmailStop, type GmailApi } from './gmail/types.js';
-import { beginSync, finishSync, type Lease } from './runs.js';
+import { beginSync, finishSync, renewLease, type Lease } from './runs.js';
 import { decideKind, performSync, type SyncHooks, type SyncSummary } from './sync.js';
 import { downloadPendingAttachments } from './attachments.js';
 import { refreshTokenFor } from './oauth.js';
@@ -17,7 +17,9 @@ export interface StartedRun {
 export type Begun = { run: StartedRun; go?: () => Promise<SyncSummary> };
 
 export const defaultHooks: SyncHooks = {
-  afterSync: async (deps, gmail, account, runId) => (await downloadPendingAttachments(deps, gmail, { accountId: account.id, runId })).saved,
+  // Downloads can outlast the lease of a long page; each written batch extends it.
+  afterSync: async (deps, gmail, account, lease) =>
+    (await downloadPendingAttachments(deps, gmail, { accountId: account.id, runId: lease.runId, afterBatch: () => renewLease(deps.db, lease, deps.clock.now()) })).saved,
 };
 
 /** Take the lease and open the run; `go` performs the sync (absent when already running). */

@@ -3,7 +3,8 @@ import { getAccount } from '../lib/accounts.js';
 import { all, one, run } from '../lib/db.js';
 import { GmailStop } from '../lib/gmail/types.js';
 import { invoke } from '../lib/fn.js';
-import { beginAccountSync } from '../lib/syncRunner.js';
+import { beginAccountSync, defaultHooks } from '../lib/syncRunner.js';
+import { LEASE_MS } from '../lib/runs.js';
 import { enroll } from '../functions/enroll.js';
 import { runNow } from '../functions/runNow.js';
 import { syncAll } from '../functions/syncAll.js';
@@ -246,6 +247,25 @@ describe('runs, leases and failures', () => {
     const r = await sync(A);
     expect(r.status).toBe('succeeded');
     expect(await one(deps.db, 'SELECT status, error FROM email_sync_runs WHERE id = ?', [crashed.run.id])).toEqual({ status: 'failed', error: 'interrupted' });
+  });
+
+  it('attachment downloads after the pages extend the lease, so a long download is not taken over', async () => {
+    const gmail = await setup();
+    gmail.deliver(A, eml({ from: 'alice@acme.test', to: [A], subject: 'deck', attachment: { filename: 'deck.pdf', content: 'pdf' } }));
+    // Mail in, attachment pending: a sync without the attachment step.
+    await sync(A);
+    const account = await getAccount(deps.db, { email: A });
+    await beginAccountSync(deps, account);
+    const lease = (await one<{ lease_owner: string; lease_run_id: number }>(deps.db, 'SELECT lease_owner, lease_run_id FROM email_accounts WHERE id = ?', [account.id]))!;
+    gmail.fault = async (_e, method) => {
+      // The download takes longer than a lease lasts.
+      if (method === 'messages.attachments.get') await (deps.clock as FakeClock).advance(16 * 60_000);
+    };
+    const saved = await defaultHooks.afterSync!(deps, gmail.api(A), account, { accountId: account.id, owner: lease.lease_owner, runId: lease.lease_run_id });
+    expect(saved).toBe(1);
+    const after = (await one<{ lease_expires_at: string }>(deps.db, 'SELECT lease_expires_at FROM email_accounts WHERE id = ?', [account.id]))!;
+    expect(Date.parse(after.lease_expires_at)).toBe(deps.clock.now() + LEASE_MS);
+    expect((await beginAccountSync(deps, account)).run.already_running).toBe(true);
   });
 
   it('run-now: unknown mailbox 404, paused mailbox 409', async () => {
