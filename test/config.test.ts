@@ -136,7 +136,7 @@ describe('loadConfig', () => {
   });
 
   it('a short admin password does not stop the start (the operator chose it); the bootstrap warns instead', () => {
-    const c = loadConfig({ CRM_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'crm-cfg-')), CRM_ADMIN_USERNAME: 'admin', CRM_ADMIN_PASSWORD: 'secret' });
+    const c = loadConfig({ CRM_DATA_DIR: '/nonexistent/crm-data', CRM_ADMIN_USERNAME: 'admin', CRM_ADMIN_PASSWORD: 'secret' });
     expect(c.admin).toMatchObject({ username: 'admin', password: 'secret' });
   });
 

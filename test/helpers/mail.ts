@@ -2,7 +2,7 @@
 // a fake mailbox implementing GmailApi (Gmail-shaped `full` payloads via the emulator's
 // buildMessage, ephemeral attachment ids, call records, failure injection), and the env that
 // turns the integration on.
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getAccount, type AccountRow } from '../../lib/accounts.js';
@@ -20,17 +20,26 @@ import { drive } from '../mocks/gmail.js';
 
 export const WORKSPACE = 'fund.example';
 
+let unusedKey: string | undefined;
+
+/** One never-used key file per test process, removed when the process ends. */
+function unusedKeyFile(): string {
+  if (unusedKey) return unusedKey;
+  const dir = mkdtempSync(path.join(tmpdir(), 'crm-key-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  unusedKey = path.join(dir, 'sa.json');
+  writeFileSync(unusedKey, JSON.stringify({ type: 'service_account', client_email: 'capture@example.iam.gserviceaccount.com' }));
+  chmodSync(unusedKey, 0o600);
+  return unusedKey;
+}
+
 /** Environment with the Gmail integration on (DWD, a private key file that is never used). */
 export function gmailEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'crm-key-'));
-  const key = path.join(dir, 'sa.json');
-  writeFileSync(key, JSON.stringify({ type: 'service_account', client_email: 'capture@example.iam.gserviceaccount.com' }));
-  chmodSync(key, 0o600);
   return {
     CRM_GMAIL_INTEGRATION_ENABLED: 'true',
     CRM_GMAIL_AUTH_METHOD: 'dwd',
     CRM_GMAIL_WORKSPACE_DOMAIN: WORKSPACE,
-    CRM_GMAIL_SA_KEY_PATH: key,
+    CRM_GMAIL_SA_KEY_PATH: unusedKeyFile(),
     ...extra,
   };
 }
@@ -299,6 +308,7 @@ export async function emulatorWorld(mailboxes: string[], opts: { env?: Record<st
     close: async () => {
       await deps.cleanup();
       await emu.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
