@@ -20,17 +20,14 @@ import { drive } from '../mocks/gmail.js';
 
 export const WORKSPACE = 'fund.example';
 
-let unusedKey: string | undefined;
-
-/** One never-used key file per test process, removed when the process ends. */
+/**
+ * A key file the client never reads (tests that use it never reach Google). It lives in the
+ * repository; the start check wants it unreadable by group and others, so it is tightened here.
+ */
 function unusedKeyFile(): string {
-  if (unusedKey) return unusedKey;
-  const dir = mkdtempSync(path.join(tmpdir(), 'crm-key-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  unusedKey = path.join(dir, 'sa.json');
-  writeFileSync(unusedKey, JSON.stringify({ type: 'service_account', client_email: 'capture@example.iam.gserviceaccount.com' }));
-  chmodSync(unusedKey, 0o600);
-  return unusedKey;
+  const file = path.resolve(import.meta.dirname, '../fixtures/unused-sa-key.json');
+  chmodSync(file, 0o600);
+  return file;
 }
 
 /** Environment with the Gmail integration on (DWD, a private key file that is never used). */
