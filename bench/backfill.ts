@@ -98,6 +98,7 @@ export interface BackfillSpec {
   messagesPerMailbox: number;
   latencyMs: { min: number; max: number };
   seed: string;
+  fixtures: boolean;
   workDir: string;
   keep: boolean;
 }
@@ -147,10 +148,14 @@ export interface BackfillResult {
   rateLimitedAnswers: number;
   methods: Stats['methods'];
   perMailbox: MailboxFigures[];
+  /** Pacing events the service logged: rate-limit answers, pace changes, retries. */
+  events: Record<string, number>;
   cpuSec: number;
   emulatorCpuSec: number;
   problems: string[];
 }
+
+const PACING_EVENTS = ['gmail.rate_limited', 'gmail.pace_lowered', 'gmail.pace_raised', 'gmail.retry'];
 
 export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
   const dir = path.join(spec.workDir, `backfill-${spec.model}`);
@@ -161,6 +166,7 @@ export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
     corpusSeed: spec.seed,
     partners: spec.mailboxes,
     messagesPerMailbox: spec.messagesPerMailbox,
+    fixtures: spec.fixtures,
     dir: path.join(dir, 'emulator'),
   });
   const svc = await startService({ dataDir: path.join(dir, 'data'), emulator: emu, env: { CRM_GMAIL_QUOTA_COSTS: spec.model } });
@@ -233,6 +239,7 @@ export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
       rateLimitedAnswers: sum((m) => m.rateLimited),
       methods: stats.methods,
       perMailbox,
+      events: Object.fromEntries(PACING_EVENTS.map((e) => [e, svc.events.count(e)])),
       cpuSec: batch.cpuSec,
       emulatorCpuSec,
       problems: svc.events.problems.slice(-5),

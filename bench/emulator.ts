@@ -18,6 +18,8 @@ export interface EmulatorSpec {
   corpusSeed: string;
   partners: number;
   messagesPerMailbox: number;
+  /** The real-world messages of test/fixtures/eml in the first mailbox (odd encodings, broken headers). */
+  fixtures: boolean;
   /** Where the service-account key and the directory are written. */
   dir: string;
 }
@@ -69,6 +71,7 @@ export async function startEmulatorProcess(spec: EmulatorSpec): Promise<RunningE
     '--directory-out',
     directoryPath,
   ];
+  if (!spec.fixtures) args.push('--no-fixtures');
   if (spec.unlimited) args.push('--units-per-second', '1000000000', '--units-per-minute', '1000000000000', '--concurrency', '1000');
   if (spec.latencyMs) args.push('--latency', `${spec.latencyMs.min}-${spec.latencyMs.max}`);
 

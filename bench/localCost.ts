@@ -14,6 +14,7 @@ import { enrolCorpus, startService } from './service.js';
 export interface LocalCostSpec {
   messages: number;
   seed: string;
+  fixtures: boolean;
   workDir: string;
   keep: boolean;
 }
@@ -66,6 +67,7 @@ export async function runLocalCost(spec: LocalCostSpec): Promise<LocalCostResult
     corpusSeed: spec.seed,
     partners: 1,
     messagesPerMailbox: spec.messages,
+    fixtures: spec.fixtures,
     dir: path.join(dir, 'emulator'),
   });
   const svc = await startService({ dataDir: path.join(dir, 'data'), emulator: emu, rateUnitsSecOverride: 1_000_000_000 });

@@ -20,6 +20,7 @@ export interface NaiveSpec {
   messages: number;
   latencyMs: { min: number; max: number };
   seed: string;
+  fixtures: boolean;
   workDir: string;
   keep: boolean;
 }
@@ -63,6 +64,7 @@ export async function runNaive(spec: NaiveSpec): Promise<NaiveResult> {
     corpusSeed: spec.seed,
     partners: 1,
     messagesPerMailbox: spec.messages,
+    fixtures: spec.fixtures,
     dir: path.join(dir, 'emulator'),
   });
   try {

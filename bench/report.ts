@@ -174,6 +174,7 @@ function backfillDetails(list: BackfillResult[]): string {
           ['bytes downloaded per stored message', kib(b.bytesPerMessage)],
           ['pacing violations', n0(b.violations)],
           ['rate-limit answers the client received', n0(b.rateLimitedAnswers)],
+          ['pacing events logged', Object.entries(b.events).map(([e, n]) => `${e} ${n}`).join(', ')],
           ['peak units in any second', n0(b.peakUnitsPerSecond)],
           ['crm-gmail CPU / emulator CPU', `${sec(b.cpuSec)} / ${sec(b.emulatorCpuSec)}`],
         ],

@@ -93,7 +93,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const db = await openDb({ url: config.dbUrl });
   await migrate(db);
   const events = new EventCounter();
-  const log = createLogger({ level: 'info', destination: events.stream });
+  const log = createLogger({ level: 'debug', destination: events.stream });
   const deps: Deps = {
     db,
     config,
