@@ -28,6 +28,8 @@ import {
 /** Gmail answers "Too many concurrent requests for user" at about 10; the contract allows 8. */
 export const MAX_IN_FLIGHT_LIMIT = 8;
 export const DEFAULT_MAX_IN_FLIGHT = 4;
+/** Slack for latency jitter between our grant and Gmail's count (see QuotaLimiter). */
+export const JITTER_MARGIN_MS = 50;
 
 const HISTORY_TYPES = ['messageAdded', 'messageDeleted', 'labelAdded', 'labelRemoved'];
 const HISTORY_PAGE_SIZE = 500;
@@ -133,7 +135,7 @@ export function createGmailFactory(opts: GmailFactoryOptions): PacedGmailFactory
       const pace = new AdaptivePace(clock, { ...opts.pace, budget: config.gmail.rateUnitsSec }, account.learned_units_sec);
       state = {
         pace,
-        limiter: new QuotaLimiter(clock, () => pace.current),
+        limiter: new QuotaLimiter(clock, () => pace.current, JITTER_MARGIN_MS),
         slots: new Semaphore(maxInFlight),
         inFlight: 0,
       };

@@ -16,10 +16,21 @@ export class QuotaLimiter {
   private used = 0;
   private tail: Promise<void> = Promise.resolve();
 
+  private readonly windowMs: number;
+
+  /**
+   * `marginMs` widens the window the limiter keeps: Gmail counts units when requests arrive,
+   * and network jitter can bring two grants a little less than a second apart on our clock
+   * into one of Gmail's seconds. Requests whose latencies differ by less than the margin
+   * can never land more than the budget in any one second at Gmail's end.
+   */
   constructor(
     private readonly clock: Clock,
     private readonly budget: () => number,
-  ) {}
+    marginMs = 0,
+  ) {
+    this.windowMs = WINDOW_MS + marginMs;
+  }
 
   /** Resolves when `units` may be spent now; the grant is recorded at that instant. */
   acquire(units: number): Promise<void> {
@@ -36,7 +47,7 @@ export class QuotaLimiter {
   }
 
   private prune(now: number): void {
-    while (this.grants.length && this.grants[0].at <= now - WINDOW_MS) this.used -= this.grants.shift()!.units;
+    while (this.grants.length && this.grants[0].at <= now - this.windowMs) this.used -= this.grants.shift()!.units;
     if (!this.grants.length) this.used = 0;
   }
 
@@ -52,11 +63,11 @@ export class QuotaLimiter {
       }
       // Wake when enough old grants have left the window (or all of them, for an oversized request).
       let excess = this.used + units - budget;
-      let wakeAt = this.grants[this.grants.length - 1].at + WINDOW_MS;
+      let wakeAt = this.grants[this.grants.length - 1].at + this.windowMs;
       for (const g of this.grants) {
         excess -= g.units;
         if (excess <= 0) {
-          wakeAt = g.at + WINDOW_MS;
+          wakeAt = g.at + this.windowMs;
           break;
         }
       }

@@ -67,6 +67,32 @@ describe('QuotaLimiter', () => {
     expect(elapsed).toBeLessThan((totalUnits / budget) * 1000 * 1.2);
   });
 
+  it('with a jitter margin, requests reaching Gmail up to the margin late still never exceed the budget in any second', async () => {
+    const budget = 100;
+    async function violationsAtGmail(margin: number): Promise<number> {
+      const clock = new FakeClock();
+      const limiter = new QuotaLimiter(clock, () => budget, margin);
+      const rnd = mulberry32(7);
+      const arrivals: { at: number; units: number }[] = [];
+      const tasks: Promise<void>[] = [];
+      for (let i = 0; i < 1500; i++) {
+        tasks.push(
+          (async () => {
+            await clock.sleep(Math.floor(rnd() * 60_000));
+            await limiter.acquire(20);
+            // The request reaches Gmail after a latency of 40–89 ms.
+            arrivals.push({ at: clock.now() + 40 + Math.floor(rnd() * 50), units: 20 });
+          })(),
+        );
+      }
+      await drive(clock, Promise.all(tasks), () => false);
+      return worstWindow(arrivals, budget).violations;
+    }
+    expect(await violationsAtGmail(50)).toBe(0);
+    // The same jitter without the margin does land over budget at Gmail's end.
+    expect(await violationsAtGmail(0)).toBeGreaterThan(0);
+  });
+
   it('grants a request dearer than the whole budget once the window is empty', async () => {
     const clock = new FakeClock();
     const limiter = new QuotaLimiter(clock, () => 10);
