@@ -9,8 +9,6 @@ import { defineFunction } from '../lib/fn.js';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 200;
-/** Linked emails above which a thread list walks threads by recency instead of sorting them. */
-export const WALK_OVER = 2000;
 
 const Id = z.coerce.number({ message: 'must be a positive whole number' }).int('must be a positive whole number').positive('must be a positive whole number');
 
@@ -63,47 +61,24 @@ export const listThreads = defineFunction({
     if (!owner) throw new AppError('NOT_FOUND', `no ${byInvestor ? 'investor' : 'contact'} with id ${ownerId}`);
 
     const after = input.cursor ? decodeCursor(input.cursor) : null;
-    const column = byInvestor ? 'investor_id' : 'contact_id';
     const args: (string | number)[] = [ownerId];
     let page = '';
     if (after) {
-      // Threads always have a last_message_at once they hold an email; '' stands for none.
-      page = 'AND (t.last_message_at < ? OR (t.last_message_at = ? AND t.id < ?))';
+      page = "AND (coalesce(t.last_message_at, '') < ? OR (coalesce(t.last_message_at, '') = ? AND t.id < ?))";
       args.push(after.at, after.at, after.id);
     }
     args.push(input.limit + 1);
-    // A small relationship: collect its threads from the links, then sort them. A large one
-    // (thousands of linked emails): walk threads newest first on their index and keep those
-    // with a matched linked email, which stops after a page instead of sorting them all.
-    const linked = await one<{ n: number }>(
+    const rows = await all<ThreadSummary>(
       deps.db,
-      `SELECT count(*) AS n FROM (SELECT 1 FROM email_investor_links WHERE ${column} = ? LIMIT ${WALK_OVER + 1})`,
-      [ownerId],
+      `SELECT t.id, t.subject, t.first_message_at, t.last_message_at, t.message_count
+         FROM email_threads t
+        WHERE t.id IN (SELECT e.thread_id FROM email_investor_links l JOIN emails e ON e.id = l.email_id AND e.is_matched = 1
+                        WHERE l.${byInvestor ? 'investor_id' : 'contact_id'} = ? AND e.thread_id IS NOT NULL)
+          ${page}
+        ORDER BY coalesce(t.last_message_at, '') DESC, t.id DESC
+        LIMIT ?`,
+      args,
     );
-    const ownerFilter = `EXISTS (SELECT 1 FROM emails e JOIN email_investor_links l ON l.email_id = e.id
-                                 WHERE e.thread_id = t.id AND e.is_matched = 1 AND l.${column} = ?)`;
-    const rows =
-      linked!.n > WALK_OVER
-        ? await all<ThreadSummary>(
-            deps.db,
-            `SELECT t.id, t.subject, t.first_message_at, t.last_message_at, t.message_count
-               FROM email_threads t INDEXED BY email_threads_last
-              WHERE t.last_message_at IS NOT NULL AND ${ownerFilter} ${page}
-              ORDER BY t.last_message_at DESC, t.id DESC
-              LIMIT ?`,
-            args,
-          )
-        : await all<ThreadSummary>(
-            deps.db,
-            `SELECT t.id, t.subject, t.first_message_at, t.last_message_at, t.message_count
-               FROM email_threads t
-              WHERE t.id IN (SELECT e.thread_id FROM email_investor_links l JOIN emails e ON e.id = l.email_id AND e.is_matched = 1
-                              WHERE l.${column} = ? AND e.thread_id IS NOT NULL)
-                ${page}
-              ORDER BY t.last_message_at DESC, t.id DESC
-              LIMIT ?`,
-            args,
-          );
     const more = rows.length > input.limit;
     const threads = rows.slice(0, input.limit);
     return { threads, next_cursor: more ? encodeCursor(threads[threads.length - 1]!) : null };
