@@ -3,6 +3,7 @@
 // the per-mailbox budget (mailboxes have separate budgets and sync in parallel, so the floor
 // is the slowest mailbox's).
 import { rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import type { AccountRow } from '../lib/accounts.js';
 import { all, one } from '../lib/db.js';
@@ -34,7 +35,26 @@ export interface MailboxRun {
 export interface SyncBatch {
   wallSec: number;
   cpuSec: number;
+  /** How late the event loop ran timers and I/O (ms): long synchronous stretches delay requests already paced. */
+  loopDelay: LoopDelay;
   mailboxes: MailboxRun[];
+}
+
+export interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Event-loop lateness while `work` runs. */
+export async function watchLoop<T>(work: () => Promise<T>): Promise<{ value: T; loopDelay: LoopDelay }> {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  try {
+    const value = await work();
+    return { value, loopDelay: { p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 } };
+  } finally {
+    h.disable();
+  }
 }
 
 /**
@@ -45,7 +65,7 @@ export async function syncInParallel(svc: Service, accounts: AccountRow[], opts:
   const { deps } = svc;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const mailboxes = await Promise.all(
+  const { value: mailboxes, loopDelay } = await watchLoop(() => Promise.all(
     accounts.map(async (account): Promise<MailboxRun> => {
       const start = performance.now();
       let captureEnd: number | undefined;
@@ -87,8 +107,8 @@ export async function syncInParallel(svc: Service, accounts: AccountRow[], opts:
         paceEnd,
       };
     }),
-  );
-  return { wallSec: (performance.now() - t0) / 1000, cpuSec: cpuSecSince(cpu0), mailboxes };
+  ));
+  return { wallSec: (performance.now() - t0) / 1000, cpuSec: cpuSecSince(cpu0), loopDelay, mailboxes };
 }
 
 export interface BackfillSpec {
@@ -150,6 +170,7 @@ export interface BackfillResult {
   perMailbox: MailboxFigures[];
   /** Pacing events the service logged: rate-limit answers, pace changes, retries. */
   events: Record<string, number>;
+  loopDelay: LoopDelay;
   cpuSec: number;
   emulatorCpuSec: number;
   problems: string[];
@@ -240,6 +261,7 @@ export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
       methods: stats.methods,
       perMailbox,
       events: Object.fromEntries(PACING_EVENTS.map((e) => [e, svc.events.count(e)])),
+      loopDelay: batch.loopDelay,
       cpuSec: batch.cpuSec,
       emulatorCpuSec,
       problems: svc.events.problems.slice(-5),

@@ -8,6 +8,7 @@ import { one } from '../lib/db.js';
 import type { SyncHooks } from '../lib/sync.js';
 import { beginAccountSync, defaultHooks } from '../lib/syncRunner.js';
 import { startEmulatorProcess } from './emulator.js';
+import { watchLoop, type LoopDelay } from './backfill.js';
 import { cpuSecSince, progress, slope } from './measure.js';
 import { enrolCorpus, startService } from './service.js';
 
@@ -49,6 +50,8 @@ export interface LocalCostResult {
   rssStartMb: number;
   /** RSS growth per 10,000 messages stored, fitted over the samples after the first tenth. */
   rssSlopeMbPer10k: number;
+  /** Event-loop lateness during the sync: how long the loop was held by synchronous work. */
+  loopDelay: LoopDelay;
   samples: RssSample[];
   calls: number;
   units: number;
@@ -104,8 +107,9 @@ export async function runLocalCost(spec: LocalCostSpec): Promise<LocalCostResult
       sampling = sampling.then(sample, () => undefined);
     }, 1000);
     let summary;
+    let loopDelay;
     try {
-      summary = await begun.go();
+      ({ value: summary, loopDelay } = await watchLoop(() => begun.go!()));
     } finally {
       clearInterval(timer);
       await sampling;
@@ -144,6 +148,7 @@ export async function runLocalCost(spec: LocalCostSpec): Promise<LocalCostResult
       maxRssMb,
       rssStartMb: samples[0]!.rssMb,
       rssSlopeMbPer10k: slope(fitted),
+      loopDelay,
       samples,
       calls: run?.http_calls ?? 0,
       units: run?.quota_units ?? 0,
