@@ -5,11 +5,11 @@
 import { rmSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
-import type { AccountRow } from '../lib/accounts.js';
-import { all, one } from '../lib/db.js';
+import type { AccountRow } from '../lib/capture/accounts.js';
+import { all, one } from '../lib/db/client.js';
 import type { GmailCallStats } from '../lib/gmail/types.js';
-import type { SyncHooks, SyncSummary } from '../lib/sync.js';
-import { beginAccountSync, defaultHooks } from '../lib/syncRunner.js';
+import type { SyncHooks, SyncSummary } from '../lib/capture/sync.js';
+import { beginAccountSync, defaultHooks } from '../lib/capture/syncRunner.js';
 import type { MailboxStats, Stats } from '../tools/gmail-emulator/index.js';
 import { startEmulatorProcess } from './emulator.js';
 import { cpuSecSince, progress } from './measure.js';

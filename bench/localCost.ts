@@ -4,9 +4,9 @@
 // this process's CPU time and RSS are the service's alone.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { one } from '../lib/db.js';
-import type { SyncHooks } from '../lib/sync.js';
-import { beginAccountSync, defaultHooks } from '../lib/syncRunner.js';
+import { one } from '../lib/db/client.js';
+import type { SyncHooks } from '../lib/capture/sync.js';
+import { beginAccountSync, defaultHooks } from '../lib/capture/syncRunner.js';
 import { startEmulatorProcess } from './emulator.js';
 import { watchLoop, type LoopDelay } from './backfill.js';
 import { cpuSecSince, progress, slope } from './measure.js';

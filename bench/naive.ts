@@ -6,11 +6,11 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { gmail as gmailClient } from '@googleapis/gmail';
-import { createDwdTokenSource, readServiceAccountKey } from '../lib/gmail/auth.js';
-import { one } from '../lib/db.js';
-import { loadDirectory, Matcher } from '../lib/matching.js';
-import { parseGmailMessage } from '../lib/mime.js';
-import { participantsOf } from '../lib/store.js';
+import { createDwdTokenSource, readServiceAccountKey } from '../lib/gmail/tokens.js';
+import { one } from '../lib/db/client.js';
+import { loadDirectory, Matcher } from '../lib/matching/matcher.js';
+import { parseGmailMessage } from '../lib/mail/mime.js';
+import { participantsOf } from '../lib/capture/store.js';
 import { syncInParallel } from './backfill.js';
 import { startEmulatorProcess, type RunningEmulator } from './emulator.js';
 import { cpuSecSince, progress } from './measure.js';

@@ -5,17 +5,17 @@ import { mkdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { importInvestors } from '../functions/importInvestors.js';
 import { enroll } from '../functions/enroll.js';
-import { listAccountRows, type AccountRow } from '../lib/accounts.js';
-import { Background } from '../lib/background.js';
-import { systemClock } from '../lib/clock.js';
-import { loadConfig } from '../lib/config.js';
-import { openDb } from '../lib/db.js';
-import type { Deps } from '../lib/deps.js';
-import { invoke } from '../lib/fn.js';
+import { listAccountRows, type AccountRow } from '../lib/capture/accounts.js';
+import { Background } from '../lib/core/background.js';
+import { systemClock } from '../lib/core/clock.js';
+import { loadConfig } from '../lib/core/config.js';
+import { openDb } from '../lib/db/client.js';
+import type { Deps } from '../lib/core/deps.js';
+import { invoke } from '../lib/core/fn.js';
 import { createGmailFactory } from '../lib/gmail/client.js';
-import { createLogger } from '../lib/log.js';
-import { migrate } from '../lib/migrate.js';
-import { drainRematchQueue } from '../lib/rematch.js';
+import { createLogger } from '../lib/core/log.js';
+import { migrate } from '../lib/db/migrate.js';
+import { drainRematchQueue } from '../lib/matching/rematch.js';
 import type { RunningEmulator } from './emulator.js';
 
 /** Log lines by event, and the last few warnings and errors (for the report when something went wrong). */

@@ -3,8 +3,8 @@
 // world, written in SQL batches. Links are what the service's own Matcher makes of each email's
 // participants, so the store is one a sync could have produced and a rematch finds in order.
 import type { Transaction } from '@libsql/client';
-import type { Db } from '../lib/db.js';
-import { loadDirectory, Matcher } from '../lib/matching.js';
+import type { Db } from '../lib/db/client.js';
+import { loadDirectory, Matcher } from '../lib/matching/matcher.js';
 import { createRng, type Rng } from '../tools/gmail-emulator/index.js';
 import { FIRST_NAMES, HTML_WRAP, INTERNAL_TOPICS, INVESTOR_TOPICS, LAST_NAMES, SENTENCES } from '../tools/corpus/words.js';
 

@@ -2,13 +2,13 @@
 // request came with stays valid. Runs on POST /api/auth/password. A wrong current password
 // counts as a failed login for throttling.
 import { z } from 'zod';
-import { hashPassword, verifyPassword } from '../lib/auth.js';
-import { one } from '../lib/db.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
-import { assertNotThrottled, recordLoginFailure } from '../lib/throttle.js';
-import { Password, presentedTokenId } from '../lib/users.js';
+import { hashPassword, verifyPassword } from '../lib/auth/credentials.js';
+import { one } from '../lib/db/client.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
+import { assertNotThrottled, recordLoginFailure } from '../lib/auth/throttle.js';
+import { Password, presentedTokenId } from '../lib/directory/users.js';
 
 export const changePassword = defineFunction({
   name: 'changePassword',

@@ -2,16 +2,16 @@
 // matched through it is withdrawn. Runs on POST /api/exclusions (admin); a second run with the
 // same value answers CONFLICT.
 import { z } from 'zod';
-import { one } from '../lib/db.js';
+import { one } from '../lib/db/client.js';
 import {
   normaliseAddress,
   normaliseDomain,
   RematchSet,
   writeTx,
-} from '../lib/directory.js';
-import { AppError, validation } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
+} from '../lib/directory/directory.js';
+import { AppError, validation } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 
 export const createExclusion = defineFunction({
   name: 'createExclusion',

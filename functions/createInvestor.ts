@@ -12,9 +12,9 @@ import {
   normaliseName,
   RematchSet,
   writeTx,
-} from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
+} from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 
 export const createInvestor = defineFunction({
   name: 'createInvestor',

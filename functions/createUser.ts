@@ -1,11 +1,11 @@
 // Adds a team member. Runs on POST /api/users (admin) or from the command line; running it
 // twice with the same username answers CONFLICT the second time.
 import { z } from 'zod';
-import { hashPassword } from '../lib/auth.js';
-import { writeTx } from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
-import { assertUserUnique, Password, UserEmail, userById, Username } from '../lib/users.js';
+import { hashPassword } from '../lib/auth/credentials.js';
+import { writeTx } from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
+import { assertUserUnique, Password, UserEmail, userById, Username } from '../lib/directory/users.js';
 
 export const createUser = defineFunction({
   name: 'createUser',

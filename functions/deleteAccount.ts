@@ -2,12 +2,13 @@
 // captured copies stay; with purge, its copies and every email no other mailbox holds are
 // deleted, with their attachment files once nothing references them. Running it twice is safe.
 import { z } from 'zod';
-import { getAccount, type AccountRow } from '../lib/accounts.js';
-import { deleteUnreferencedBlobs } from '../lib/blobs.js';
-import { all, one, run } from '../lib/db.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { refreshThreads } from '../lib/threading.js';
+import { getAccount, type AccountRow } from '../lib/capture/accounts.js';
+import { deleteUnreferencedBlobs } from '../lib/capture/blobs.js';
+import { emailsChanged } from '../lib/capture/changes.js';
+import { all, one, run } from '../lib/db/client.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { refreshThreads } from '../lib/capture/threading.js';
 
 export const deleteAccount = defineFunction({
   name: 'deleteAccount',
@@ -39,6 +40,7 @@ export const deleteAccount = defineFunction({
           shas.push(...(await all<{ sha256: string }>(tx, `SELECT sha256 FROM email_attachments WHERE email_id IN (${marks}) AND sha256 IS NOT NULL`, chunk)).map((r) => r.sha256));
           await run(tx, `DELETE FROM emails WHERE id IN (${marks})`, chunk);
         }
+        const held = (await all<{ email_id: number }>(tx, 'SELECT email_id FROM email_mailbox_messages WHERE account_id = ?', [acc.id])).map((r) => r.email_id);
         await run(tx, 'DELETE FROM email_mailbox_messages WHERE account_id = ?', [acc.id]);
         await run(tx, `DELETE FROM email_thread_keys WHERE key LIKE ?`, [`gm:${acc.id}:%`]);
         const threads = [...new Set(orphans.map((o) => o.thread_id).filter((t): t is number => t !== null))];
@@ -46,6 +48,8 @@ export const deleteAccount = defineFunction({
         await run(tx, 'DELETE FROM email_thread_keys WHERE thread_id IN (SELECT id FROM email_threads WHERE message_count = 0)');
         await run(tx, 'DELETE FROM email_threads WHERE message_count = 0');
         await run(tx, 'DELETE FROM email_accounts WHERE id = ?', [acc.id]);
+        // Emails held elsewhere too lose a copy (who saw it); the others are gone.
+        await emailsChanged(tx, held, { now, reason: 'purged' });
         purgedEmails = ids.length;
       } else {
         await run(tx, 'UPDATE email_accounts SET unenrolled_at = ?, sync_enabled = 0, refresh_token_enc = NULL, updated_at = ? WHERE id = ?', [now, now, acc.id]);

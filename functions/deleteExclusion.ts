@@ -1,11 +1,11 @@
 // Removes an exclusion and queues its address or domain for rematch, so its mail can match
 // again. Runs on DELETE /api/exclusions/:id (admin); a second run answers NOT_FOUND.
 import { z } from 'zod';
-import { one } from '../lib/db.js';
-import { RematchSet, writeTx } from '../lib/directory.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
+import { one } from '../lib/db/client.js';
+import { RematchSet, writeTx } from '../lib/directory/directory.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 
 export const deleteExclusion = defineFunction({
   name: 'deleteExclusion',

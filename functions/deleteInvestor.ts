@@ -2,9 +2,9 @@
 // its contacts' addresses are queued for rematch. Runs on DELETE /api/investors/:id (admin);
 // a second run answers NOT_FOUND.
 import { z } from 'zod';
-import { investorById, queueInvestorAddresses, RematchSet, writeTx } from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
+import { investorById, queueInvestorAddresses, RematchSet, writeTx } from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 
 export const deleteInvestor = defineFunction({
   name: 'deleteInvestor',

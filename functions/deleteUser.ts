@@ -1,9 +1,9 @@
 // Removes a team member; their tokens go with them. Runs on DELETE /api/users/:id (admin).
 // Running it twice answers NOT_FOUND the second time.
 import { z } from 'zod';
-import { writeTx } from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
-import { assertOtherEnabledAdmin, userById } from '../lib/users.js';
+import { writeTx } from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { assertOtherEnabledAdmin, userById } from '../lib/directory/users.js';
 
 export const deleteUser = defineFunction({
   name: 'deleteUser',

@@ -1,11 +1,11 @@
 // Enrol one mailbox for capture. Runs on POST /api/email/accounts/enroll; running it twice
 // is safe (the second call answers the existing account, created: false).
 import { z } from 'zod';
-import { accountView, type AccountRow } from '../lib/accounts.js';
-import { one, run } from '../lib/db.js';
-import type { Deps } from '../lib/deps.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
+import { accountView, type AccountRow } from '../lib/capture/accounts.js';
+import { one, run } from '../lib/db/client.js';
+import type { Deps } from '../lib/core/deps.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const EnrollInput = z.object({
   email: z.string().trim().toLowerCase().email('must be an email address'),

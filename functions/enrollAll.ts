@@ -1,8 +1,8 @@
 // Enrol every team member whose email is in the workspace domain. Safe to run again:
 // members already enrolled are reported, not duplicated.
 import { z } from 'zod';
-import { all } from '../lib/db.js';
-import { defineFunction } from '../lib/fn.js';
+import { all } from '../lib/db/client.js';
+import { defineFunction } from '../lib/core/fn.js';
 import { enrollOne, inWorkspace } from './enroll.js';
 
 export const enrollAll = defineFunction({

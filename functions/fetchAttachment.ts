@@ -3,13 +3,13 @@
 // sync's run); run alone it records one run of kind `attachments` per mailbox. Safe to run
 // twice or beside a sync: files are content-addressed and rows only move on from pending/failed.
 import { z } from 'zod';
-import { getAccount, listAccountRows, type AccountRow } from '../lib/accounts.js';
-import { downloadPendingAttachments } from '../lib/attachments.js';
-import type { Deps } from '../lib/deps.js';
-import { defineFunction } from '../lib/fn.js';
+import { getAccount, listAccountRows, type AccountRow } from '../lib/capture/accounts.js';
+import { downloadPendingAttachments } from '../lib/capture/attachments.js';
+import type { Deps } from '../lib/core/deps.js';
+import { defineFunction } from '../lib/core/fn.js';
 import type { GmailApi } from '../lib/gmail/types.js';
-import { closeRun, openRun } from '../lib/runs.js';
-import { openGmail } from '../lib/syncRunner.js';
+import { closeRun, openRun } from '../lib/capture/runs.js';
+import { openGmail } from '../lib/capture/syncRunner.js';
 
 export interface AttachmentRunSummary {
   run_id: number;

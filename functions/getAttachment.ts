@@ -5,10 +5,10 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { blobAbsPath } from '../lib/blobs.js';
-import { one } from '../lib/db.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
+import { blobAbsPath } from '../lib/capture/blobs.js';
+import { one } from '../lib/db/client.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export interface AttachmentFile {
   id: number;

@@ -1,7 +1,7 @@
 // One contact with its addresses. Read-only; runs on GET /api/contacts/:id.
 import { z } from 'zod';
-import { contactById } from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
+import { contactById } from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const getContact = defineFunction({
   name: 'getContact',

@@ -1,7 +1,7 @@
 // One investor with its domains, addresses and contacts. Read-only; runs on GET /api/investors/:id.
 import { z } from 'zod';
-import { investorById, readContacts } from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
+import { investorById, readContacts } from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const getInvestor = defineFunction({
   name: 'getInvestor',

@@ -2,9 +2,9 @@
 // exist only for matched mail; a thread none of whose emails is matched (internal-only or
 // excluded mail) answers 404, as does a thread merged into an older one. Read-only.
 import { z } from 'zod';
-import { all, one } from '../lib/db.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
+import { all, one } from '../lib/db/client.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 interface EmailRow {
   id: number;

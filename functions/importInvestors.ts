@@ -18,10 +18,10 @@ import {
   writeTx,
   type InvestorRecord,
   type Touched,
-} from '../lib/directory.js';
-import { AppError, validation } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
+} from '../lib/directory/directory.js';
+import { AppError, validation } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 
 /** A record and how to name it in an error: the row label and what goes before a field. */
 interface Item {

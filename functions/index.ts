@@ -1,5 +1,5 @@
 // The registry: name → function module. Routes, the scheduler and the CLI look functions up here.
-import type { AnyFn } from '../lib/fn.js';
+import type { AnyFn } from '../lib/core/fn.js';
 import { login } from './login.js';
 import { logout } from './logout.js';
 import { changePassword } from './changePassword.js';

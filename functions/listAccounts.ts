@@ -1,7 +1,7 @@
 // List enrolled mailboxes (GET /api/email/accounts). Read-only.
 import { z } from 'zod';
-import { accountView, listAccountRows } from '../lib/accounts.js';
-import { defineFunction } from '../lib/fn.js';
+import { accountView, listAccountRows } from '../lib/capture/accounts.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const listAccounts = defineFunction({
   name: 'listAccounts',

@@ -1,8 +1,8 @@
 // Lists contacts with their addresses, optionally of one investor and/or whose name contains
 // `q`. Read-only; runs on GET /api/contacts.
 import { z } from 'zod';
-import { readContacts } from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
+import { readContacts } from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const listContacts = defineFunction({
   name: 'listContacts',

@@ -1,7 +1,7 @@
 // Lists the addresses and domains that never match. Read-only; runs on GET /api/exclusions.
 import { z } from 'zod';
-import { all } from '../lib/db.js';
-import { defineFunction } from '../lib/fn.js';
+import { all } from '../lib/db/client.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const listExclusions = defineFunction({
   name: 'listExclusions',

@@ -1,8 +1,8 @@
 // Lists investors with their domains and addresses, optionally those whose name contains `q`.
 // Read-only; runs on GET /api/investors.
 import { z } from 'zod';
-import { readInvestors } from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
+import { readInvestors } from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const listInvestors = defineFunction({
   name: 'listInvestors',

@@ -1,8 +1,8 @@
 // The run ledger, newest first (GET /api/email/sync/runs). Read-only.
 import { z } from 'zod';
-import { getAccount } from '../lib/accounts.js';
-import { all } from '../lib/db.js';
-import { defineFunction } from '../lib/fn.js';
+import { getAccount } from '../lib/capture/accounts.js';
+import { all } from '../lib/db/client.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export interface RunView {
   id: number;

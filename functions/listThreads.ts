@@ -3,9 +3,9 @@
 // its emails is matched and linked to them; internal-only and excluded mail never lists one.
 // Read-only.
 import { z } from 'zod';
-import { all, one } from '../lib/db.js';
-import { AppError, validation } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
+import { all, one } from '../lib/db/client.js';
+import { AppError, validation } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 200;

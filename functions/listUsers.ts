@@ -1,7 +1,7 @@
 // Lists the team members (no password hashes). Read-only; runs on GET /api/users.
 import { z } from 'zod';
-import { defineFunction } from '../lib/fn.js';
-import { readUsers } from '../lib/users.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { readUsers } from '../lib/directory/users.js';
 
 export const listUsers = defineFunction({
   name: 'listUsers',

@@ -1,12 +1,12 @@
 // Exchanges a username and password for a bearer token. Runs on POST /api/auth/login.
 // Every failure is recorded for throttling; running it twice issues two tokens.
 import { z } from 'zod';
-import { dummyPasswordHash, issueToken, verifyPassword } from '../lib/auth.js';
-import { one } from '../lib/db.js';
-import type { Role } from '../lib/deps.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from '../lib/throttle.js';
+import { dummyPasswordHash, issueToken, verifyPassword } from '../lib/auth/credentials.js';
+import { one } from '../lib/db/client.js';
+import type { Role } from '../lib/core/deps.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from '../lib/auth/throttle.js';
 
 export const LoginInput = z.object({
   username: z.string().trim().min(1, 'is required').max(200),

@@ -1,11 +1,11 @@
 // Revokes the token the request was made with. Runs on POST /api/auth/logout; running it
 // twice is harmless (the second request no longer authenticates).
 import { z } from 'zod';
-import { run } from '../lib/db.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
-import { presentedTokenId } from '../lib/users.js';
+import { run } from '../lib/db/client.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
+import { presentedTokenId } from '../lib/directory/users.js';
 
 export const logout = defineFunction({
   name: 'logout',

@@ -5,10 +5,10 @@
 // Runs on GET /api/email/oauth/callback, which needs no bearer token: the state proves who
 // asked. Running it twice with the same state is refused the second time.
 import { z } from 'zod';
-import { AppError, toAppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { consumeState, exchangeCode, requireOAuthConfig, sameMailbox, storeOAuthAccount } from '../lib/oauth.js';
-import { SecretKeyError } from '../lib/secrets.js';
+import { AppError, toAppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { consumeState, exchangeCode, requireOAuthConfig, sameMailbox, storeOAuthAccount } from '../lib/auth/consent.js';
+import { SecretKeyError } from '../lib/auth/secrets.js';
 
 const param = (max: number) => z.string().max(max, `must be at most ${max} characters`).optional();
 

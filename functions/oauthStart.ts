@@ -3,11 +3,11 @@
 // 10 minutes. Runs on GET /api/email/oauth/start (an admin, or the member whose address it
 // is). Safe to run twice: each run issues a fresh, independent link.
 import { z } from 'zod';
-import { one } from '../lib/db.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { consentUrl, issueState, requireOAuthConfig } from '../lib/oauth.js';
-import { SecretKeyError } from '../lib/secrets.js';
+import { one } from '../lib/db/client.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { consentUrl, issueState, requireOAuthConfig } from '../lib/auth/consent.js';
+import { SecretKeyError } from '../lib/auth/secrets.js';
 
 export const OauthStartInput = z.object({
   email: z.string({ message: 'email is required' }).trim().toLowerCase().email('email must be an email address'),

@@ -4,9 +4,9 @@
 // matched, purged from mail that no longer is. From the CLI the command waits for it.
 // Safe to run twice: a second run finds nothing left to change.
 import { z } from 'zod';
-import { defineFunction } from '../lib/fn.js';
-import { performRematch, queueHighWater } from '../lib/rematch.js';
-import { openRun } from '../lib/runs.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { performRematch, queueHighWater } from '../lib/matching/rematch.js';
+import { openRun } from '../lib/capture/runs.js';
 
 const Since = z
   .string({ message: 'must be an ISO 8601 date or time, such as 2025-01-31 or 2025-01-31T09:00:00Z' })

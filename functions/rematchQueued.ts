@@ -3,8 +3,8 @@
 // each syncAll, so nobody has to remember to call rematch. Records a `rematch` run only when
 // queued values involve stored mail. Safe to run twice: the second finds the queue empty.
 import { z } from 'zod';
-import { defineFunction } from '../lib/fn.js';
-import { drainRematchQueue } from '../lib/rematch.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { drainRematchQueue } from '../lib/matching/rematch.js';
 
 export const rematchQueued = defineFunction({
   name: 'rematchQueued',

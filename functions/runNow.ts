@@ -2,10 +2,10 @@
 // once. The run rows exist (running) before the answer; a mailbox already syncing reports
 // its current run. Mailboxes in auth_error or needs_consent are tried again here.
 import { z } from 'zod';
-import { getAccount, listAccountRows } from '../lib/accounts.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { beginAccountSync, type StartedRun } from '../lib/syncRunner.js';
+import { getAccount, listAccountRows } from '../lib/capture/accounts.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { beginAccountSync, type StartedRun } from '../lib/capture/syncRunner.js';
 
 export const runNow = defineFunction({
   name: 'runNow',

@@ -1,9 +1,9 @@
 // GET /api/email/status: is capture on, how each mailbox is doing, what is stored, and
 // whether an operator should look (healthy). Read-only; answers even when disabled.
 import { z } from 'zod';
-import { listAccountRows } from '../lib/accounts.js';
-import { one } from '../lib/db.js';
-import { defineFunction } from '../lib/fn.js';
+import { listAccountRows } from '../lib/capture/accounts.js';
+import { one } from '../lib/db/client.js';
+import { defineFunction } from '../lib/core/fn.js';
 import { recentRuns } from './listRuns.js';
 
 export const status = defineFunction({

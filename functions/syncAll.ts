@@ -2,10 +2,10 @@
 // (auth_error) or its owner (needs_consent), in parallel, each within its own Gmail budget.
 // One mailbox's failure never stops the others. Safe to run twice: leases prevent overlap.
 import { z } from 'zod';
-import { listAccountRows } from '../lib/accounts.js';
-import { defineFunction } from '../lib/fn.js';
-import { drainRematchQueue } from '../lib/rematch.js';
-import { beginAccountSync } from '../lib/syncRunner.js';
+import { listAccountRows } from '../lib/capture/accounts.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { drainRematchQueue } from '../lib/matching/rematch.js';
+import { beginAccountSync } from '../lib/capture/syncRunner.js';
 
 export const syncAll = defineFunction({
   name: 'syncAll',

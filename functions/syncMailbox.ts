@@ -1,10 +1,10 @@
 // Sync one mailbox now and wait for it: backfill or history, then its attachments.
 // Safe to run twice at once: the second call finds the lease held and reports that run.
 import { z } from 'zod';
-import { getAccount } from '../lib/accounts.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { beginAccountSync } from '../lib/syncRunner.js';
+import { getAccount } from '../lib/capture/accounts.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { beginAccountSync } from '../lib/capture/syncRunner.js';
 
 export const syncMailbox = defineFunction({
   name: 'syncMailbox',

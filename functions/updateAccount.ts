@@ -1,9 +1,9 @@
 // Pause or resume one mailbox (PATCH /api/email/accounts/:id {sync_enabled}). Idempotent.
 // Pausing is not a state: a paused mailbox keeps its state and its sync position.
 import { z } from 'zod';
-import { accountView, getAccount } from '../lib/accounts.js';
-import { run } from '../lib/db.js';
-import { defineFunction } from '../lib/fn.js';
+import { accountView, getAccount } from '../lib/capture/accounts.js';
+import { run } from '../lib/db/client.js';
+import { defineFunction } from '../lib/core/fn.js';
 
 export const updateAccount = defineFunction({
   name: 'updateAccount',

@@ -13,9 +13,9 @@ import {
   replaceValues,
   touch,
   writeTx,
-} from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
+} from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 
 export const updateContact = defineFunction({
   name: 'updateContact',

@@ -2,7 +2,7 @@
 // queued for rematch. Runs on PATCH /api/investors/:id (admin); running it twice changes
 // nothing more.
 import { z } from 'zod';
-import { one } from '../lib/db.js';
+import { one } from '../lib/db/client.js';
 import {
   investorById,
   normaliseAddress,
@@ -13,10 +13,10 @@ import {
   replaceValues,
   touch,
   writeTx,
-} from '../lib/directory.js';
-import { AppError } from '../lib/errors.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
+} from '../lib/directory/directory.js';
+import { AppError } from '../lib/core/errors.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 
 export const updateInvestor = defineFunction({
   name: 'updateInvestor',

@@ -2,11 +2,11 @@
 // PATCH /api/users/:id (admin). Disabling the user or setting a new password ends their
 // sessions. Running it twice with the same input changes nothing more the second time.
 import { z } from 'zod';
-import { hashPassword, revokeUserTokens } from '../lib/auth.js';
-import { writeTx } from '../lib/directory.js';
-import { defineFunction } from '../lib/fn.js';
-import { nowIso } from '../lib/time.js';
-import { assertOtherEnabledAdmin, assertUserUnique, Password, UserEmail, userById, Username } from '../lib/users.js';
+import { hashPassword, revokeUserTokens } from '../lib/auth/credentials.js';
+import { writeTx } from '../lib/directory/directory.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
+import { assertOtherEnabledAdmin, assertUserUnique, Password, UserEmail, userById, Username } from '../lib/directory/users.js';
 
 export const updateUser = defineFunction({
   name: 'updateUser',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { domainAndParents, domainOf, foldAddress, isFreeMailDomain, isSubdomainOf, normalizeAddress } from '../lib/address.js';
+import { domainAndParents, domainOf, foldAddress, isFreeMailDomain, isSubdomainOf, normalizeAddress } from '../lib/mail/address.js';
 
 describe('normalizeAddress', () => {
   it.each([

@@ -5,12 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fetchAttachment } from '../functions/fetchAttachment.js';
 import { createContact } from '../functions/createContact.js';
 import { createInvestor } from '../functions/createInvestor.js';
-import { getAccount } from '../lib/accounts.js';
-import { downloadPendingAttachments, MAX_ATTEMPTS } from '../lib/attachments.js';
-import { blobAbsPath } from '../lib/blobs.js';
-import { all, one } from '../lib/db.js';
-import { invoke } from '../lib/fn.js';
-import { beginAccountSync } from '../lib/syncRunner.js';
+import { getAccount } from '../lib/capture/accounts.js';
+import { downloadPendingAttachments, MAX_ATTEMPTS } from '../lib/capture/attachments.js';
+import { blobAbsPath } from '../lib/capture/blobs.js';
+import { all, one } from '../lib/db/client.js';
+import { invoke } from '../lib/core/fn.js';
+import { beginAccountSync } from '../lib/capture/syncRunner.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { addAccount, emailIdOf, emulatorWorld, FakeMailbox, fakeGmail, gmailEnv, rawMessage, syncMailbox, WORKSPACE } from './helpers/mail.js';
 

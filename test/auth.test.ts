@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TOKEN_TTL_MS } from '../lib/auth.js';
-import { FakeClock } from '../lib/clock.js';
-import { all } from '../lib/db.js';
-import { LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS } from '../lib/throttle.js';
+import { TOKEN_TTL_MS } from '../lib/auth/credentials.js';
+import { FakeClock } from '../lib/core/clock.js';
+import { all } from '../lib/db/client.js';
+import { LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS } from '../lib/auth/throttle.js';
 import { apiClient } from './helpers/api.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { userWithToken } from './helpers/users.js';

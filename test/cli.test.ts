@@ -12,7 +12,7 @@ afterEach(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-const fn = (...args: string[]) => run(['npx', 'tsx', 'lib/cli.ts', ...args], { CRM_DATA_DIR: dataDir });
+const fn = (...args: string[]) => run(['npx', 'tsx', 'lib/run/cli.ts', ...args], { CRM_DATA_DIR: dataDir });
 
 describe('the command line (npm run fn)', () => {
   it('runs a function against the configured database, prints its JSON result and exits 0', async () => {

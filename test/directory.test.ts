@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { all } from '../lib/db.js';
-import { normaliseAddress, normaliseDomain } from '../lib/directory.js';
-import { AppError } from '../lib/errors.js';
+import { all } from '../lib/db/client.js';
+import { normaliseAddress, normaliseDomain } from '../lib/directory/directory.js';
+import { AppError } from '../lib/core/errors.js';
 import { apiClient } from './helpers/api.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { userWithToken } from './helpers/users.js';

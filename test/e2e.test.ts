@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { all } from '../lib/db.js';
-import { invoke } from '../lib/fn.js';
-import { captureLogger } from '../lib/log.js';
+import { all } from '../lib/db/client.js';
+import { invoke } from '../lib/core/fn.js';
+import { captureLogger } from '../lib/core/log.js';
 import { functions } from '../functions/index.js';
 import { startStack, type Stack } from '../tools/stack.js';
 

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { getAccount } from '../lib/accounts.js';
-import { invoke } from '../lib/fn.js';
-import { captureLogger } from '../lib/log.js';
+import { getAccount } from '../lib/capture/accounts.js';
+import { invoke } from '../lib/core/fn.js';
+import { captureLogger } from '../lib/core/log.js';
 import { functions } from '../functions/index.js';
 import { startStack, type Stack } from '../tools/stack.js';
 

@@ -1,12 +1,12 @@
 // The email routes over HTTP: the integration gate, enrolment, accounts, run-now, runs, status.
 import { afterEach, describe, expect, it } from 'vitest';
-import { all, one, run } from '../lib/db.js';
+import { all, one, run } from '../lib/db/client.js';
 import { apiClient } from './helpers/api.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { addInvestor } from './helpers/directory.js';
 import { FakeGmail, eml } from './helpers/fakeGmail.js';
 import { userWithToken } from './helpers/users.js';
-import type { FakeClock } from '../lib/clock.js';
+import type { FakeClock } from '../lib/core/clock.js';
 
 let deps: TestDeps;
 afterEach(async () => deps?.cleanup());

@@ -5,9 +5,9 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
-import { normalizeAddress } from '../lib/address.js';
-import { parseGmailMessage } from '../lib/mime.js';
-import type { ParsedMessage } from '../lib/mimeTypes.js';
+import { normalizeAddress } from '../lib/mail/address.js';
+import { parseGmailMessage } from '../lib/mail/mime.js';
+import type { ParsedMessage } from '../lib/mail/types.js';
 import { buildMessage, type StoredMessageMeta } from '../tools/gmail-emulator/message.js';
 
 const LOCAL = path.resolve('test/fixtures/eml');

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MAX_BODY_BYTES } from '../lib/app.js';
+import { MAX_BODY_BYTES } from '../lib/http/app.js';
 import { apiClient } from './helpers/api.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { userWithToken } from './helpers/users.js';

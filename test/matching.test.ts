@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { run } from '../lib/db.js';
-import { loadDirectory, Matcher, type DirectorySnapshot, type MatchLink } from '../lib/matching.js';
-import { parseGmailMessage } from '../lib/mime.js';
+import { run } from '../lib/db/client.js';
+import { loadDirectory, Matcher, type DirectorySnapshot, type MatchLink } from '../lib/matching/matcher.js';
+import { parseGmailMessage } from '../lib/mail/mime.js';
 import { buildMessage } from '../tools/gmail-emulator/message.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 

@@ -2,8 +2,8 @@ import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { all, openDb, type Db } from '../lib/db.js';
-import { migrate, MigrationError, MIGRATIONS_DIR } from '../lib/migrate.js';
+import { all, openDb, type Db } from '../lib/db/client.js';
+import { migrate, MigrationError, MIGRATIONS_DIR } from '../lib/db/migrate.js';
 
 let dir: string;
 let migrations: string;

@@ -10,7 +10,7 @@ import {
   parseGmailMessage,
   parseMailDate,
   parseStructuredHeader,
-} from '../lib/mime.js';
+} from '../lib/mail/mime.js';
 import { buildMessage, type BuildOptions, type StoredMessageMeta } from '../tools/gmail-emulator/message.js';
 
 const LOCAL = path.resolve('test/fixtures/eml');

@@ -8,10 +8,10 @@ import { rematch } from '../functions/rematch.js';
 import { rematchQueued } from '../functions/rematchQueued.js';
 import { syncAll } from '../functions/syncAll.js';
 import { updateInvestor } from '../functions/updateInvestor.js';
-import { blobAbsPath } from '../lib/blobs.js';
-import { all, one, run } from '../lib/db.js';
-import { invoke } from '../lib/fn.js';
-import { affectedEmailIds } from '../lib/rematch.js';
+import { blobAbsPath } from '../lib/capture/blobs.js';
+import { all, one, run } from '../lib/db/client.js';
+import { invoke } from '../lib/core/fn.js';
+import { affectedEmailIds } from '../lib/matching/rematch.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { addAccount, emailIdOf, FakeMailbox, fakeGmail, gmailEnv, syncMailbox, WORKSPACE } from './helpers/mail.js';
 

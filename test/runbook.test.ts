@@ -14,13 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { createClient, type Client } from '@libsql/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../lib/app.js';
-import { buildDeps } from '../lib/bootstrap.js';
-import { ConfigError, loadConfig } from '../lib/config.js';
-import { one, run } from '../lib/db.js';
-import type { Deps } from '../lib/deps.js';
-import { invoke } from '../lib/fn.js';
-import { captureLogger } from '../lib/log.js';
+import { createApp } from '../lib/http/app.js';
+import { buildDeps } from '../lib/run/bootstrap.js';
+import { ConfigError, loadConfig } from '../lib/core/config.js';
+import { one, run } from '../lib/db/client.js';
+import type { Deps } from '../lib/core/deps.js';
+import { invoke } from '../lib/core/fn.js';
+import { captureLogger } from '../lib/core/log.js';
 import { functions } from '../functions/index.js';
 import { startStack, type Stack } from '../tools/stack.js';
 import { makeDeps } from './helpers/deps.js';
@@ -72,8 +72,8 @@ describe('docs/runbook.md, as written', () => {
     }
   });
 
-  it('mentions every setting lib/config.ts reads', () => {
-    const source = readFileSync(path.join(ROOT, 'lib', 'config.ts'), 'utf8');
+  it('mentions every setting lib/core/config.ts reads', () => {
+    const source = readFileSync(path.join(ROOT, 'lib', 'core', 'config.ts'), 'utf8');
     const settings = [...new Set([...source.matchAll(/\bCRM_[A-Z0-9_]+\b/g)].map((m) => m[0]))];
     expect(settings.length).toBeGreaterThan(20);
     const undocumented = settings.filter((s) => !new RegExp(`\\b${s}\\b`).test(markdown));

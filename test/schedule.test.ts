@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineFunction } from '../lib/fn.js';
-import { jobs, startSchedule } from '../lib/schedule.js';
+import { defineFunction } from '../lib/core/fn.js';
+import { jobs, startSchedule } from '../lib/run/schedule.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 
 let deps: TestDeps;

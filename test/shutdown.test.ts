@@ -8,7 +8,7 @@ import { start, watch } from './helpers/subprocess.js';
 
 // The server is started the way the Start9 image starts it. Through `npx tsx` the signal would
 // stop at npm's `sh -c` wrapper and never reach the server.
-const SERVER = [process.execPath, '--import', 'tsx', 'lib/main.ts'];
+const SERVER = [process.execPath, '--import', 'tsx', 'lib/run/main.ts'];
 
 let dataDir: string;
 let child: ChildProcess | undefined;

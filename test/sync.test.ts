@@ -1,17 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getAccount } from '../lib/accounts.js';
-import { all, one, run } from '../lib/db.js';
+import { getAccount } from '../lib/capture/accounts.js';
+import { all, one, run } from '../lib/db/client.js';
 import { GmailStop } from '../lib/gmail/types.js';
-import { invoke } from '../lib/fn.js';
-import { beginAccountSync, defaultHooks } from '../lib/syncRunner.js';
-import { LEASE_MS } from '../lib/runs.js';
+import { invoke } from '../lib/core/fn.js';
+import { beginAccountSync, defaultHooks } from '../lib/capture/syncRunner.js';
+import { LEASE_MS } from '../lib/capture/runs.js';
 import { enroll } from '../functions/enroll.js';
 import { runNow } from '../functions/runNow.js';
 import { syncAll } from '../functions/syncAll.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { addInvestor } from './helpers/directory.js';
 import { FakeGmail, eml } from './helpers/fakeGmail.js';
-import type { FakeClock } from '../lib/clock.js';
+import type { FakeClock } from '../lib/core/clock.js';
 
 const ENV = { CRM_GMAIL_WORKSPACE_DOMAIN: 'fund.test', CRM_GMAIL_BACKFILL_PAGE_SIZE: '2' };
 const A = 'ann@fund.test';

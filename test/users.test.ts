@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { one } from '../lib/db.js';
+import { one } from '../lib/db/client.js';
 import { apiClient } from './helpers/api.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { userWithToken } from './helpers/users.js';

@@ -3,9 +3,9 @@
 // until Ctrl-C. No Google account is involved; data goes to ./demo-data (recreated).
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { all } from '../lib/db.js';
-import { invoke } from '../lib/fn.js';
-import { createLogger } from '../lib/log.js';
+import { all } from '../lib/db/client.js';
+import { invoke } from '../lib/core/fn.js';
+import { createLogger } from '../lib/core/log.js';
 import { functions } from '../functions/index.js';
 import { startStack } from './stack.js';
 

@@ -4,12 +4,12 @@
 // the factory hands out for it; mailboxes never share any of these.
 import { createHash } from 'node:crypto';
 import { gmail, type gmail_v1 } from '@googleapis/gmail';
-import type { Clock } from '../clock.js';
-import type { Config } from '../config.js';
-import type { Db } from '../db.js';
-import { AppError, validation } from '../errors.js';
-import type { Logger } from '../log.js';
-import { createDwdTokenSource, createOAuthTokenSource, readServiceAccountKey, type ServiceAccountKey, type TokenSource } from './auth.js';
+import type { Clock } from '../core/clock.js';
+import type { Config } from '../core/config.js';
+import type { Db } from '../db/client.js';
+import { AppError, validation } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { createDwdTokenSource, createOAuthTokenSource, readServiceAccountKey, type ServiceAccountKey, type TokenSource } from './tokens.js';
 import { costTable, type CostTable } from './costs.js';
 import { classifyGmailError, classifyTokenError, type Failure, type FailureContext } from './errors.js';
 import { AdaptivePace, QuotaLimiter, Semaphore, type PaceOptions } from './limiter.js';

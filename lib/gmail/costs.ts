@@ -1,6 +1,6 @@
 // Gmail's per-method quota costs. Two models are live at once: projects created before
 // 2026-05-01 pay the legacy prices, newer ones pay more for message and thread reads.
-import type { QuotaModel } from '../config.js';
+import type { QuotaModel } from '../core/config.js';
 import type { GmailMethod } from './types.js';
 
 export type CostTable = Readonly<Record<GmailMethod, number>>;

@@ -2,9 +2,9 @@
 // refresh the token, skip, or stop the mailbox with a message that tells the admin what to fix.
 // Token-endpoint errors carry `{error, error_description}`; Gmail's carry
 // `{error: {code, message, errors: [{reason}], status}}`: the two are classified apart.
-import { AppError } from '../errors.js';
-import type { AuthMethod } from '../config.js';
-import { GMAIL_READONLY_SCOPE } from './auth.js';
+import { AppError } from '../core/errors.js';
+import type { AuthMethod } from '../core/config.js';
+import { GMAIL_READONLY_SCOPE } from './tokens.js';
 import { GmailStop, type GmailMethod } from './types.js';
 
 export type Failure =

@@ -1,7 +1,7 @@
 // Pacing for one mailbox: a quota-unit limiter over a sliding one-second window, a bound on
 // requests in flight, and the adaptive pace that learns a lower limit when Gmail imposes one.
 // Time comes only from the injected Clock, so all of it runs under a fake clock in tests.
-import type { Clock } from '../clock.js';
+import type { Clock } from '../core/clock.js';
 
 const WINDOW_MS = 1000;
 

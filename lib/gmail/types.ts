@@ -1,8 +1,8 @@
 // The surface the sync engine sees of one mailbox's Gmail: paced, retried, and with auth
 // failures turned into a decision about the mailbox (GmailStop), never a retry.
 import type { gmail_v1 } from '@googleapis/gmail';
-import { AppError } from '../errors.js';
-import type { AuthMethod } from '../config.js';
+import { AppError } from '../core/errors.js';
+import type { AuthMethod } from '../core/config.js';
 
 export type GmailMessage = gmail_v1.Schema$Message;
 export type GmailHistory = gmail_v1.Schema$History;

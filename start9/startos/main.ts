@@ -48,7 +48,7 @@ export const main = sdk.setupMain(async ({ effects }) => {
     .addDaemon('primary', {
       subcontainer: app,
       exec: {
-        command: [`${APP_DIR}/start9/docker_entrypoint.sh`, 'node', '--import', 'tsx', `${APP_DIR}/lib/main.ts`],
+        command: [`${APP_DIR}/start9/docker_entrypoint.sh`, 'node', '--import', 'tsx', `${APP_DIR}/lib/run/main.ts`],
         cwd: APP_DIR,
         user: APP_USER,
         env: serverEnv(store, osIp),

@@ -1,5 +1,5 @@
 // Validation of the Gmail quota model entered in the package's action. It accepts exactly what
-// lib/config.ts accepts for CRM_GMAIL_QUOTA_COSTS and CRM_GMAIL_RATE_UNITS_SEC
+// lib/core/config.ts accepts for CRM_GMAIL_QUOTA_COSTS and CRM_GMAIL_RATE_UNITS_SEC
 // (test/start9/quotaModel.test.ts holds the two together), so a saved setting never stops the
 // server at start. No imports: the root's tests load this file without the SDK.
 

@@ -1,5 +1,5 @@
 // Validation of the workspace domain(s) entered in the package's action. It accepts exactly what
-// lib/config.ts accepts for CRM_GMAIL_WORKSPACE_DOMAIN (test/start9/workspaceDomain.test.ts holds
+// lib/core/config.ts accepts for CRM_GMAIL_WORKSPACE_DOMAIN (test/start9/workspaceDomain.test.ts holds
 // the two together), so a saved domain never stops the server at start.
 
 export class WorkspaceDomainError extends Error {

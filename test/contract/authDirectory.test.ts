@@ -1,8 +1,8 @@
 // CONTRACT §4 "Auth and directory", held to the letter over HTTP: shapes, statuses, error
 // envelopes, token revocation, and that every route but three needs a bearer token.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../lib/app.js';
-import { FakeClock } from '../../lib/clock.js';
+import { createApp } from '../../lib/http/app.js';
+import { FakeClock } from '../../lib/core/clock.js';
 import { apiClient } from '../helpers/api.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { gmailEnv } from '../helpers/mail.js';

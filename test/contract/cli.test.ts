@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { createApp } from '../../lib/app.js';
-import { buildDeps } from '../../lib/bootstrap.js';
-import { captureLogger } from '../../lib/log.js';
+import { createApp } from '../../lib/http/app.js';
+import { buildDeps } from '../../lib/run/bootstrap.js';
+import { captureLogger } from '../../lib/core/log.js';
 import { functions } from '../../functions/index.js';
 import { run } from '../helpers/subprocess.js';
 

@@ -4,10 +4,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContact } from '../../functions/createContact.js';
 import { createInvestor } from '../../functions/createInvestor.js';
-import { createApp } from '../../lib/app.js';
-import { FakeClock } from '../../lib/clock.js';
-import { all, one, run } from '../../lib/db.js';
-import { invoke } from '../../lib/fn.js';
+import { createApp } from '../../lib/http/app.js';
+import { FakeClock } from '../../lib/core/clock.js';
+import { all, one, run } from '../../lib/db/client.js';
+import { invoke } from '../../lib/core/fn.js';
 import { apiClient } from '../helpers/api.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { FakeMailbox, fakeGmail, gmailEnv, syncMailbox, WORKSPACE } from '../helpers/mail.js';

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../lib/config.js';
+import { ConfigError, loadConfig } from '../../lib/core/config.js';
 import { run } from '../helpers/subprocess.js';
 
 let dir: string;
@@ -73,7 +73,7 @@ describe('with Gmail enabled the start stops, naming the variable', () => {
   });
 
   it('npm start exits non-zero and names the variable on stderr', async () => {
-    const r = await run(['npx', 'tsx', 'lib/main.ts'], { CRM_DATA_DIR: dir, CRM_PORT: '0', CRM_GMAIL_INTEGRATION_ENABLED: 'true', CRM_GMAIL_SA_KEY_PATH: key(0o600) });
+    const r = await run(['npx', 'tsx', 'lib/run/main.ts'], { CRM_DATA_DIR: dir, CRM_PORT: '0', CRM_GMAIL_INTEGRATION_ENABLED: 'true', CRM_GMAIL_SA_KEY_PATH: key(0o600) });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('CRM_GMAIL_WORKSPACE_DOMAIN');
   });

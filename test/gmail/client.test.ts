@@ -3,7 +3,7 @@
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createOAuthClient } from '../../lib/gmail/auth.js';
+import { createOAuthClient } from '../../lib/gmail/tokens.js';
 import { createGmailFactory, JITTER_MARGIN_MS } from '../../lib/gmail/client.js';
 import { AUTH_URL, GMAIL_ROOT, GOOGLE_TOKEN_URL, mockMessage, OAUTH_CLIENT_ID, SA_CLIENT_EMAIL, TOKEN_URL } from '../mocks/gmail.js';
 import { gmailTest, type GmailTest } from './harness.js';

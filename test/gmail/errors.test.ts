@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../../lib/errors.js';
+import { AppError } from '../../lib/core/errors.js';
 import { GmailStop } from '../../lib/gmail/types.js';
 import { GOOGLE_TOKEN_URL, mockMessage, SA_CLIENT_ID, TOKEN_URL } from '../mocks/gmail.js';
 import { gmailTest, type GmailTest } from './harness.js';

@@ -1,6 +1,6 @@
 // Calls the app in memory (no socket) and reads the answer as JSON.
-import { createApp } from '../../lib/app.js';
-import type { Deps } from '../../lib/deps.js';
+import { createApp } from '../../lib/http/app.js';
+import type { Deps } from '../../lib/core/deps.js';
 
 export interface ApiAnswer {
   status: number;

@@ -2,14 +2,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Background } from '../../lib/background.js';
-import { FakeClock, type Clock } from '../../lib/clock.js';
-import { loadConfig } from '../../lib/config.js';
-import { openDb } from '../../lib/db.js';
-import type { Deps } from '../../lib/deps.js';
+import { Background } from '../../lib/core/background.js';
+import { FakeClock, type Clock } from '../../lib/core/clock.js';
+import { loadConfig } from '../../lib/core/config.js';
+import { openDb } from '../../lib/db/client.js';
+import type { Deps } from '../../lib/core/deps.js';
 import type { GmailFactory } from '../../lib/gmail/types.js';
-import { captureLogger } from '../../lib/log.js';
-import { migrate } from '../../lib/migrate.js';
+import { captureLogger } from '../../lib/core/log.js';
+import { migrate } from '../../lib/db/migrate.js';
 
 export interface TestDeps extends Deps {
   clock: Clock;

@@ -1,5 +1,5 @@
-import { run, one } from '../../lib/db.js';
-import type { Deps } from '../../lib/deps.js';
+import { run, one } from '../../lib/db/client.js';
+import type { Deps } from '../../lib/core/deps.js';
 
 /** Put an investor with domains, investor emails and contacts straight into the directory. */
 export async function addInvestor(deps: Deps, name: string, o: { domains?: string[]; emails?: string[]; contacts?: { name: string; emails: string[] }[] } = {}): Promise<number> {

@@ -1,6 +1,6 @@
-import { hashPassword, issueToken } from '../../lib/auth.js';
-import { one, run } from '../../lib/db.js';
-import type { Deps } from '../../lib/deps.js';
+import { hashPassword, issueToken } from '../../lib/auth/credentials.js';
+import { one, run } from '../../lib/db/client.js';
+import type { Deps } from '../../lib/core/deps.js';
 
 /** Create a user and a bearer token for them, straight in the database. */
 export async function userWithToken(deps: Deps, opts: { username?: string; role?: 'admin' | 'member'; email?: string; password?: string } = {}) {

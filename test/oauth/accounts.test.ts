@@ -1,11 +1,11 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../lib/app.js';
-import { FakeClock } from '../../lib/clock.js';
-import { one, run } from '../../lib/db.js';
+import { createApp } from '../../lib/http/app.js';
+import { FakeClock } from '../../lib/core/clock.js';
+import { one, run } from '../../lib/db/client.js';
 import { GmailStop } from '../../lib/gmail/types.js';
-import { consentPage, markNeedsConsent, oauthClient, refreshTokenFor, sameMailbox } from '../../lib/oauth.js';
-import { encryptSecret } from '../../lib/secrets.js';
+import { consentPage, markNeedsConsent, oauthClient, refreshTokenFor, sameMailbox } from '../../lib/auth/consent.js';
+import { encryptSecret } from '../../lib/auth/secrets.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { userWithToken } from '../helpers/users.js';
 import { FakeGoogle, oauthEnv, visitConsent } from './fakeGoogle.js';

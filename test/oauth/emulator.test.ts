@@ -4,12 +4,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { createApp } from '../../lib/app.js';
-import { FakeClock } from '../../lib/clock.js';
-import { one } from '../../lib/db.js';
-import { invoke } from '../../lib/fn.js';
+import { createApp } from '../../lib/http/app.js';
+import { FakeClock } from '../../lib/core/clock.js';
+import { one } from '../../lib/db/client.js';
+import { invoke } from '../../lib/core/fn.js';
 import { createGmailFactory, type PacedGmailApi } from '../../lib/gmail/client.js';
-import { refreshTokenFor } from '../../lib/oauth.js';
+import { refreshTokenFor } from '../../lib/auth/consent.js';
 import { syncMailbox } from '../../functions/syncMailbox.js';
 import { startEmulator, type Emulator } from '../../tools/gmail-emulator/index.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';

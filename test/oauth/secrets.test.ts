@@ -14,7 +14,7 @@ import {
   SecretKeyError,
   signValue,
   verifySignature,
-} from '../../lib/secrets.js';
+} from '../../lib/auth/secrets.js';
 
 let dataDir: string;
 beforeEach(() => {

@@ -1,9 +1,9 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../lib/app.js';
-import { FakeClock } from '../../lib/clock.js';
-import { one, run } from '../../lib/db.js';
-import { signValue } from '../../lib/secrets.js';
+import { createApp } from '../../lib/http/app.js';
+import { FakeClock } from '../../lib/core/clock.js';
+import { one, run } from '../../lib/db/client.js';
+import { signValue } from '../../lib/auth/secrets.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { userWithToken } from '../helpers/users.js';
 import { FakeGoogle, oauthEnv, visitConsent } from './fakeGoogle.js';

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createClient } from '@libsql/client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDb, type Db } from '../../lib/db.js';
-import { migrate } from '../../lib/migrate.js';
+import { openDb, type Db } from '../../lib/db/client.js';
+import { migrate } from '../../lib/db/migrate.js';
 
 const SCRIPT = fileURLToPath(new URL('../../start9/scripts/backup-db.mjs', import.meta.url));
 const temps: string[] = [];

@@ -154,7 +154,7 @@ describe('start9 package bundle', () => {
     const primary = entries[1];
     expect(primary.requires).toEqual(['data-owner']);
     expect(primary.exec.user).toBe('crm');
-    expect(primary.exec.command).toEqual(['/app/start9/docker_entrypoint.sh', 'node', '--import', 'tsx', '/app/lib/main.ts']);
+    expect(primary.exec.command).toEqual(['/app/start9/docker_entrypoint.sh', 'node', '--import', 'tsx', '/app/lib/run/main.ts']);
     expect(primary.exec.env).toMatchObject({ CRM_DATA_DIR: DATA_DIR, CRM_PORT: String(API_PORT), CRM_HOST: '0.0.0.0', CRM_TRUSTED_PROXIES: '10.0.3.1' });
     // Nothing saved by "Set Gmail quota model": the legacy model, and no rate, so the server's default pace applies.
     expect(primary.exec.env.CRM_GMAIL_QUOTA_COSTS).toBe('legacy');

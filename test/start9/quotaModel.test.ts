@@ -2,7 +2,7 @@
 // saved by the action never stops the server at start, and the environment it produces gives the
 // server the model and pace the owner chose.
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config.js';
+import { loadConfig } from '../../lib/core/config.js';
 import { describeGmailQuota, gmailQuotaEnv, parseGmailQuota, QuotaModelError, type GmailQuota } from '../../start9/startos/quotaModel.js';
 
 const serverConfig = (env: Record<string, string>) => loadConfig({ CRM_DATA_DIR: '/nonexistent-crm-data', ...env }).gmail;

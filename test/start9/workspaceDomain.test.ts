@@ -1,7 +1,7 @@
 // The package's domain check accepts exactly what the server's config accepts, so a domain saved
 // by the action never stops the server at start.
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config.js';
+import { loadConfig } from '../../lib/core/config.js';
 import { parseWorkspaceDomains, WorkspaceDomainError } from '../../start9/startos/workspaceDomain.js';
 
 const serverAccepts = (value: string): string[] | undefined => {

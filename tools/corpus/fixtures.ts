@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeHeaderWords, decodeRawHeaderBytes, parseMailDate } from '../../lib/mime.js';
+import { decodeHeaderWords, decodeRawHeaderBytes, parseMailDate } from '../../lib/mail/mime.js';
 import { readHeaderBlock, type HeaderField } from '../gmail-emulator/headers.js';
 import type { Rng } from '../gmail-emulator/rng.js';
 

@@ -2,7 +2,7 @@
 // References, Subject), a default internalDate, and the per-copy differences Gmail shows
 // (receivers' copies gain Delivered-To, only the sender's copy keeps Bcc). Rendering messages
 // for the API is message.ts's job.
-import { decodeHeaderWords, decodeRawHeaderBytes, parseMailDate } from '../../lib/mime.js';
+import { decodeHeaderWords, decodeRawHeaderBytes, parseMailDate } from '../../lib/mail/mime.js';
 
 export interface HeaderField {
   name: string;

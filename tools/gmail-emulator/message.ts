@@ -10,7 +10,7 @@ import {
   filenameFrom,
   parseStructuredHeader,
   type StructuredValue,
-} from '../../lib/mime.js';
+} from '../../lib/mail/mime.js';
 
 type Schema$Message = gmail_v1.Schema$Message;
 type Schema$MessagePart = gmail_v1.Schema$MessagePart;

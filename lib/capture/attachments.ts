@@ -1,0 +1,290 @@
+// Downloading the files of matched mail. Gmail's attachment ids are ephemeral, so each email's
+// message is fetched again right before its files are, and once more when an id turns out to
+// have expired. Files are content-addressed (attachments/ab/<sha256>), written to a temp file
+// beside the final path and renamed, so a crash never leaves a partial file where a reader
+// would find it; the same bytes are stored once however many messages carry them.
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { InStatement } from '@libsql/client';
+import { blobAbsPath, blobRelPath, deleteUnreferencedBlobs } from './blobs.js';
+import { attachmentsChanged } from './changes.js';
+import { all } from '../db/client.js';
+import type { Deps } from '../core/deps.js';
+import { Semaphore } from '../gmail/limiter.js';
+import { GmailStop, type GmailApi } from '../gmail/types.js';
+import { parseGmailMessage } from '../mail/mime.js';
+
+/** A row is tried this many times across runs; after that it stays `failed` until someone looks. */
+export const MAX_ATTEMPTS = 5;
+/** Emails whose rows are written back together. */
+const BATCH_EMAILS = 50;
+const MAX_ERROR_LENGTH = 500;
+
+export interface DownloadOptions {
+  accountId: number;
+  runId: number;
+  /** Only these emails (rematch, after it fetched their bodies). */
+  emailIds?: number[];
+  /** Called after each batch is written: a sync extends its mailbox lease here. */
+  afterBatch?: () => Promise<void>;
+}
+
+export interface DownloadResult {
+  saved: number;
+  failed: number;
+  tooLarge: number;
+}
+
+/** Test seam: runs after a file's bytes are in its temp file and before the rename. */
+export interface DownloadHooks {
+  beforeRename?: (info: { tempPath: string; finalPath: string; attachmentId: number }) => void | Promise<void>;
+}
+
+interface PendingRow {
+  id: number;
+  email_id: number;
+  part_id: string;
+  size: number | null;
+  gmail_message_id: string;
+}
+
+type Outcome =
+  | { id: number; kind: 'saved'; sha256: string; size: number }
+  | { id: number; kind: 'too_large'; size: number }
+  | { id: number; kind: 'failed'; error: string };
+
+// One bound per client: callers that share a mailbox's client (a sync's attachment step and
+// a rematch at the same time) share the mailbox's attachment concurrency too.
+const bounds = new WeakMap<GmailApi, Semaphore>();
+
+function boundFor(gmail: GmailApi, max: number): Semaphore {
+  let s = bounds.get(gmail);
+  if (!s || s.max !== max) {
+    s = new Semaphore(max);
+    bounds.set(gmail, s);
+  }
+  return s;
+}
+
+async function limited<T>(sem: Semaphore, task: () => Promise<T>): Promise<T> {
+  const release = await sem.acquire();
+  try {
+    return await task();
+  } finally {
+    release();
+  }
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, MAX_ERROR_LENGTH);
+
+/**
+ * Download the `pending` (and not yet exhausted `failed`) attachments of matched emails this
+ * mailbox holds. Safe to run twice or concurrently: a file is written only under its own hash
+ * and a row is only moved on from `pending`/`failed`.
+ */
+export async function downloadPendingAttachments(deps: Deps, gmail: GmailApi, opts: DownloadOptions, hooks: DownloadHooks = {}): Promise<DownloadResult> {
+  const result: DownloadResult = { saved: 0, failed: 0, tooLarge: 0 };
+  if (opts.emailIds && opts.emailIds.length === 0) return result;
+  const rows = await pendingRows(deps, opts);
+  if (!rows.length) return result;
+
+  const log = deps.log.child({ account: gmail.email, run_id: opts.runId });
+  const sem = boundFor(gmail, deps.config.gmail.attachConcurrency);
+  const byMessage = new Map<string, PendingRow[]>();
+  for (const r of rows) {
+    const list = byMessage.get(r.gmail_message_id) ?? [];
+    list.push(r);
+    byMessage.set(r.gmail_message_id, list);
+  }
+  const messages = [...byMessage.entries()];
+  for (let i = 0; i < messages.length; i += BATCH_EMAILS) {
+    const batch = messages.slice(i, i + BATCH_EMAILS);
+    const settled = await Promise.allSettled(batch.map(([messageId, list]) => downloadMessage(deps, gmail, sem, messageId, list, hooks)));
+    const outcomes: Outcome[] = [];
+    let stop: unknown = null;
+    settled.forEach((s, j) => {
+      if (s.status === 'fulfilled') outcomes.push(...s.value);
+      else if (s.reason instanceof GmailStop) stop ??= s.reason;
+      else outcomes.push(...batch[j]![1].map((r) => ({ id: r.id, kind: 'failed' as const, error: errorText(s.reason) })));
+    });
+    const counts = await writeOutcomes(deps, opts.runId, outcomes);
+    await opts.afterBatch?.();
+    result.saved += counts.saved;
+    result.failed += counts.failed;
+    result.tooLarge += counts.tooLarge;
+    // The mailbox itself refused (auth, daily limit): the rest would fail the same way, and
+    // the caller decides what the mailbox's state becomes.
+    if (stop) throw stop;
+  }
+  log.info({ event: 'attachments.done', saved: result.saved, failed: result.failed, too_large: result.tooLarge }, 'attachments downloaded');
+  return result;
+}
+
+async function pendingRows(deps: Deps, opts: DownloadOptions): Promise<PendingRow[]> {
+  const base = `SELECT a.id, a.email_id, a.part_id, a.size, min(m.gmail_message_id) AS gmail_message_id
+       FROM email_attachments a
+       JOIN emails e ON e.id = a.email_id AND e.is_matched = 1
+       JOIN email_mailbox_messages m ON m.email_id = a.email_id AND m.account_id = ? AND m.deleted_at IS NULL
+      WHERE a.state IN ('pending', 'failed') AND a.attempts < ?`;
+  if (!opts.emailIds) {
+    return all<PendingRow>(deps.db, `${base} GROUP BY a.id ORDER BY a.email_id, a.id`, [opts.accountId, MAX_ATTEMPTS]);
+  }
+  const out: PendingRow[] = [];
+  const ids = [...new Set(opts.emailIds)];
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    out.push(
+      ...(await all<PendingRow>(deps.db, `${base} AND a.email_id IN (${chunk.map(() => '?').join(',')}) GROUP BY a.id ORDER BY a.email_id, a.id`, [
+        opts.accountId,
+        MAX_ATTEMPTS,
+        ...chunk,
+      ])),
+    );
+  }
+  return out;
+}
+
+/** Current attachment ids of a message by part id, with Gmail's sizes. */
+async function freshParts(gmail: GmailApi, sem: Semaphore, messageId: string): Promise<Map<string, { attachmentId: string | null; size: number }> | null> {
+  const msg = await limited(sem, () => gmail.getMessage(messageId, 'full'));
+  if (!msg) return null;
+  const parsed = parseGmailMessage(msg, { bodies: false });
+  return new Map(parsed.attachments.map((a) => [a.partId, { attachmentId: a.attachmentId, size: a.size }]));
+}
+
+async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, messageId: string, rows: PendingRow[], hooks: DownloadHooks): Promise<Outcome[]> {
+  const max = deps.config.gmail.maxAttachmentBytes;
+  const out: Outcome[] = [];
+  const wanted: PendingRow[] = [];
+  for (const r of rows) {
+    // The size recorded at capture decides before any request: an oversized file costs nothing.
+    if ((r.size ?? 0) > max) out.push({ id: r.id, kind: 'too_large', size: r.size ?? 0 });
+    else wanted.push(r);
+  }
+  if (!wanted.length) return out;
+
+  let parts = await freshParts(gmail, sem, messageId);
+  if (!parts) return [...out, ...wanted.map((r) => ({ id: r.id, kind: 'failed' as const, error: 'message no longer in this mailbox' }))];
+  let refreshed: ReturnType<typeof freshParts> | null = null;
+  // Ids handed out by one fetch can expire before they are used; the first download that
+  // finds its id gone fetches the message once more for everyone.
+  const refresh = () => (refreshed ??= freshParts(gmail, sem, messageId));
+
+  const results = await Promise.all(
+    wanted.map(async (r): Promise<Outcome> => {
+      try {
+        const part = parts!.get(r.part_id);
+        if (!part?.attachmentId) return { id: r.id, kind: 'failed', error: `part ${r.part_id} is no longer an attachment of the message` };
+        if (part.size > max) return { id: r.id, kind: 'too_large', size: part.size };
+        let bytes = await fetchBytes(gmail, sem, messageId, part.attachmentId);
+        if (bytes === undefined) {
+          const again = await refresh();
+          if (again) parts = again;
+          const next = again?.get(r.part_id);
+          if (!next?.attachmentId) return { id: r.id, kind: 'failed', error: `part ${r.part_id} could not be found again after its attachment id expired` };
+          bytes = await fetchBytes(gmail, sem, messageId, next.attachmentId, true);
+        }
+        if (!bytes) return { id: r.id, kind: 'failed', error: 'Gmail no longer has this attachment' };
+        if (bytes.length > max) return { id: r.id, kind: 'too_large', size: bytes.length };
+        const sha256 = await storeBlob(deps.config.dataDir, bytes, r.id, hooks);
+        return { id: r.id, kind: 'saved', sha256, size: bytes.length };
+      } catch (err) {
+        if (err instanceof GmailStop) throw err;
+        return { id: r.id, kind: 'failed', error: errorText(err) };
+      }
+    }),
+  );
+  return [...out, ...results];
+}
+
+/**
+ * Bytes of one attachment; `undefined` when the id may have expired (Gmail answers 404, or
+ * refuses the id) and a fresh one is worth trying; on the last try errors are thrown.
+ */
+async function fetchBytes(gmail: GmailApi, sem: Semaphore, messageId: string, attachmentId: string, last = false): Promise<Buffer | null | undefined> {
+  try {
+    const bytes = await limited(sem, () => gmail.getAttachment(messageId, attachmentId));
+    if (bytes === null) return last ? null : undefined;
+    return bytes;
+  } catch (err) {
+    if (last || err instanceof GmailStop) throw err;
+    return undefined;
+  }
+}
+
+/** Write the bytes under their hash (once); returns the sha256. */
+export async function storeBlob(dataDir: string, bytes: Buffer, attachmentId: number, hooks: DownloadHooks = {}): Promise<string> {
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const finalPath = blobAbsPath(dataDir, sha256);
+  const existing = await stat(finalPath).catch(() => null);
+  if (existing?.isFile() && existing.size === bytes.length) return sha256;
+  await mkdir(path.dirname(finalPath), { recursive: true });
+  const tempPath = path.join(path.dirname(finalPath), `.${sha256}.${randomUUID()}.tmp`);
+  try {
+    const fh = await open(tempPath, 'wx', 0o600);
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await hooks.beforeRename?.({ tempPath, finalPath, attachmentId });
+    await rename(tempPath, finalPath);
+  } catch (err) {
+    await rm(tempPath, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  return sha256;
+}
+
+/** One write per batch; rows moved on meanwhile (rematch purged them) keep their new state. */
+async function writeOutcomes(deps: Deps, runId: number, outcomes: Outcome[]): Promise<DownloadResult> {
+  const counts: DownloadResult = { saved: 0, failed: 0, tooLarge: 0 };
+  if (!outcomes.length) return counts;
+  const now = new Date(deps.clock.now()).toISOString();
+  const live = "id = ? AND state IN ('pending', 'failed') AND EXISTS (SELECT 1 FROM emails e WHERE e.id = email_attachments.email_id AND e.is_matched = 1)";
+  const stmts: InStatement[] = outcomes.map((o) => {
+    switch (o.kind) {
+      case 'saved':
+        return {
+          sql: `UPDATE email_attachments SET state = 'saved', sha256 = ?, storage_path = ?, size = ?, error = NULL, attempts = attempts + 1, updated_at = ? WHERE ${live}`,
+          args: [o.sha256, blobRelPath(o.sha256), o.size, now, o.id],
+        };
+      case 'too_large':
+        return { sql: `UPDATE email_attachments SET state = 'too_large', size = ?, error = NULL, updated_at = ? WHERE ${live}`, args: [o.size, now, o.id] };
+      case 'failed':
+        return { sql: `UPDATE email_attachments SET state = 'failed', error = ?, attempts = attempts + 1, updated_at = ? WHERE ${live}`, args: [o.error, now, o.id] };
+    }
+  });
+  const results: { rowsAffected: number }[] = [];
+  const tx = await deps.db.transaction('write');
+  try {
+    for (const st of stmts) results.push(await tx.execute(st));
+    const changed = outcomes.filter((_, i) => (results[i]?.rowsAffected ?? 0) > 0).map((o) => o.id);
+    await attachmentsChanged(tx, changed, { now });
+    await tx.commit();
+  } catch (err) {
+    if (!tx.closed) await tx.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    tx.close();
+  }
+  const orphans: string[] = [];
+  outcomes.forEach((o, i) => {
+    if ((results[i]?.rowsAffected ?? 0) === 0) {
+      if (o.kind === 'saved') orphans.push(o.sha256);
+      return;
+    }
+    if (o.kind === 'saved') counts.saved++;
+    else if (o.kind === 'too_large') counts.tooLarge++;
+    else counts.failed++;
+  });
+  // Added rather than set: a rematch downloads through several mailboxes into one run.
+  if (counts.saved) {
+    await deps.db.execute({ sql: 'UPDATE email_sync_runs SET attachments_saved = attachments_saved + ? WHERE id = ?', args: [counts.saved, runId] });
+  }
+  // A file written for a row that was purged meanwhile is removed unless another row holds it.
+  if (orphans.length) await deleteUnreferencedBlobs(deps.db, deps.config.dataDir, orphans);
+  return counts;
+}

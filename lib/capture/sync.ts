@@ -1,0 +1,352 @@
+// The sync engine for one mailbox: backfill with a checkpoint per page, then history.
+// Every page's rows, its checkpoint and the run's counters commit in one transaction,
+// so a crash at any instant resumes at the last committed page and stores nothing twice.
+import type { Transaction } from '@libsql/client';
+import type { AccountRow } from './accounts.js';
+import { historyGreater } from './accounts.js';
+import { emailsChanged } from './changes.js';
+import { one, run } from '../db/client.js';
+import type { Deps } from '../core/deps.js';
+import type { GmailApi, GmailHistory } from '../gmail/types.js';
+import { GmailStop } from '../gmail/types.js';
+import { Matcher, loadDirectory } from '../matching/matcher.js';
+import { decodeBodyPart, parseGmailMessage } from '../mail/mime.js';
+import { LeaseLost, finishSync, renewLease, updateRun, type Lease, type RunKind, type RunTotals } from './runs.js';
+import { knownGmailIds, participantsOf, storeMessages, type ProcessedMessage } from './store.js';
+
+/** Labels whose mail is never captured: drafts and chats ever, spam and trash at backfill. */
+const NEVER = ['DRAFT', 'CHAT', 'SPAM'];
+const NOT_AT_BACKFILL = [...NEVER, 'TRASH'];
+
+export interface SyncSummary {
+  run_id: number;
+  account: string;
+  kind: RunKind;
+  status: 'succeeded' | 'failed';
+  messages_seen: number;
+  messages_stored: number;
+  quota_units: number;
+  error: string | null;
+}
+
+export interface SyncHooks {
+  /** Called after the mail is in, inside the lease (the attachment step). Returns files saved. */
+  afterSync?: (deps: Deps, gmail: GmailApi, account: AccountRow, lease: Lease) => Promise<number>;
+  /** Test seam: called after each committed page (crash injection). */
+  onPageCommitted?: (info: { kind: RunKind; page: number }) => void | Promise<void>;
+}
+
+class Ctx {
+  seen = 0;
+  stored = 0;
+  page = 0;
+  constructor(
+    readonly deps: Deps,
+    readonly account: AccountRow,
+    readonly lease: Lease,
+    readonly gmail: GmailApi,
+    readonly matcher: Matcher,
+    readonly hooks: SyncHooks,
+    public kind: RunKind,
+  ) {}
+
+  get now(): string {
+    return new Date(this.deps.clock.now()).toISOString();
+  }
+
+  totals(): RunTotals {
+    const s = this.gmail.stats;
+    return {
+      kind: this.kind,
+      messages_seen: this.seen,
+      messages_stored: this.stored,
+      quota_units: s.quotaUnits,
+      http_calls: s.calls,
+      bytes_downloaded: s.bytes,
+    };
+  }
+}
+
+export function decideKind(deps: Deps, account: AccountRow): RunKind {
+  if (account.backfill_history_id || !account.history_id) return 'backfill';
+  const staleMs = deps.config.gmail.historyStaleDays * 86_400_000;
+  if (!account.last_sync_at || deps.clock.now() - Date.parse(account.last_sync_at) > staleMs) return 'backfill';
+  return 'incremental';
+}
+
+export async function performSync(deps: Deps, account: AccountRow, lease: Lease, gmail: GmailApi, hooks: SyncHooks = {}): Promise<SyncSummary> {
+  const directory = await loadDirectory(deps.db, deps.config.gmail.workspaceDomains);
+  const c = new Ctx(deps, account, lease, gmail, new Matcher(directory), hooks, decideKind(deps, account));
+  const log = deps.log.child({ account: account.email, run_id: lease.runId });
+  log.info({ event: 'sync.started', kind: c.kind }, 'sync started');
+  try {
+    if (c.kind === 'incremental') {
+      const done = await incremental(c, account.history_id!);
+      if (!done) {
+        log.warn({ event: 'sync.history_expired', history_id: account.history_id }, 'history expired; falling back to a backfill that reuses stored mail');
+        c.kind = 'backfill';
+        await run(deps.db, 'UPDATE email_accounts SET backfill_history_id = NULL, backfill_page_token = NULL WHERE id = ?', [account.id]);
+        account.backfill_history_id = null;
+        account.backfill_page_token = null;
+      }
+    }
+    if (c.kind === 'backfill') {
+      const historyId = await backfill(c);
+      // Mail that arrived while the backfill ran is in history after the starting point.
+      const caughtUp = await incremental(c, historyId);
+      if (!caughtUp) log.warn({ event: 'sync.history_expired_after_backfill' }, 'history expired right after a backfill; the next run backfills again');
+    }
+    let attachmentsSaved = 0;
+    if (hooks.afterSync) attachmentsSaved = await hooks.afterSync(deps, gmail, account, lease);
+    await finishSync(deps.db, lease, deps.clock.now(), { ok: true, totals: { ...c.totals(), attachments_saved: attachmentsSaved }, learnedUnitsSec: learnedPace(c) });
+    log.info({ event: 'sync.succeeded', kind: c.kind, seen: c.seen, stored: c.stored, quota_units: gmail.stats.quotaUnits }, 'sync succeeded');
+    return summary(c, 'succeeded', null);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof LeaseLost) {
+      log.error({ event: 'sync.lease_lost' }, message);
+      await updateRun(deps.db, lease.runId, c.totals());
+      await run(deps.db, "UPDATE email_sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'", [message, c.now, lease.runId]);
+      return summary(c, 'failed', message);
+    }
+    const state = err instanceof GmailStop ? err.state : 'error';
+    log.error({ event: 'sync.failed', state, error: message }, 'sync failed');
+    await finishSync(deps.db, lease, deps.clock.now(), { ok: false, totals: c.totals(), state, error: message, learnedUnitsSec: learnedPace(c) });
+    return summary(c, 'failed', message);
+  }
+}
+
+/** A pace below the configured budget is worth remembering; at the budget there is nothing learned. */
+function learnedPace(c: Ctx): number | null {
+  const pace = c.gmail.paceUnitsSec;
+  return pace < c.deps.config.gmail.rateUnitsSec ? Math.round(pace * 100) / 100 : null;
+}
+
+function summary(c: Ctx, status: 'succeeded' | 'failed', error: string | null): SyncSummary {
+  return {
+    run_id: c.lease.runId,
+    account: c.account.email,
+    kind: c.kind,
+    status,
+    messages_seen: c.seen,
+    messages_stored: c.stored,
+    quota_units: c.gmail.stats.quotaUnits,
+    error,
+  };
+}
+
+function backfillQuery(c: Ctx): string {
+  const parts = ['-in:chats', '-in:drafts'];
+  const since = c.deps.config.gmail.backfillSince;
+  if (since) parts.push(`after:${Math.floor(Date.parse(since) / 1000)}`);
+  return parts.join(' ');
+}
+
+/** Returns the historyId to continue from once every page is in. */
+async function backfill(c: Ctx): Promise<string> {
+  const { deps, account, gmail } = c;
+  let startHistory = account.backfill_history_id;
+  let pageToken = account.backfill_page_token ?? undefined;
+  if (!startHistory) {
+    // The starting point is read before the first list call so mail arriving during a
+    // long backfill is picked up from history afterwards.
+    const profile = await gmail.getProfile();
+    startHistory = profile.historyId;
+    pageToken = undefined;
+    await run(deps.db, 'UPDATE email_accounts SET backfill_history_id = ?, backfill_page_token = NULL, backfill_started_at = ? WHERE id = ?', [
+      startHistory,
+      c.now,
+      account.id,
+    ]);
+  }
+  for (;;) {
+    const page = await gmail.listMessages({ pageToken, maxResults: deps.config.gmail.backfillPageSize, q: backfillQuery(c) });
+    const ids = page.messages.map((m) => m.id);
+    c.seen += ids.length;
+    const known = await knownGmailIds(deps.db, account.id, ids);
+    const fetched = await fetchAll(c, ids.filter((id) => !known.has(id)), NOT_AT_BACKFILL);
+    const last = !page.nextPageToken;
+    await commitPage(c, fetched, async (tx) => {
+      if (last) {
+        // The backfill is complete: history takes over from the point read before it began.
+        await run(tx, 'UPDATE email_accounts SET history_id = ?, backfill_history_id = NULL, backfill_page_token = NULL, backfill_started_at = NULL WHERE id = ?', [
+          startHistory!,
+          account.id,
+        ]);
+      } else {
+        await run(tx, 'UPDATE email_accounts SET backfill_page_token = ? WHERE id = ?', [page.nextPageToken!, account.id]);
+      }
+    });
+    if (last) return startHistory!;
+    pageToken = page.nextPageToken;
+  }
+}
+
+interface Pending {
+  fetch: boolean;
+  deleted: boolean;
+  labels?: string[];
+  added: Set<string>;
+  removed: Set<string>;
+}
+
+/** Returns false when Gmail no longer has history from `startHistoryId` (404). */
+async function incremental(c: Ctx, startHistoryId: string): Promise<boolean> {
+  const { deps, account, gmail } = c;
+  let pageToken: string | undefined;
+  for (;;) {
+    const h = await gmail.listHistory({ startHistoryId, pageToken });
+    if (h === null) return false;
+    const changes = collectChanges(h.history);
+    const ids = [...changes.keys()];
+    const known = await knownGmailIds(deps.db, account.id, ids);
+    const toFetch = ids.filter((id) => {
+      const ch = changes.get(id)!;
+      return !known.has(id) && ch.fetch && !ch.deleted;
+    });
+    c.seen += toFetch.length;
+    const fetched = await fetchAll(c, toFetch, NEVER);
+    const last = !h.nextPageToken;
+    const maxRecord = h.history.reduce<string | null>((m, r) => (r.id && historyGreater(r.id, m) ? r.id : m), null);
+    const checkpoint = last ? h.historyId : maxRecord;
+    await commitPage(c, fetched, async (tx) => {
+      const touched: number[] = [];
+      for (const id of ids) {
+        if (!known.has(id)) continue;
+        const ch = changes.get(id)!;
+        if (ch.deleted) {
+          await run(tx, 'UPDATE email_mailbox_messages SET deleted_at = ?, updated_at = ? WHERE account_id = ? AND gmail_message_id = ? AND deleted_at IS NULL', [
+            c.now,
+            c.now,
+            account.id,
+            id,
+          ]);
+        } else if (ch.added.size || ch.removed.size || ch.labels) {
+          const cur = await one<{ label_ids: string }>(tx, 'SELECT label_ids FROM email_mailbox_messages WHERE account_id = ? AND gmail_message_id = ?', [account.id, id]);
+          const labels = ch.labels ?? applyDelta(JSON.parse(cur?.label_ids ?? '[]') as string[], ch);
+          await run(tx, 'UPDATE email_mailbox_messages SET label_ids = ?, updated_at = ? WHERE account_id = ? AND gmail_message_id = ?', [
+            JSON.stringify(labels),
+            c.now,
+            account.id,
+            id,
+          ]);
+        }
+        const copy = await one<{ email_id: number }>(tx, 'SELECT email_id FROM email_mailbox_messages WHERE account_id = ? AND gmail_message_id = ?', [account.id, id]);
+        if (copy) touched.push(copy.email_id);
+      }
+      await emailsChanged(tx, touched, { now: c.now });
+      if (checkpoint) {
+        const cur = await one<{ history_id: string | null }>(tx, 'SELECT history_id FROM email_accounts WHERE id = ?', [account.id]);
+        if (historyGreater(checkpoint, cur?.history_id ?? null)) {
+          await run(tx, 'UPDATE email_accounts SET history_id = ? WHERE id = ?', [checkpoint, account.id]);
+        }
+      }
+    });
+    if (last) return true;
+    pageToken = h.nextPageToken;
+  }
+}
+
+function applyDelta(labels: string[], ch: Pending): string[] {
+  const s = new Set(labels);
+  for (const l of ch.added) s.add(l);
+  for (const l of ch.removed) s.delete(l);
+  return [...s];
+}
+
+/** Fold a page of history records into one net change per message, in record order. */
+function collectChanges(records: GmailHistory[]): Map<string, Pending> {
+  const changes = new Map<string, Pending>();
+  const get = (id: string) => {
+    let p = changes.get(id);
+    if (!p) {
+      p = { fetch: false, deleted: false, added: new Set(), removed: new Set() };
+      changes.set(id, p);
+    }
+    return p;
+  };
+  for (const r of records) {
+    for (const a of r.messagesAdded ?? []) {
+      const m = a.message;
+      if (!m?.id) continue;
+      const p = get(m.id);
+      if (m.labelIds) p.labels = m.labelIds;
+      if (!(m.labelIds ?? []).some((l) => NEVER.includes(l))) p.fetch = true;
+    }
+    for (const d of r.messagesDeleted ?? []) if (d.message?.id) get(d.message.id).deleted = true;
+    for (const la of r.labelsAdded ?? []) {
+      const m = la.message;
+      if (!m?.id) continue;
+      const p = get(m.id);
+      for (const l of la.labelIds ?? []) {
+        p.added.add(l);
+        p.removed.delete(l);
+      }
+      if (m.labelIds) p.labels = m.labelIds;
+    }
+    for (const lr of r.labelsRemoved ?? []) {
+      const m = lr.message;
+      if (!m?.id) continue;
+      const p = get(m.id);
+      for (const l of lr.labelIds ?? []) {
+        p.removed.add(l);
+        p.added.delete(l);
+      }
+      if (m.labelIds) p.labels = m.labelIds;
+      // Mail rescued from spam becomes capturable.
+      if ((lr.labelIds ?? []).includes('SPAM') && !(m.labelIds ?? []).some((l) => NEVER.includes(l))) p.fetch = true;
+    }
+  }
+  return changes;
+}
+
+/** Fetch, decode and match messages; unmatched bodies are dropped here, in memory. */
+async function fetchAll(c: Ctx, ids: string[], skipLabels: string[]): Promise<ProcessedMessage[]> {
+  const out = await Promise.all(ids.map((id) => fetchOne(c, id, skipLabels)));
+  return out.filter((m): m is ProcessedMessage => m !== null);
+}
+
+async function fetchOne(c: Ctx, id: string, skipLabels: string[]): Promise<ProcessedMessage | null> {
+  const msg = await c.gmail.getMessage(id, 'full');
+  if (!msg) return null; // deleted since it was listed
+  if ((msg.labelIds ?? []).some((l) => skipLabels.includes(l))) return null;
+  const parsed = parseGmailMessage(msg);
+  const links = c.matcher.match(participantsOf(parsed));
+  if (links.length === 0) {
+    parsed.bodyText = null;
+    parsed.bodyHtml = null;
+    parsed.snippet = null;
+    parsed.attachments = [];
+    parsed.pendingBodyParts = [];
+    return { parsed, links };
+  }
+  for (const part of parsed.pendingBodyParts) {
+    const bytes = await c.gmail.getAttachment(id, part.attachmentId);
+    if (!bytes) continue;
+    const text = decodeBodyPart(bytes, part.charset);
+    if (part.mimeType === 'text/plain' && parsed.bodyText === null) parsed.bodyText = text;
+    if (part.mimeType === 'text/html' && parsed.bodyHtml === null) parsed.bodyHtml = text;
+  }
+  parsed.pendingBodyParts = [];
+  return { parsed, links };
+}
+
+async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: Transaction) => Promise<void>): Promise<void> {
+  const { deps } = c;
+  const tx = await deps.db.transaction('write');
+  try {
+    await renewLease(tx, c.lease, deps.clock.now());
+    const r = await storeMessages(tx, { accountId: c.account.id, now: c.now, maxAttachmentBytes: deps.config.gmail.maxAttachmentBytes }, fetched);
+    await checkpoint(tx);
+    await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored });
+    await tx.commit();
+    c.stored += r.stored;
+  } catch (err) {
+    await tx.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    tx.close();
+  }
+  c.page++;
+  await c.hooks.onPageCommitted?.({ kind: c.kind, page: c.page });
+}

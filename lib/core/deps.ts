@@ -1,0 +1,32 @@
+// Everything a handler stands on, built once in main() (or by a test) and passed down.
+import type { Background } from './background.js';
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Db } from '../db/client.js';
+import type { GmailFactory } from '../gmail/types.js';
+import type { Logger } from './log.js';
+
+export interface Deps {
+  db: Db;
+  config: Config;
+  gmail: GmailFactory;
+  clock: Clock;
+  log: Logger;
+  /** Work that outlives the request that started it (run-now syncs). */
+  background: Background;
+}
+
+export type Role = 'admin' | 'member';
+
+export interface Actor {
+  id: number;
+  username: string;
+  email: string | null;
+  role: Role;
+}
+
+/** Who is calling and from where; absent for the CLI and the scheduler (trusted, admin-equivalent). */
+export interface CallContext {
+  actor?: Actor;
+  client?: string;
+}
