@@ -28,8 +28,6 @@ import {
 /** Gmail answers "Too many concurrent requests for user" at about 10; the contract allows 8. */
 export const MAX_IN_FLIGHT_LIMIT = 8;
 export const DEFAULT_MAX_IN_FLIGHT = 4;
-/** Slack for latency jitter between our grant and Gmail's count (see QuotaLimiter). */
-export const JITTER_MARGIN_MS = 50;
 
 const HISTORY_TYPES = ['messageAdded', 'messageDeleted', 'labelAdded', 'labelRemoved'];
 const HISTORY_PAGE_SIZE = 500;
@@ -135,7 +133,8 @@ export function createGmailFactory(opts: GmailFactoryOptions): PacedGmailFactory
       const pace = new AdaptivePace(clock, { ...opts.pace, budget: config.gmail.rateUnitsSec }, account.learned_units_sec);
       state = {
         pace,
-        limiter: new QuotaLimiter(clock, () => pace.current, JITTER_MARGIN_MS),
+        // Per minute: 60 × the configured budget (the 2026 model's 6,000 units/min at 100/s).
+        limiter: new QuotaLimiter(clock, () => pace.current, { perMinute: () => 60 * config.gmail.rateUnitsSec }),
         slots: new Semaphore(maxInFlight),
         inFlight: 0,
       };
@@ -353,7 +352,7 @@ class PacedGmail implements PacedGmailApi {
         this.state.inFlight--;
       }
       const cost = this.s.costs[method];
-      await this.state.limiter.acquire(cost);
+      const answered = await this.state.limiter.acquire(cost);
       this.stats.calls++;
       this.stats.quotaUnits += cost;
       if (attempt > 1) this.stats.retries++;
@@ -367,6 +366,8 @@ class PacedGmail implements PacedGmailApi {
         if (response) this.stats.bytes += bodyBytes(response.headers, response.data);
         return { ok: false, failure: classifyGmailError(err, this.failureContext(method)), token };
       } finally {
+        // The request reached Gmail no later than now: its units stay held until a second after.
+        answered();
         this.state.inFlight--;
       }
     } finally {

@@ -1,79 +1,130 @@
-// Pacing for one mailbox: a quota-unit limiter over a sliding one-second window, a bound on
-// requests in flight, and the adaptive pace that learns a lower limit when Gmail imposes one.
-// Time comes only from the injected Clock, so all of it runs under a fake clock in tests.
+// Pacing for one mailbox: a quota-unit limiter over Gmail's one-second and one-minute windows,
+// a bound on requests in flight, and the adaptive pace that learns a lower limit when Gmail
+// imposes one. Time comes only from the injected Clock, so all of it runs under a fake clock.
 import type { Clock } from '../core/clock.js';
 
-const WINDOW_MS = 1000;
+const SECOND_MS = 1000;
+const MINUTE_MS = 60_000;
+
+/** Marks the moment a granted request's answer (or error, or timeout) came back. */
+export type QuotaRelease = () => void;
+
+interface Hold {
+  units: number;
+  /** When the answer came back; null while the request is out. */
+  end: number | null;
+}
+
+export interface QuotaLimiterOptions {
+  /** Units per minute (read on every decision); default 60 × the per-second budget. */
+  perMinute?: () => number;
+}
 
 /**
- * Grants quota units first come, first served, so that the units granted in any one-second
- * window never exceed the budget. A request dearer than the whole budget is granted when the
- * window is empty (it could never fit otherwise). The budget is read on every decision, so a
- * lowered pace takes effect for the next grant.
+ * Grants quota units first come, first served, so that no one-second (or one-minute) window
+ * *at Gmail's end* can ever hold more than the budget, whatever the latency, jitter or
+ * event-loop stall.
+ *
+ * Why: Gmail counts a request when it arrives, and that arrival lies somewhere between the
+ * moment we granted it and the moment its answer came back. So a request's units are held
+ * from the grant until one second after its answer. Take any one-second window [t, t+1 s) at
+ * Gmail and the requests that arrived in it; let g be the latest of their grants. Every one
+ * of them was granted at or before g, and each came back at or after its arrival, which is
+ * ≥ t > g − 1 s, so at instant g every one of them was still held. The limiter granted the
+ * last of them only because everything held then, that one included, fitted the budget. The
+ * same argument with 60 s bounds the minute. Nothing here depends on how long the trip took.
+ *
+ * A request dearer than a whole window's budget is granted when that window holds nothing
+ * (it could never fit otherwise). The budgets are read on every decision, so a lowered pace
+ * takes effect for the next grant.
  */
 export class QuotaLimiter {
-  private readonly grants: { at: number; units: number }[] = [];
-  private used = 0;
+  private holds: Hold[] = [];
   private tail: Promise<void> = Promise.resolve();
+  private wake: { promise: Promise<void>; resolve: () => void } = signal();
+  private readonly perMinute: () => number;
 
-  private readonly windowMs: number;
-
-  /**
-   * `marginMs` widens the window the limiter keeps: Gmail counts units when requests arrive,
-   * and network jitter can bring two grants a little less than a second apart on our clock
-   * into one of Gmail's seconds. Requests whose latencies differ by less than the margin
-   * can never land more than the budget in any one second at Gmail's end.
-   */
   constructor(
     private readonly clock: Clock,
     private readonly budget: () => number,
-    marginMs = 0,
+    opts: QuotaLimiterOptions = {},
   ) {
-    this.windowMs = WINDOW_MS + marginMs;
+    this.perMinute = opts.perMinute ?? (() => 60 * this.budget());
   }
 
-  /** Resolves when `units` may be spent now; the grant is recorded at that instant. */
-  acquire(units: number): Promise<void> {
+  /** Resolves when `units` may be spent now; call the release when the answer is back. */
+  acquire(units: number): Promise<QuotaRelease> {
     if (!Number.isFinite(units) || units < 0) throw new Error(`quota units must be a non-negative number, got ${units}`);
     const turn = this.tail.then(() => this.waitFor(units));
-    this.tail = turn.catch(() => undefined);
+    this.tail = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     return turn;
   }
 
-  /** Units granted in the window ending now. */
+  /** Units held in the one-second window ending now (requests out count in full). */
   usedNow(): number {
-    this.prune(this.clock.now());
-    return this.used;
+    return this.used(this.clock.now(), SECOND_MS);
+  }
+
+  /** Requests granted whose answer has not come back yet. */
+  get outstanding(): number {
+    return this.holds.filter((h) => h.end === null).length;
+  }
+
+  private used(now: number, windowMs: number): number {
+    let sum = 0;
+    for (const h of this.holds) if (h.end === null || h.end + windowMs > now) sum += h.units;
+    return sum;
   }
 
   private prune(now: number): void {
-    while (this.grants.length && this.grants[0].at <= now - this.windowMs) this.used -= this.grants.shift()!.units;
-    if (!this.grants.length) this.used = 0;
+    this.holds = this.holds.filter((h) => h.end === null || h.end + MINUTE_MS > now);
   }
 
-  private async waitFor(units: number): Promise<void> {
+  /** When the window can take `units`: now, a later instant, or Infinity (an answer must come back first). */
+  private readyAt(now: number, windowMs: number, budget: number, units: number): number {
+    const held = this.holds.filter((h) => h.end === null || h.end + windowMs > now);
+    let used = held.reduce((s, h) => s + h.units, 0);
+    if (used === 0 || used + units <= budget) return now;
+    const timed = held.filter((h) => h.end !== null).sort((a, b) => a.end! - b.end!);
+    const untimed = used - timed.reduce((s, h) => s + h.units, 0);
+    for (const h of timed) {
+      used -= h.units;
+      if (used === 0 || used + units <= budget) return h.end! + windowMs;
+    }
+    return untimed > 0 ? Infinity : now;
+  }
+
+  private async waitFor(units: number): Promise<QuotaRelease> {
     for (;;) {
       const now = this.clock.now();
       this.prune(now);
-      const budget = this.budget();
-      if (this.used === 0 || this.used + units <= budget) {
-        this.grants.push({ at: now, units });
-        this.used += units;
-        return;
+      const at = Math.max(this.readyAt(now, SECOND_MS, this.budget(), units), this.readyAt(now, MINUTE_MS, this.perMinute(), units));
+      if (at <= now) {
+        const hold: Hold = { units, end: null };
+        this.holds.push(hold);
+        return () => {
+          if (hold.end !== null) return;
+          hold.end = this.clock.now();
+          const w = this.wake;
+          this.wake = signal();
+          w.resolve();
+        };
       }
-      // Wake when enough old grants have left the window (or all of them, for an oversized request).
-      let excess = this.used + units - budget;
-      let wakeAt = this.grants[this.grants.length - 1].at + this.windowMs;
-      for (const g of this.grants) {
-        excess -= g.units;
-        if (excess <= 0) {
-          wakeAt = g.at + this.windowMs;
-          break;
-        }
-      }
-      await this.clock.sleep(Math.max(1, wakeAt - now));
+      const answered = this.wake.promise;
+      if (at === Infinity) await answered;
+      else if (this.outstanding > 0) await Promise.race([answered, this.clock.sleep(Math.max(1, at - now))]);
+      else await this.clock.sleep(Math.max(1, at - now));
     }
   }
+}
+
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /** At most `max` holders at once; waiters are served in arrival order. */
