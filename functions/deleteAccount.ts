@@ -1,8 +1,11 @@
 // DELETE /api/email/accounts/:id[?purge=true]: unenrol a mailbox. Without purge its
 // captured copies stay; with purge, its copies and every email no other mailbox holds are
 // deleted, with their attachment files once nothing references them. Running it twice is safe.
+// The lease is checked inside the write transaction, so a sync that starts first makes this
+// answer 409 and one that starts after finds the mailbox unenrolled (see beginSync). Account
+// rows are written through lib/capture/accounts.ts.
 import { z } from 'zod';
-import { getAccount, type AccountRow } from '../lib/capture/accounts.js';
+import { deleteAccountRow, getAccount, leaseLive, markUnenrolled, type AccountRow } from '../lib/capture/accounts.js';
 import { deleteUnreferencedBlobs } from '../lib/capture/blobs.js';
 import { emailsChanged } from '../lib/capture/changes.js';
 import { all, one, run } from '../lib/db/client.js';
@@ -18,14 +21,19 @@ export const deleteAccount = defineFunction({
     // reach them, so purge also finds unenrolled rows (a plain unenrol of one answers 404).
     const hidden = input.purge ? await one<AccountRow>(deps.db, 'SELECT * FROM email_accounts WHERE id = ? AND unenrolled_at IS NOT NULL', [input.id]) : undefined;
     const acc = hidden ?? (await getAccount(deps.db, { id: input.id }));
-    if (acc.lease_owner && acc.lease_expires_at && Date.parse(acc.lease_expires_at) > deps.clock.now()) {
-      throw new AppError('CONFLICT', `${acc.email} is syncing now; pause it and try again when the run ends`);
-    }
     const now = new Date(deps.clock.now()).toISOString();
     let purgedEmails = 0;
     let shas: string[] = [];
     const tx = await deps.db.transaction('write');
     try {
+      const lease = await one<{ lease_owner: string | null; lease_expires_at: string | null; lease_run_id: number | null; run_status: string | null }>(
+        tx,
+        'SELECT a.lease_owner, a.lease_expires_at, a.lease_run_id, r.status AS run_status FROM email_accounts a LEFT JOIN email_sync_runs r ON r.id = a.lease_run_id WHERE a.id = ?',
+        [acc.id],
+      );
+      if (lease && leaseLive(lease, deps.clock.now(), lease.run_status === 'running')) {
+        throw new AppError('CONFLICT', `${acc.email} is syncing now; pause it and try again when the run ends`);
+      }
       if (input.purge) {
         const orphans = await all<{ id: number; thread_id: number | null }>(
           tx,
@@ -47,12 +55,12 @@ export const deleteAccount = defineFunction({
         await refreshThreads(tx, threads);
         await run(tx, 'DELETE FROM email_thread_keys WHERE thread_id IN (SELECT id FROM email_threads WHERE message_count = 0)');
         await run(tx, 'DELETE FROM email_threads WHERE message_count = 0');
-        await run(tx, 'DELETE FROM email_accounts WHERE id = ?', [acc.id]);
+        await deleteAccountRow(tx, acc.id);
         // Emails held elsewhere too lose a copy (who saw it); the others are gone.
         await emailsChanged(tx, held, { now, reason: 'purged' });
         purgedEmails = ids.length;
       } else {
-        await run(tx, 'UPDATE email_accounts SET unenrolled_at = ?, sync_enabled = 0, refresh_token_enc = NULL, updated_at = ? WHERE id = ?', [now, now, acc.id]);
+        await markUnenrolled(tx, acc.id, now);
       }
       await tx.commit();
     } catch (err) {

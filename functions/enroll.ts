@@ -1,8 +1,9 @@
 // Enrol one mailbox for capture. Runs on POST /api/email/accounts/enroll; running it twice
-// is safe (the second call answers the existing account, created: false).
+// is safe (the second call answers the existing account, created: false). The row is written
+// through lib/capture/accounts.ts, the only writer of account state.
 import { z } from 'zod';
-import { accountView, type AccountRow } from '../lib/capture/accounts.js';
-import { one, run } from '../lib/db/client.js';
+import { accountView, enrollAccount, type AccountRow } from '../lib/capture/accounts.js';
+import { one } from '../lib/db/client.js';
 import type { Deps } from '../lib/core/deps.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
@@ -26,11 +27,7 @@ export async function enrollOne(deps: Deps, email: string, method: 'dwd' | 'oaut
   if (existing && !existing.unenrolled_at) return { account: accountView(existing), created: false };
   // An oauth mailbox waits for its owner's consent before the first sync.
   const state = method === 'oauth' && !existing?.refresh_token_enc ? 'needs_consent' : 'idle';
-  if (existing) {
-    await run(deps.db, 'UPDATE email_accounts SET unenrolled_at = NULL, sync_enabled = 1, auth_method = ?, state = ?, last_error = NULL, updated_at = ? WHERE id = ?', [method, state, now, existing.id]);
-  } else {
-    await run(deps.db, 'INSERT INTO email_accounts (email, auth_method, sync_enabled, state, created_at, updated_at) VALUES (?, ?, 1, ?, ?, ?)', [email, method, state, now, now]);
-  }
+  await enrollAccount(deps.db, email, method, state, now, existing?.id);
   const row = (await one<AccountRow>(deps.db, 'SELECT * FROM email_accounts WHERE email = ?', [email]))!;
   deps.log.info({ event: 'accounts.enrolled', account: email, auth_method: method }, 'mailbox enrolled');
   return { account: accountView(row), created: true };

@@ -2,8 +2,7 @@
 // once. The run rows exist (running) before the answer; a mailbox already syncing reports
 // its current run. Mailboxes in auth_error or needs_consent are tried again here.
 import { z } from 'zod';
-import { getAccount, listAccountRows } from '../lib/capture/accounts.js';
-import { AppError } from '../lib/core/errors.js';
+import { assertSyncable, getAccount, isPaused, listAccountRows } from '../lib/capture/accounts.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { beginAccountSync, type StartedRun } from '../lib/capture/syncRunner.js';
 
@@ -14,10 +13,10 @@ export const runNow = defineFunction({
     let accounts;
     if (input.email !== undefined && input.email !== null) {
       const a = await getAccount(deps.db, { email: input.email });
-      if (!a.sync_enabled) throw new AppError('CONFLICT', `${a.email} is paused; resume it with PATCH /api/email/accounts/${a.id} {"sync_enabled":true}`);
+      assertSyncable(a);
       accounts = [a];
     } else {
-      accounts = (await listAccountRows(deps.db)).filter((a) => a.sync_enabled === 1);
+      accounts = (await listAccountRows(deps.db)).filter((a) => !isPaused(a));
     }
     const runs: StartedRun[] = [];
     for (const a of accounts) {

@@ -2,7 +2,7 @@
 // (auth_error) or its owner (needs_consent), in parallel, each within its own Gmail budget.
 // One mailbox's failure never stops the others. Safe to run twice: leases prevent overlap.
 import { z } from 'zod';
-import { listAccountRows } from '../lib/capture/accounts.js';
+import { listAccountRows, scheduledSync } from '../lib/capture/accounts.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { drainRematchQueue } from '../lib/matching/rematch.js';
 import { beginAccountSync } from '../lib/capture/syncRunner.js';
@@ -11,7 +11,7 @@ export const syncAll = defineFunction({
   name: 'syncAll',
   input: z.object({ trigger: z.string().optional() }).passthrough(),
   run: async (deps) => {
-    const accounts = (await listAccountRows(deps.db)).filter((a) => a.sync_enabled === 1 && a.state !== 'auth_error' && a.state !== 'needs_consent');
+    const accounts = (await listAccountRows(deps.db)).filter(scheduledSync);
     const results = await Promise.all(
       accounts.map(async (a) => {
         try {

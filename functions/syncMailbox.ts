@@ -1,8 +1,7 @@
 // Sync one mailbox now and wait for it: backfill or history, then its attachments.
 // Safe to run twice at once: the second call finds the lease held and reports that run.
 import { z } from 'zod';
-import { getAccount } from '../lib/capture/accounts.js';
-import { AppError } from '../lib/core/errors.js';
+import { assertSyncable, getAccount } from '../lib/capture/accounts.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { beginAccountSync } from '../lib/capture/syncRunner.js';
 
@@ -13,7 +12,7 @@ export const syncMailbox = defineFunction({
     .refine((v) => (v.email === undefined) !== (v.account_id === undefined), { message: 'give exactly one of email or account_id', path: ['email'] }),
   run: async (deps, input) => {
     const account = await getAccount(deps.db, { id: input.account_id, email: input.email });
-    if (!account.sync_enabled) throw new AppError('CONFLICT', `${account.email} is paused; resume it with PATCH /api/email/accounts/${account.id} {"sync_enabled":true}`);
+    assertSyncable(account);
     const begun = await beginAccountSync(deps, account);
     if (!begun.go) return { ...begun.run, status: 'running' as const };
     return { ...(await begun.go()), already_running: false };

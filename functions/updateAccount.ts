@@ -1,8 +1,8 @@
 // Pause or resume one mailbox (PATCH /api/email/accounts/:id {sync_enabled}). Idempotent.
-// Pausing is not a state: a paused mailbox keeps its state and its sync position.
+// Pausing is not a state: a paused mailbox keeps its state and its sync position. The flag is
+// written through lib/capture/accounts.ts, the only writer of account state.
 import { z } from 'zod';
-import { accountView, getAccount } from '../lib/capture/accounts.js';
-import { run } from '../lib/db/client.js';
+import { accountView, getAccount, setSyncEnabled } from '../lib/capture/accounts.js';
 import { defineFunction } from '../lib/core/fn.js';
 
 export const updateAccount = defineFunction({
@@ -10,7 +10,7 @@ export const updateAccount = defineFunction({
   input: z.object({ id: z.number().int().positive(), sync_enabled: z.boolean({ message: 'sync_enabled must be true or false' }) }),
   run: async (deps, input) => {
     const acc = await getAccount(deps.db, { id: input.id });
-    await run(deps.db, 'UPDATE email_accounts SET sync_enabled = ?, updated_at = ? WHERE id = ?', [input.sync_enabled ? 1 : 0, new Date(deps.clock.now()).toISOString(), input.id]);
+    await setSyncEnabled(deps.db, input.id, input.sync_enabled, new Date(deps.clock.now()).toISOString());
     deps.log.info({ event: input.sync_enabled ? 'accounts.resumed' : 'accounts.paused', account: acc.email }, 'mailbox sync toggled');
     return accountView(await getAccount(deps.db, { id: input.id }));
   },

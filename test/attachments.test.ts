@@ -130,22 +130,36 @@ describe('attachment download', () => {
 
     expect(box.attachmentCalls.map((c) => c.stale)).toEqual([true, false]);
     expect(box.attachmentCalls[0]!.attachmentId).not.toBe(box.attachmentCalls[1]!.attachmentId);
-    // Once by the sync, once right before the download, once more after the id expired.
-    expect(box.getMessageCalls.filter((id) => id === gmailId)).toHaveLength(3);
+    // Once by the sync, once more after the id it handed out had expired.
+    expect(box.getMessageCalls.filter((id) => id === gmailId)).toHaveLength(2);
     expect(await one(deps.db, 'SELECT state, sha256, error FROM email_attachments')).toEqual({ state: 'saved', sha256: sha(file), error: null });
   });
 
-  it('an attachment id is never reused from the capture: the message is fetched again right before the download', async () => {
+  it('the attachment step uses the ids of the sync\'s own fetch: no second fetch of the message while they work', async () => {
+    await setup();
+    const gmailId = mailWith([{ filename: 'a.txt', content: Buffer.from('a') }, { filename: 'b.txt', content: Buffer.from('b') }]);
+    box.expireOldIds = true;
+    await syncMailbox(deps, PARTNER);
+    expect(box.getMessageCalls.filter((id) => id === gmailId)).toHaveLength(1);
+    expect(box.attachmentCalls.map((c) => c.stale)).toEqual([false, false]);
+    expect((await all<{ state: string }>(deps.db, 'SELECT state FROM email_attachments')).map((r) => r.state)).toEqual(['saved', 'saved']);
+  });
+
+  it('a message not fetched on this run is fetched right before its download for fresh ids', async () => {
     await setup();
     const gmailId = mailWith([{ filename: 'a.txt', content: Buffer.from('a') }]);
     box.expireOldIds = true;
     await syncWithoutAttachments();
-    // Every id handed out during the capture is now stale.
     box.rotateIds(gmailId);
+    const other = new FakeMailbox(PARTNER);
+    for (const [id, m] of box.messages) other.messages.set(id, m);
+    other.expireOldIds = true;
     const runId = (await one<{ id: number }>(deps.db, 'SELECT id FROM email_sync_runs'))!.id;
-    const r = await downloadPendingAttachments(deps, box, { accountId: (await getAccount(deps.db, { email: PARTNER })).id, runId });
+    // A fresh client (a later run) remembers nothing: one fetch, then the download.
+    const r = await downloadPendingAttachments(deps, other, { accountId: (await getAccount(deps.db, { email: PARTNER })).id, runId });
     expect(r).toEqual({ saved: 1, failed: 0, tooLarge: 0 });
-    expect(box.attachmentCalls.map((c) => c.stale)).toEqual([false]);
+    expect(other.getMessageCalls).toEqual([gmailId]);
+    expect(other.attachmentCalls.map((c) => c.stale)).toEqual([false]);
   });
 
   it('a crash between writing the temp file and the rename leaves nothing at the final path, and the next run completes', async () => {

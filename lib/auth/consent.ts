@@ -1,6 +1,7 @@
 // Per-user OAuth mailboxes: the consent URL and its signed single-use state, the code
 // exchange, the check that the mailbox granted is the one asked for, and the encrypted
 // refresh token on the account row; refreshTokenFor and markNeedsConsent serve the sync engine.
+// The account row itself is written through lib/capture/accounts.ts, its only writer.
 import { createHash, randomBytes } from 'node:crypto';
 import { gmail } from '@googleapis/gmail';
 import type { OAuth2Client } from 'google-auth-library';
@@ -10,6 +11,7 @@ import type { Deps } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
 import { createOAuthClient, GMAIL_READONLY_SCOPE } from '../gmail/tokens.js';
 import { GmailStop } from '../gmail/types.js';
+import { markNeedsConsentState, upsertOAuthAccount } from '../capture/accounts.js';
 import { decryptSecret, encryptSecret, SecretDecryptError, SecretKeyError, signValue, verifySignature } from './secrets.js';
 
 export const STATE_TTL_MS = 10 * 60_000;
@@ -212,24 +214,7 @@ export function sameMailbox(a: string, b: string): boolean {
  * progress keeps its `syncing` state and settles it itself.
  */
 export async function storeOAuthAccount(deps: Deps, email: string, refreshToken: string): Promise<{ id: number; state: string }> {
-  const sealed = sealToken(deps, refreshToken);
-  const now = new Date(deps.clock.now()).toISOString();
-  const row = await one<{ id: number; state: string }>(
-    deps.db,
-    `INSERT INTO email_accounts (email, auth_method, sync_enabled, state, refresh_token_enc, last_error, created_at, updated_at)
-     VALUES (?, 'oauth', 1, 'idle', ?, NULL, ?, ?)
-     ON CONFLICT(email) DO UPDATE SET
-       sync_enabled = CASE WHEN email_accounts.unenrolled_at IS NOT NULL THEN 1 ELSE email_accounts.sync_enabled END,
-       unenrolled_at = NULL,
-       auth_method = 'oauth',
-       refresh_token_enc = excluded.refresh_token_enc,
-       state = CASE WHEN email_accounts.state = 'syncing' THEN 'syncing' ELSE 'idle' END,
-       last_error = NULL,
-       updated_at = excluded.updated_at
-     RETURNING id, state`,
-    [email, sealed, now, now],
-  );
-  return row!;
+  return upsertOAuthAccount(deps.db, email, sealToken(deps, refreshToken), new Date(deps.clock.now()).toISOString());
 }
 
 function sealToken(deps: Deps, token: string): string {
@@ -246,11 +231,7 @@ function sealToken(deps: Deps, token: string): string {
  * Only this mailbox stops; its sync position stays for when the owner consents again.
  */
 export async function markNeedsConsent(db: Db, accountId: number, message: string, nowIso: string): Promise<void> {
-  await run(db, "UPDATE email_accounts SET state = 'needs_consent', last_error = ?, updated_at = ? WHERE id = ?", [
-    message,
-    nowIso,
-    accountId,
-  ]);
+  await markNeedsConsentState(db, accountId, message, nowIso);
 }
 
 /**

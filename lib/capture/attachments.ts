@@ -1,14 +1,16 @@
-// Downloading the files of matched mail. Gmail's attachment ids are ephemeral, so each email's
-// message is fetched again right before its files are, and once more when an id turns out to
-// have expired. Files are content-addressed (attachments/ab/<sha256>), written to a temp file
-// beside the final path and renamed, so a crash never leaves a partial file where a reader
-// would find it; the same bytes are stored once however many messages carry them.
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
+// Downloading the files of matched mail. Gmail's attachment ids are ephemeral: the ids the
+// sync's own fetch of a message handed out are used first, and the message is fetched again
+// only when it was not fetched on this run or an id turns out to have expired (404/400).
+// Files are content-addressed (attachments/ab/<sha256>), written to a temp file beside the
+// final path and renamed, so a crash never leaves a partial file where a reader would find
+// it; the same bytes are stored once however many messages carry them. Mailboxes holding the
+// same email claim its rows before downloading, so its files are downloaded once.
+// Writes to the run ledger go through runs.ts.
 import type { InStatement } from '@libsql/client';
-import { blobAbsPath, blobRelPath, deleteUnreferencedBlobs } from './blobs.js';
+import { blobRelPath, claimAndStoreBlob, deleteUnreferencedBlobs, releaseBlobClaims, type BlobHooks } from './blobs.js';
 import { attachmentsChanged } from './changes.js';
+import { addAttachmentsSaved } from './runs.js';
+import { instanceOf } from './accounts.js';
 import { all } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { Semaphore } from '../gmail/limiter.js';
@@ -36,9 +38,31 @@ export interface DownloadResult {
   tooLarge: number;
 }
 
-/** Test seam: runs after a file's bytes are in its temp file and before the rename. */
-export interface DownloadHooks {
-  beforeRename?: (info: { tempPath: string; finalPath: string; attachmentId: number }) => void | Promise<void>;
+/** Test seams: after a file's bytes are in its temp file (before the rename), and after a batch's files are on disk (before their rows are written). */
+export interface DownloadHooks extends BlobHooks {
+  beforeWrite?: (outcomes: { id: number; kind: string }[]) => void | Promise<void>;
+}
+
+/** A download claim on a row lasts this long unless its outcome is written first. */
+export const CLAIM_MS = 15 * 60_000;
+
+// Attachment ids handed out by the sync's own fetch of a message, per client (one run).
+const remembered = new WeakMap<GmailApi, Map<string, Map<string, string>>>();
+
+/** Keep the ids a sync's fetch handed out, so the attachment step need not fetch the message again. */
+export function rememberAttachmentIds(gmail: GmailApi, messageId: string, parts: { partId: string; attachmentId: string | null }[]): void {
+  let byMessage = remembered.get(gmail);
+  if (!byMessage) remembered.set(gmail, (byMessage = new Map()));
+  const ids = new Map<string, string>();
+  for (const p of parts) if (p.attachmentId) ids.set(p.partId, p.attachmentId);
+  if (ids.size) byMessage.set(messageId, ids);
+}
+
+function takeRemembered(gmail: GmailApi, messageId: string): Map<string, string> | undefined {
+  const byMessage = remembered.get(gmail);
+  const ids = byMessage?.get(messageId);
+  byMessage?.delete(messageId);
+  return ids;
 }
 
 interface PendingRow {
@@ -98,9 +122,14 @@ export async function downloadPendingAttachments(deps: Deps, gmail: GmailApi, op
     byMessage.set(r.gmail_message_id, list);
   }
   const messages = [...byMessage.entries()];
+  const owner = `${instanceOf(deps)}:${opts.runId}`;
   for (let i = 0; i < messages.length; i += BATCH_EMAILS) {
-    const batch = messages.slice(i, i + BATCH_EMAILS);
-    const settled = await Promise.allSettled(batch.map(([messageId, list]) => downloadMessage(deps, gmail, sem, messageId, list, hooks)));
+    const claimed = await claimRows(deps, owner, messages.slice(i, i + BATCH_EMAILS).flatMap(([, list]) => list.map((r) => r.id)));
+    const batch = messages
+      .slice(i, i + BATCH_EMAILS)
+      .map(([messageId, list]) => [messageId, list.filter((r) => claimed.has(r.id))] as [string, PendingRow[]])
+      .filter(([, list]) => list.length > 0);
+    const settled = await Promise.allSettled(batch.map(([messageId, list]) => downloadMessage(deps, gmail, sem, messageId, list, hooks, owner)));
     const outcomes: Outcome[] = [];
     let stop: unknown = null;
     settled.forEach((s, j) => {
@@ -108,7 +137,8 @@ export async function downloadPendingAttachments(deps: Deps, gmail: GmailApi, op
       else if (s.reason instanceof GmailStop) stop ??= s.reason;
       else outcomes.push(...batch[j]![1].map((r) => ({ id: r.id, kind: 'failed' as const, error: errorText(s.reason) })));
     });
-    const counts = await writeOutcomes(deps, opts.runId, outcomes);
+    await hooks.beforeWrite?.(outcomes);
+    const counts = await writeOutcomes(deps, opts.runId, outcomes, [...claimed]);
     await opts.afterBatch?.();
     result.saved += counts.saved;
     result.failed += counts.failed;
@@ -153,7 +183,27 @@ async function freshParts(gmail: GmailApi, sem: Semaphore, messageId: string): P
   return new Map(parsed.attachments.map((a) => [a.partId, { attachmentId: a.attachmentId, size: a.size }]));
 }
 
-async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, messageId: string, rows: PendingRow[], hooks: DownloadHooks): Promise<Outcome[]> {
+/**
+ * Claim rows for this run; a row another mailbox's run claimed (the same email held by both)
+ * is left to it. Claims end when the outcomes are written, or expire.
+ */
+async function claimRows(deps: Deps, owner: string, ids: number[]): Promise<Set<number>> {
+  const out = new Set<number>();
+  if (!ids.length) return out;
+  const now = deps.clock.now();
+  const rows = await all<{ id: number }>(
+    deps.db,
+    `UPDATE email_attachments SET claim_owner = ?, claim_expires_at = ?
+      WHERE id IN (${ids.map(() => '?').join(',')}) AND state IN ('pending', 'failed')
+        AND (claim_owner IS NULL OR claim_owner = ? OR claim_expires_at <= ?)
+      RETURNING id`,
+    [owner, new Date(now + CLAIM_MS).toISOString(), ...ids, owner, new Date(now).toISOString()],
+  );
+  for (const r of rows) out.add(r.id);
+  return out;
+}
+
+async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, messageId: string, rows: PendingRow[], hooks: DownloadHooks, owner: string): Promise<Outcome[]> {
   const max = deps.config.gmail.maxAttachmentBytes;
   const out: Outcome[] = [];
   const wanted: PendingRow[] = [];
@@ -164,7 +214,14 @@ async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, mess
   }
   if (!wanted.length) return out;
 
-  let parts = await freshParts(gmail, sem, messageId);
+  const known = takeRemembered(gmail, messageId);
+  let parts: Map<string, { attachmentId: string | null; size: number }> | null;
+  if (known && wanted.every((r) => known.has(r.part_id))) {
+    // Fresh from this run's fetch of the message: no second fetch unless an id has expired.
+    parts = new Map(wanted.map((r) => [r.part_id, { attachmentId: known.get(r.part_id)!, size: r.size ?? 0 }]));
+  } else {
+    parts = await freshParts(gmail, sem, messageId);
+  }
   if (!parts) return [...out, ...wanted.map((r) => ({ id: r.id, kind: 'failed' as const, error: 'message no longer in this mailbox' }))];
   let refreshed: ReturnType<typeof freshParts> | null = null;
   // Ids handed out by one fetch can expire before they are used; the first download that
@@ -187,7 +244,7 @@ async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, mess
         }
         if (!bytes) return { id: r.id, kind: 'failed', error: 'Gmail no longer has this attachment' };
         if (bytes.length > max) return { id: r.id, kind: 'too_large', size: bytes.length };
-        const sha256 = await storeBlob(deps.config.dataDir, bytes, r.id, hooks);
+        const sha256 = await claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, r.id, owner, new Date(deps.clock.now()).toISOString(), hooks);
         return { id: r.id, kind: 'saved', sha256, size: bytes.length };
       } catch (err) {
         if (err instanceof GmailStop) throw err;
@@ -213,35 +270,13 @@ async function fetchBytes(gmail: GmailApi, sem: Semaphore, messageId: string, at
   }
 }
 
-/** Write the bytes under their hash (once); returns the sha256. */
-export async function storeBlob(dataDir: string, bytes: Buffer, attachmentId: number, hooks: DownloadHooks = {}): Promise<string> {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const finalPath = blobAbsPath(dataDir, sha256);
-  const existing = await stat(finalPath).catch(() => null);
-  if (existing?.isFile() && existing.size === bytes.length) return sha256;
-  await mkdir(path.dirname(finalPath), { recursive: true });
-  const tempPath = path.join(path.dirname(finalPath), `.${sha256}.${randomUUID()}.tmp`);
-  try {
-    const fh = await open(tempPath, 'wx', 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await hooks.beforeRename?.({ tempPath, finalPath, attachmentId });
-    await rename(tempPath, finalPath);
-  } catch (err) {
-    await rm(tempPath, { force: true }).catch(() => undefined);
-    throw err;
-  }
-  return sha256;
-}
-
 /** One write per batch; rows moved on meanwhile (rematch purged them) keep their new state. */
-async function writeOutcomes(deps: Deps, runId: number, outcomes: Outcome[]): Promise<DownloadResult> {
+async function writeOutcomes(deps: Deps, runId: number, outcomes: Outcome[], claimed: number[]): Promise<DownloadResult> {
   const counts: DownloadResult = { saved: 0, failed: 0, tooLarge: 0 };
-  if (!outcomes.length) return counts;
+  if (!outcomes.length) {
+    if (claimed.length) await endClaims(deps.db, claimed);
+    return counts;
+  }
   const now = new Date(deps.clock.now()).toISOString();
   const live = "id = ? AND state IN ('pending', 'failed') AND EXISTS (SELECT 1 FROM emails e WHERE e.id = email_attachments.email_id AND e.is_matched = 1)";
   const stmts: InStatement[] = outcomes.map((o) => {
@@ -263,6 +298,8 @@ async function writeOutcomes(deps: Deps, runId: number, outcomes: Outcome[]): Pr
     for (const st of stmts) results.push(await tx.execute(st));
     const changed = outcomes.filter((_, i) => (results[i]?.rowsAffected ?? 0) > 0).map((o) => o.id);
     await attachmentsChanged(tx, changed, { now });
+    // The rows are saved (or not): the file claims of this batch end with them.
+    await endClaims(tx, claimed);
     await tx.commit();
   } catch (err) {
     if (!tx.closed) await tx.rollback().catch(() => undefined);
@@ -281,10 +318,16 @@ async function writeOutcomes(deps: Deps, runId: number, outcomes: Outcome[]): Pr
     else counts.failed++;
   });
   // Added rather than set: a rematch downloads through several mailboxes into one run.
-  if (counts.saved) {
-    await deps.db.execute({ sql: 'UPDATE email_sync_runs SET attachments_saved = attachments_saved + ? WHERE id = ?', args: [counts.saved, runId] });
-  }
+  await addAttachmentsSaved(deps.db, runId, counts.saved);
   // A file written for a row that was purged meanwhile is removed unless another row holds it.
   if (orphans.length) await deleteUnreferencedBlobs(deps.db, deps.config.dataDir, orphans);
   return counts;
+}
+
+async function endClaims(db: { execute: Deps['db']['execute'] }, ids: number[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500);
+    await db.execute({ sql: `UPDATE email_attachments SET claim_owner = NULL, claim_expires_at = NULL WHERE id IN (${chunk.map(() => '?').join(',')})`, args: chunk });
+  }
+  await releaseBlobClaims(db, ids);
 }

@@ -1,83 +1,70 @@
-// The run ledger and the per-mailbox lease. The lease lives in the database so the
-// scheduler, run-now and a second process sharing the database never sync one mailbox
-// twice at once; a lease whose holder crashed expires and is taken over, and the run it
-// left `running` is closed `failed` with error `interrupted`.
-import { randomUUID } from 'node:crypto';
+// The run ledger, and beginning and ending a leased sync. This file is the only writer of
+// `email_sync_runs`; the lease columns of the account are written through accounts.ts.
+//
+// A lease names its holder (the process's instance id) and is renewed by a heartbeat timer
+// in that process and by every committed page; a holder that dies stops renewing it, and
+// within LEASE_MS the next caller takes it over and closes the run it left `running` as
+// `failed` with error `interrupted`. A process on an embedded database takes over every
+// lease not its own at its start (see takeOverAtStart).
 import type { Db, Executor } from '../db/client.js';
-import { one, run } from '../db/client.js';
+import { all, one, run } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
+import { AppError } from '../core/errors.js';
+import {
+  assertSyncable,
+  instanceOf,
+  leaseLive,
+  releaseLease,
+  settleExpiredLeases,
+  takeLease,
+  takeOverForeignLeases,
+  type AccountRow,
+  type Lease,
+  type LeaseEnd,
+} from './accounts.js';
 
-export const LEASE_MS = 15 * 60_000;
+export { LEASE_MS, HEARTBEAT_MS, LeaseLost, renewLease, renewHeldLeases, type Lease } from './accounts.js';
 
-export type RunKind = 'backfill' | 'incremental' | 'rematch' | 'attachments';
-
-export interface Lease {
-  accountId: number;
-  owner: string;
-  runId: number;
-}
+export type RunKind = 'backfill' | 'incremental' | 'rematch' | 'attachments' | 'verify';
 
 export type BeginResult = { started: true; lease: Lease } | { started: false; runId: number };
 
+export const INTERRUPTED = 'interrupted';
+
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Take the mailbox's lease and open its run row, in one write transaction. */
-export async function beginSync(deps: Pick<Deps, 'db' | 'clock'>, accountId: number, kind: RunKind): Promise<BeginResult> {
+/**
+ * Take the mailbox's lease and open its run row, in one write transaction. The mailbox must
+ * still be enrolled and not paused when the transaction runs, so an unenrolment or a pause
+ * that commits first wins and no run starts.
+ */
+export async function beginSync(deps: Pick<Deps, 'db' | 'clock' | 'instanceId'>, accountId: number, kind: RunKind): Promise<BeginResult> {
   const now = deps.clock.now();
   const tx = await deps.db.transaction('write');
   try {
-    const acc = await one<{ lease_owner: string | null; lease_expires_at: string | null; lease_run_id: number | null }>(
+    const acc = await one<AccountRow & { run_status: string | null }>(
       tx,
-      'SELECT lease_owner, lease_expires_at, lease_run_id FROM email_accounts WHERE id = ?',
+      'SELECT a.*, r.status AS run_status FROM email_accounts a LEFT JOIN email_sync_runs r ON r.id = a.lease_run_id WHERE a.id = ?',
       [accountId],
     );
-    if (!acc) throw new Error(`no account ${accountId}`);
-    if (acc.lease_owner && acc.lease_expires_at && Date.parse(acc.lease_expires_at) > now && acc.lease_run_id) {
+    if (!acc) throw new AppError('NOT_FOUND', `no mailbox with id ${accountId}`);
+    assertSyncable(acc);
+    if (leaseLive(acc, now, acc.run_status === 'running')) {
       await tx.commit();
-      return { started: false, runId: acc.lease_run_id };
+      return { started: false, runId: acc.lease_run_id! };
     }
-    if (acc.lease_run_id) {
-      await run(tx, "UPDATE email_sync_runs SET status = 'failed', error = 'interrupted', finished_at = ? WHERE id = ? AND status = 'running'", [
-        iso(now),
-        acc.lease_run_id,
-      ]);
-    }
-    const owner = randomUUID();
-    const r = await one<{ id: number }>(
-      tx,
-      "INSERT INTO email_sync_runs (account_id, kind, status, started_at) VALUES (?, ?, 'running', ?) RETURNING id",
-      [accountId, kind, iso(now)],
-    );
-    await run(
-      tx,
-      "UPDATE email_accounts SET lease_owner = ?, lease_expires_at = ?, lease_run_id = ?, state = 'syncing', updated_at = ? WHERE id = ?",
-      [owner, iso(now + LEASE_MS), r!.id, iso(now), accountId],
-    );
+    if (acc.lease_run_id) await interruptRuns(tx, [acc.lease_run_id], now);
+    const runId = await openRun(tx, accountId, kind, now);
+    const lease: Lease = { accountId, owner: instanceOf(deps), runId };
+    await takeLease(tx, lease, now);
     await tx.commit();
-    return { started: true, lease: { accountId, owner, runId: r!.id } };
+    return { started: true, lease };
   } catch (err) {
-    await tx.rollback();
+    await tx.rollback().catch(() => undefined);
     throw err;
   } finally {
     tx.close();
   }
-}
-
-export class LeaseLost extends Error {
-  constructor() {
-    super('the mailbox lease was taken over by another process');
-    this.name = 'LeaseLost';
-  }
-}
-
-/** Extend the lease inside a page's transaction; a lost lease aborts that page. */
-export async function renewLease(tx: Executor, lease: Lease, nowMs: number): Promise<void> {
-  const r = await run(tx, 'UPDATE email_accounts SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?', [
-    iso(nowMs + LEASE_MS),
-    lease.accountId,
-    lease.owner,
-  ]);
-  if (r.rowsAffected !== 1) throw new LeaseLost();
 }
 
 export interface RunTotals {
@@ -88,6 +75,12 @@ export interface RunTotals {
   quota_units?: number;
   http_calls?: number;
   bytes_downloaded?: number;
+  messages_failed?: number;
+  missing?: number;
+  gone?: number;
+  repaired?: number;
+  /** A note on a run that succeeded (messages skipped); a failed run's error comes from its end. */
+  error?: string | null;
 }
 
 export async function updateRun(db: Executor, runId: number, t: RunTotals): Promise<void> {
@@ -100,43 +93,62 @@ export async function updateRun(db: Executor, runId: number, t: RunTotals): Prom
        attachments_saved = coalesce(?, attachments_saved),
        quota_units = coalesce(?, quota_units),
        http_calls = coalesce(?, http_calls),
-       bytes_downloaded = coalesce(?, bytes_downloaded)
+       bytes_downloaded = coalesce(?, bytes_downloaded),
+       messages_failed = coalesce(?, messages_failed),
+       missing = coalesce(?, missing),
+       gone = coalesce(?, gone),
+       repaired = coalesce(?, repaired),
+       error = coalesce(?, error)
      WHERE id = ?`,
-    [t.kind ?? null, t.messages_seen ?? null, t.messages_stored ?? null, t.attachments_saved ?? null, t.quota_units ?? null, t.http_calls ?? null, t.bytes_downloaded ?? null, runId],
+    [
+      t.kind ?? null,
+      t.messages_seen ?? null,
+      t.messages_stored ?? null,
+      t.attachments_saved ?? null,
+      t.quota_units ?? null,
+      t.http_calls ?? null,
+      t.bytes_downloaded ?? null,
+      t.messages_failed ?? null,
+      t.missing ?? null,
+      t.gone ?? null,
+      t.repaired ?? null,
+      t.error ?? null,
+      runId,
+    ],
   );
 }
 
+/** Attachments saved add up: a rematch downloads through several mailboxes into one run. */
+export async function addAttachmentsSaved(db: Executor, runId: number, n: number): Promise<void> {
+  if (n) await run(db, 'UPDATE email_sync_runs SET attachments_saved = attachments_saved + ? WHERE id = ?', [n, runId]);
+}
+
 /** Close the run and release the lease (only if still ours), with the account's new state. */
-export async function finishSync(
-  db: Db,
-  lease: Lease,
-  nowMs: number,
-  outcome: { ok: true; totals: RunTotals; learnedUnitsSec?: number | null } | { ok: false; totals: RunTotals; state: 'auth_error' | 'needs_consent' | 'error'; error: string; learnedUnitsSec?: number | null },
-): Promise<void> {
-  const now = iso(nowMs);
-  await updateRun(db, lease.runId, outcome.totals);
-  await db.batch(
-    [
-      {
-        sql: 'UPDATE email_sync_runs SET status = ?, error = ?, finished_at = ? WHERE id = ?',
-        args: [outcome.ok ? 'succeeded' : 'failed', outcome.ok ? null : outcome.error, now, lease.runId],
-      },
-      outcome.ok
-        ? {
-            sql: `UPDATE email_accounts SET state = 'idle', last_error = NULL, last_sync_at = ?,
-                    learned_units_sec = CASE WHEN ? THEN ? ELSE learned_units_sec END,
-                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?`,
-            args: [now, outcome.learnedUnitsSec !== undefined, outcome.learnedUnitsSec ?? null, now, lease.accountId, lease.owner],
-          }
-        : {
-            sql: `UPDATE email_accounts SET state = ?, last_error = ?,
-                    learned_units_sec = CASE WHEN ? THEN ? ELSE learned_units_sec END,
-                    lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ?`,
-            args: [outcome.state, outcome.error, outcome.learnedUnitsSec !== undefined, outcome.learnedUnitsSec ?? null, now, lease.accountId, lease.owner],
-          },
-    ],
-    'write',
-  );
+export async function finishSync(db: Db, lease: Lease, nowMs: number, outcome: LeaseEnd & { totals: RunTotals }): Promise<void> {
+  const tx = await db.transaction('write');
+  try {
+    await updateRun(tx, lease.runId, outcome.totals);
+    await run(tx, "UPDATE email_sync_runs SET status = ?, error = CASE WHEN ? THEN error ELSE ? END, finished_at = ? WHERE id = ? AND status = 'running'", [
+      outcome.ok ? 'succeeded' : 'failed',
+      outcome.ok,
+      outcome.ok ? null : outcome.error,
+      iso(nowMs),
+      lease.runId,
+    ]);
+    await releaseLease(tx, lease, nowMs, outcome);
+    await tx.commit();
+  } catch (err) {
+    await tx.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    tx.close();
+  }
+}
+
+/** A run whose lease was taken over: closed failed, the account left to its new holder. */
+export async function closeLostRun(db: Executor, runId: number, nowMs: number, totals: RunTotals, error: string): Promise<void> {
+  await updateRun(db, runId, totals);
+  await run(db, "UPDATE email_sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'", [error, iso(nowMs), runId]);
 }
 
 /** A run not tied to a mailbox lease (rematch, attachments on their own). */
@@ -157,4 +169,61 @@ export async function closeRun(db: Executor, runId: number, nowMs: number, outco
     iso(nowMs),
     runId,
   ]);
+}
+
+async function interruptRuns(tx: Executor, ids: number[], nowMs: number): Promise<void> {
+  for (const id of ids) {
+    await run(tx, "UPDATE email_sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'", [INTERRUPTED, iso(nowMs), id]);
+  }
+}
+
+/**
+ * At the start of a process that is its database's only writer (embedded `file:` database):
+ * every lease held by someone else ends now, and every run still `running` was left by a
+ * process that is gone; they are closed `failed`/`interrupted`. Returns the accounts whose
+ * sync was interrupted, for the caller to resume.
+ */
+export async function takeOverAtStart(deps: Pick<Deps, 'db' | 'clock' | 'instanceId'>): Promise<{ id: number; email: string }[]> {
+  const now = deps.clock.now();
+  const tx = await deps.db.transaction('write');
+  try {
+    const taken = await takeOverForeignLeases(tx, instanceOf(deps), iso(now));
+    const running = await all<{ id: number }>(tx, "SELECT id FROM email_sync_runs WHERE status = 'running'");
+    await interruptRuns(tx, running.map((r) => r.id), now);
+    await tx.commit();
+    return taken.map(({ id, email }) => ({ id, email }));
+  } catch (err) {
+    await tx.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    tx.close();
+  }
+}
+
+/**
+ * Runs left `running` by a dead holder, on a database other processes may share: a leased run
+ * (sync, verify) whose mailbox lease is gone or expired is closed `interrupted`, and the
+ * mailbox's `syncing` state settled. Runs without a lease (rematch, attachments) are left.
+ */
+export async function sweepDeadRuns(deps: Pick<Deps, 'db' | 'clock'>): Promise<number> {
+  const now = deps.clock.now();
+  const tx = await deps.db.transaction('write');
+  try {
+    const dead = await all<{ id: number }>(
+      tx,
+      `SELECT r.id FROM email_sync_runs r
+        WHERE r.status = 'running' AND r.kind IN ('backfill', 'incremental', 'verify')
+          AND NOT EXISTS (SELECT 1 FROM email_accounts a WHERE a.lease_run_id = r.id AND a.lease_owner IS NOT NULL AND a.lease_expires_at > ?)`,
+      [iso(now)],
+    );
+    await interruptRuns(tx, dead.map((r) => r.id), now);
+    await settleExpiredLeases(tx, iso(now));
+    await tx.commit();
+    return dead.length;
+  } catch (err) {
+    await tx.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    tx.close();
+  }
 }

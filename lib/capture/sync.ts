@@ -1,18 +1,23 @@
 // The sync engine for one mailbox: backfill with a checkpoint per page, then history.
 // Every page's rows, its checkpoint and the run's counters commit in one transaction,
 // so a crash at any instant resumes at the last committed page and stores nothing twice.
+// A message that cannot be parsed or stored is recorded (run and failure table) and skipped;
+// the rest of its page commits. A directory change that commits while a page is being
+// fetched is seen inside the page's transaction and the page is re-matched before storing.
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from './accounts.js';
-import { historyGreater } from './accounts.js';
+import { advanceHistory, completeBackfill, historyGreater, resetBackfill, saveBackfillPage, startBackfill } from './accounts.js';
+import { rememberAttachmentIds } from './attachments.js';
 import { emailsChanged } from './changes.js';
+import { directoryVersion, givenUpIds, recordMessageFailures, type MessageFailure } from './failures.js';
 import { one, run } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import type { GmailApi, GmailHistory } from '../gmail/types.js';
-import { GmailStop } from '../gmail/types.js';
+import { GmailStop, InvalidPageToken } from '../gmail/types.js';
 import { Matcher, loadDirectory } from '../matching/matcher.js';
 import { decodeBodyPart, parseGmailMessage } from '../mail/mime.js';
-import { LeaseLost, finishSync, renewLease, updateRun, type Lease, type RunKind, type RunTotals } from './runs.js';
-import { knownGmailIds, participantsOf, storeMessages, type ProcessedMessage } from './store.js';
+import { LeaseLost, closeLostRun, finishSync, renewLease, updateRun, type Lease, type RunKind, type RunTotals } from './runs.js';
+import { knownGmailIds, participantsOf, storeMessages, type ProcessedMessage, type StoreResult } from './store.js';
 
 /** Labels whose mail is never captured: drafts and chats ever, spam and trash at backfill. */
 const NEVER = ['DRAFT', 'CHAT', 'SPAM'];
@@ -40,12 +45,16 @@ class Ctx {
   seen = 0;
   stored = 0;
   page = 0;
+  /** Messages skipped on this run (parse or store failures), and those of the page in hand. */
+  readonly failures: MessageFailure[] = [];
+  pageFailures: MessageFailure[] = [];
   constructor(
     readonly deps: Deps,
     readonly account: AccountRow,
     readonly lease: Lease,
     readonly gmail: GmailApi,
-    readonly matcher: Matcher,
+    public matcher: Matcher,
+    public directoryVersion: number,
     readonly hooks: SyncHooks,
     public kind: RunKind,
   ) {}
@@ -63,8 +72,16 @@ class Ctx {
       quota_units: s.quotaUnits,
       http_calls: s.calls,
       bytes_downloaded: s.bytes,
+      messages_failed: this.failures.length,
+      ...(this.failures.length ? { error: failureNote(this.failures) } : {}),
     };
   }
+}
+
+function failureNote(failures: MessageFailure[]): string {
+  const shown = failures.slice(0, 5).map((f) => `${f.gmailId}: ${f.reason}`);
+  const more = failures.length > shown.length ? `; and ${failures.length - shown.length} more` : '';
+  return `skipped ${failures.length} message${failures.length === 1 ? '' : 's'} that could not be stored: ${shown.join('; ')}${more}`.slice(0, 1000);
 }
 
 export function decideKind(deps: Deps, account: AccountRow): RunKind {
@@ -75,8 +92,10 @@ export function decideKind(deps: Deps, account: AccountRow): RunKind {
 }
 
 export async function performSync(deps: Deps, account: AccountRow, lease: Lease, gmail: GmailApi, hooks: SyncHooks = {}): Promise<SyncSummary> {
+  // The version is read before the directory so a change in between only causes a reload.
+  const version = await directoryVersion(deps.db);
   const directory = await loadDirectory(deps.db, deps.config.gmail.workspaceDomains);
-  const c = new Ctx(deps, account, lease, gmail, new Matcher(directory), hooks, decideKind(deps, account));
+  const c = new Ctx(deps, account, lease, gmail, new Matcher(directory), version, hooks, decideKind(deps, account));
   const log = deps.log.child({ account: account.email, run_id: lease.runId });
   log.info({ event: 'sync.started', kind: c.kind }, 'sync started');
   try {
@@ -85,7 +104,7 @@ export async function performSync(deps: Deps, account: AccountRow, lease: Lease,
       if (!done) {
         log.warn({ event: 'sync.history_expired', history_id: account.history_id }, 'history expired; falling back to a backfill that reuses stored mail');
         c.kind = 'backfill';
-        await run(deps.db, 'UPDATE email_accounts SET backfill_history_id = NULL, backfill_page_token = NULL WHERE id = ?', [account.id]);
+        await resetBackfill(deps.db, account.id);
         account.backfill_history_id = null;
         account.backfill_page_token = null;
       }
@@ -105,8 +124,7 @@ export async function performSync(deps: Deps, account: AccountRow, lease: Lease,
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof LeaseLost) {
       log.error({ event: 'sync.lease_lost' }, message);
-      await updateRun(deps.db, lease.runId, c.totals());
-      await run(deps.db, "UPDATE email_sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status = 'running'", [message, c.now, lease.runId]);
+      await closeLostRun(deps.db, lease.runId, deps.clock.now(), c.totals(), message);
       return summary(c, 'failed', message);
     }
     const state = err instanceof GmailStop ? err.state : 'error';
@@ -153,29 +171,29 @@ async function backfill(c: Ctx): Promise<string> {
     const profile = await gmail.getProfile();
     startHistory = profile.historyId;
     pageToken = undefined;
-    await run(deps.db, 'UPDATE email_accounts SET backfill_history_id = ?, backfill_page_token = NULL, backfill_started_at = ? WHERE id = ?', [
-      startHistory,
-      c.now,
-      account.id,
-    ]);
+    await startBackfill(deps.db, account.id, startHistory, c.now);
   }
   for (;;) {
-    const page = await gmail.listMessages({ pageToken, maxResults: deps.config.gmail.backfillPageSize, q: backfillQuery(c) });
+    let page;
+    try {
+      page = await gmail.listMessages({ pageToken, maxResults: deps.config.gmail.backfillPageSize, q: backfillQuery(c) });
+    } catch (err) {
+      if (!(err instanceof InvalidPageToken) || !pageToken) throw err;
+      // A stored token Gmail no longer accepts: list again from the start; what is stored is skipped by id.
+      deps.log.warn({ event: 'sync.page_token_rejected', account: account.email }, 'Gmail refused the stored page token; listing the mailbox again from the start');
+      pageToken = undefined;
+      await saveBackfillPage(deps.db, account.id, null);
+      continue;
+    }
     const ids = page.messages.map((m) => m.id);
     c.seen += ids.length;
     const known = await knownGmailIds(deps.db, account.id, ids);
-    const fetched = await fetchAll(c, ids.filter((id) => !known.has(id)), NOT_AT_BACKFILL);
+    const givenUp = await givenUpIds(deps.db, account.id, ids);
+    const fetched = await fetchAll(c, ids.filter((id) => !known.has(id) && !givenUp.has(id)), NOT_AT_BACKFILL);
     const last = !page.nextPageToken;
     await commitPage(c, fetched, async (tx) => {
-      if (last) {
-        // The backfill is complete: history takes over from the point read before it began.
-        await run(tx, 'UPDATE email_accounts SET history_id = ?, backfill_history_id = NULL, backfill_page_token = NULL, backfill_started_at = NULL WHERE id = ?', [
-          startHistory!,
-          account.id,
-        ]);
-      } else {
-        await run(tx, 'UPDATE email_accounts SET backfill_page_token = ? WHERE id = ?', [page.nextPageToken!, account.id]);
-      }
+      if (last) await completeBackfill(tx, account.id, startHistory!);
+      else await saveBackfillPage(tx, account.id, page.nextPageToken!);
     });
     if (last) return startHistory!;
     pageToken = page.nextPageToken;
@@ -200,9 +218,10 @@ async function incremental(c: Ctx, startHistoryId: string): Promise<boolean> {
     const changes = collectChanges(h.history);
     const ids = [...changes.keys()];
     const known = await knownGmailIds(deps.db, account.id, ids);
+    const givenUp = await givenUpIds(deps.db, account.id, ids);
     const toFetch = ids.filter((id) => {
       const ch = changes.get(id)!;
-      return !known.has(id) && ch.fetch && !ch.deleted;
+      return !known.has(id) && !givenUp.has(id) && ch.fetch && !ch.deleted;
     });
     c.seen += toFetch.length;
     const fetched = await fetchAll(c, toFetch, NEVER);
@@ -235,12 +254,7 @@ async function incremental(c: Ctx, startHistoryId: string): Promise<boolean> {
         if (copy) touched.push(copy.email_id);
       }
       await emailsChanged(tx, touched, { now: c.now });
-      if (checkpoint) {
-        const cur = await one<{ history_id: string | null }>(tx, 'SELECT history_id FROM email_accounts WHERE id = ?', [account.id]);
-        if (historyGreater(checkpoint, cur?.history_id ?? null)) {
-          await run(tx, 'UPDATE email_accounts SET history_id = ? WHERE id = ?', [checkpoint, account.id]);
-        }
-      }
+      if (checkpoint) await advanceHistory(tx, account.id, checkpoint);
     });
     if (last) return true;
     pageToken = h.nextPageToken;
@@ -293,8 +307,8 @@ function collectChanges(records: GmailHistory[]): Map<string, Pending> {
         p.added.delete(l);
       }
       if (m.labelIds) p.labels = m.labelIds;
-      // Mail rescued from spam becomes capturable.
-      if ((lr.labelIds ?? []).includes('SPAM') && !(m.labelIds ?? []).some((l) => NEVER.includes(l))) p.fetch = true;
+      // Mail rescued from spam, or restored from trash, becomes capturable.
+      if ((lr.labelIds ?? []).some((l) => l === 'SPAM' || l === 'TRASH') && !(m.labelIds ?? []).some((l) => NEVER.includes(l))) p.fetch = true;
     }
   }
   return changes;
@@ -310,8 +324,17 @@ async function fetchOne(c: Ctx, id: string, skipLabels: string[]): Promise<Proce
   const msg = await c.gmail.getMessage(id, 'full');
   if (!msg) return null; // deleted since it was listed
   if ((msg.labelIds ?? []).some((l) => skipLabels.includes(l))) return null;
-  const parsed = parseGmailMessage(msg);
-  const links = c.matcher.match(participantsOf(parsed));
+  let parsed;
+  let links;
+  try {
+    parsed = parseGmailMessage(msg);
+    links = c.matcher.match(participantsOf(parsed));
+  } catch (err) {
+    c.pageFailures.push({ gmailId: id, reason: `cannot be parsed: ${err instanceof Error ? err.message : String(err)}` });
+    return null;
+  }
+  // The attachment step can use the ids of this fetch instead of fetching the message again.
+  if (links.length && parsed.attachments.length) rememberAttachmentIds(c.gmail, id, parsed.attachments);
   if (links.length === 0) {
     parsed.bodyText = null;
     parsed.bodyHtml = null;
@@ -333,20 +356,106 @@ async function fetchOne(c: Ctx, id: string, skipLabels: string[]): Promise<Proce
 
 async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: Transaction) => Promise<void>): Promise<void> {
   const { deps } = c;
-  const tx = await deps.db.transaction('write');
-  try {
-    await renewLease(tx, c.lease, deps.clock.now());
-    const r = await storeMessages(tx, { accountId: c.account.id, now: c.now, maxAttachmentBytes: deps.config.gmail.maxAttachmentBytes }, fetched);
-    await checkpoint(tx);
-    await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored });
-    await tx.commit();
-    c.stored += r.stored;
-  } catch (err) {
-    await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
+  for (;;) {
+    const tx = await deps.db.transaction('write');
+    let stale = false;
+    try {
+      await renewLease(tx, c.lease, deps.clock.now());
+      // Checked under the write lock: a directory change either committed before (seen here)
+      // or commits after this page (and its rematch then sees this page's rows).
+      if ((await directoryVersion(tx)) !== c.directoryVersion) {
+        stale = true;
+      } else {
+        const r = await storeIsolated(tx, c, fetched);
+        await recordMessageFailures(tx, c.account.id, c.lease.runId, c.now, c.pageFailures, fetched.map((m) => m.parsed.gmailId));
+        c.failures.push(...c.pageFailures);
+        await checkpoint(tx);
+        await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored });
+        await tx.commit();
+        c.stored += r.stored;
+        c.pageFailures = [];
+      }
+    } catch (err) {
+      await tx.rollback().catch(() => undefined);
+      throw err;
+    } finally {
+      if (stale) await tx.rollback().catch(() => undefined);
+      tx.close();
+    }
+    if (!stale) break;
+    fetched = await rematchFetched(c, fetched);
   }
   c.page++;
   await c.hooks.onPageCommitted?.({ kind: c.kind, page: c.page });
+}
+
+/**
+ * Store the page; if that fails, store it again one message at a time, each in its own
+ * savepoint, and record the ones that fail. A failure outside a message (the checkpoint, the
+ * database itself) still rolls the whole page back.
+ */
+async function storeIsolated(tx: Transaction, c: Ctx, fetched: ProcessedMessage[]): Promise<StoreResult> {
+  const ctx = { accountId: c.account.id, now: c.now, maxAttachmentBytes: c.deps.config.gmail.maxAttachmentBytes };
+  await tx.execute('SAVEPOINT page');
+  try {
+    const r = await storeMessages(tx, ctx, fetched);
+    await tx.execute('RELEASE page');
+    return r;
+  } catch (err) {
+    await tx.execute('ROLLBACK TO page');
+    await tx.execute('RELEASE page');
+    if (fetched.length <= 1 && !isMessageError(err)) throw err;
+  }
+  const total: StoreResult = { stored: 0, newlyMatchedEmailIds: [], threads: new Set() };
+  for (const m of fetched) {
+    await tx.execute('SAVEPOINT message');
+    try {
+      const r = await storeMessages(tx, ctx, [m]);
+      await tx.execute('RELEASE message');
+      total.stored += r.stored;
+      total.newlyMatchedEmailIds.push(...r.newlyMatchedEmailIds);
+      for (const t of r.threads) total.threads.add(t);
+    } catch (err) {
+      await tx.execute('ROLLBACK TO message');
+      await tx.execute('RELEASE message');
+      if (!isMessageError(err)) throw err;
+      c.pageFailures.push({ gmailId: m.parsed.gmailId, reason: `cannot be stored: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300) });
+    }
+  }
+  return total;
+}
+
+/** Errors that belong to one message's content, not to the database (which would fail every message). */
+function isMessageError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CORRUPT|READONLY|CANTOPEN|NOMEM|INTERRUPT)/.test(code)) return false;
+  return true;
+}
+
+/** The directory changed while the page was fetched: match again; fetch anew mail that became matched. */
+async function rematchFetched(c: Ctx, fetched: ProcessedMessage[]): Promise<ProcessedMessage[]> {
+  const { deps } = c;
+  c.directoryVersion = await directoryVersion(deps.db);
+  c.matcher = new Matcher(await loadDirectory(deps.db, deps.config.gmail.workspaceDomains));
+  deps.log.info({ event: 'sync.directory_reloaded', account: c.account.email, version: c.directoryVersion }, 'the directory changed during the sync; matching the page again');
+  const out: ProcessedMessage[] = [];
+  const again: string[] = [];
+  for (const m of fetched) {
+    const links = c.matcher.match(participantsOf(m.parsed));
+    if (links.length && !m.links.length) {
+      again.push(m.parsed.gmailId); // its body was dropped when it matched nothing
+    } else if (!links.length) {
+      const p = m.parsed;
+      p.bodyText = null;
+      p.bodyHtml = null;
+      p.snippet = null;
+      p.attachments = [];
+      p.pendingBodyParts = [];
+      out.push({ parsed: p, links });
+    } else {
+      out.push({ parsed: m.parsed, links });
+    }
+  }
+  out.push(...(await fetchAll(c, again, NEVER)));
+  return out;
 }

@@ -14,6 +14,8 @@ export interface Deps {
   log: Logger;
   /** Work that outlives the request that started it (run-now syncs). */
   background: Background;
+  /** This process's name on the mailbox leases it holds; one per process unless a test sets it. */
+  instanceId?: string;
 }
 
 export type Role = 'admin' | 'member';

@@ -16,6 +16,7 @@ import { AdaptivePace, QuotaLimiter, Semaphore, type PaceOptions } from './limit
 import { backoffDelay, retryPolicy, type RetryPolicy } from './retry.js';
 import {
   GmailStop,
+  InvalidPageToken,
   type GmailAccountRef,
   type GmailApi,
   type GmailCallStats,
@@ -190,22 +191,31 @@ class PacedGmail implements PacedGmailApi {
     };
   }
 
-  async listMessages(opts: { pageToken?: string; maxResults: number; q?: string }): Promise<ListMessagesResult> {
+  async listMessages(opts: { pageToken?: string; maxResults: number; q?: string; includeSpamTrash?: boolean }): Promise<ListMessagesResult> {
     if (!Number.isInteger(opts.maxResults) || opts.maxResults < 1 || opts.maxResults > 500) {
       throw validation('maxResults', `maxResults must be a whole number from 1 to 500, got ${opts.maxResults}`);
     }
-    const data = await this.required('messages.list', (o) =>
-      this.s.api.users.messages.list(
-        {
-          userId: this.userId,
-          maxResults: opts.maxResults,
-          includeSpamTrash: false,
-          ...(opts.pageToken ? { pageToken: opts.pageToken } : {}),
-          ...(opts.q ? { q: opts.q } : {}),
-        },
-        o,
-      ),
-    );
+    let data;
+    try {
+      data = await this.required('messages.list', (o) =>
+        this.s.api.users.messages.list(
+          {
+            userId: this.userId,
+            maxResults: opts.maxResults,
+            includeSpamTrash: opts.includeSpamTrash ?? false,
+            ...(opts.pageToken ? { pageToken: opts.pageToken } : {}),
+            ...(opts.q ? { q: opts.q } : {}),
+          },
+          o,
+        ),
+      );
+    } catch (err) {
+      // A 400 to a call whose only opaque argument is the page token means Gmail refused that token.
+      if (opts.pageToken && err instanceof AppError && !(err instanceof GmailStop) && / answered 400\b/.test(err.message)) {
+        throw new InvalidPageToken(`Gmail refused a stored page token for ${this.email}: ${err.message}`, err);
+      }
+      throw err;
+    }
     const messages = (data.messages ?? [])
       .filter((m): m is { id: string; threadId: string } => typeof m.id === 'string' && typeof m.threadId === 'string')
       .map((m) => ({ id: m.id, threadId: m.threadId }));

@@ -39,7 +39,8 @@ export interface ListHistoryResult {
 export interface GmailApi {
   readonly email: string;
   getProfile(): Promise<{ emailAddress: string; historyId: string; messagesTotal?: number }>;
-  listMessages(opts: { pageToken?: string; maxResults: number; q?: string }): Promise<ListMessagesResult>;
+  /** Throws InvalidPageToken when Gmail refuses `pageToken` (400), e.g. one kept across a long pause. */
+  listMessages(opts: { pageToken?: string; maxResults: number; q?: string; includeSpamTrash?: boolean }): Promise<ListMessagesResult>;
   /** `null` when Gmail answers 404: the message was deleted since it was listed. */
   getMessage(id: string, format?: 'full' | 'metadata' | 'minimal'): Promise<GmailMessage | null>;
   /** Attachment bytes, or `null` on 404 (message gone or attachment id expired). */
@@ -79,5 +80,13 @@ export class GmailStop extends AppError {
   ) {
     super(state === 'error' ? 'UPSTREAM' : 'GMAIL_AUTH', message, { cause, retryable: false });
     this.name = 'GmailStop';
+  }
+}
+
+/** Gmail refused a stored page token (400 Invalid pageToken): the listing must start again. */
+export class InvalidPageToken extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super('UPSTREAM', message, { cause, retryable: false });
+    this.name = 'InvalidPageToken';
   }
 }

@@ -17,7 +17,7 @@ import { GmailStop, type GmailApi } from '../gmail/types.js';
 import { Matcher, loadDirectory, type MatchLink } from './matcher.js';
 import { decodeBodyPart, parseGmailMessage } from '../mail/mime.js';
 import type { ParsedMessage } from '../mail/types.js';
-import { closeRun, openRun } from '../capture/runs.js';
+import { closeRun, openRun, updateRun } from '../capture/runs.js';
 import { recordAttachments } from '../capture/store.js';
 import { openGmail } from '../capture/syncRunner.js';
 
@@ -107,7 +107,7 @@ export async function rematchStored(deps: Deps, runId: number, scope: RematchSco
     if (!page) break;
     cursor = page.lastId;
     toFetch.push(...page.toFetch);
-    await run(deps.db, 'UPDATE email_sync_runs SET messages_seen = ? WHERE id = ?', [result.messages_seen, runId]);
+    await updateRun(deps.db, runId, { messages_seen: result.messages_seen });
   }
 
   if (toFetch.length) await fetchWithheld(deps, runId, toFetch, result);
