@@ -2,6 +2,7 @@
 // whether an operator should look (healthy). Read-only; answers even when disabled.
 import { z } from 'zod';
 import { listAccountRows } from '../lib/capture/accounts.js';
+import { failureCounts } from '../lib/capture/failures.js';
 import { one } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { recentRuns } from './listRuns.js';
@@ -13,6 +14,7 @@ export const status = defineFunction({
     const { gmail } = deps.config;
     const now = deps.clock.now();
     const rows = await listAccountRows(deps.db);
+    const failures = await failureCounts(deps.db);
     const overdueMs = 2 * gmail.syncIntervalMin * 60_000;
     const problems: string[] = [];
     const accounts = rows.map((a) => {
@@ -32,6 +34,12 @@ export const status = defineFunction({
         history_id: a.history_id,
         backfill_in_progress: a.backfill_history_id !== null,
         learned_units_sec: a.learned_units_sec,
+        // Messages that could not be parsed or stored: still retried, and given up after 3 tries.
+        messages_retrying: failures.get(a.id)?.retrying ?? 0,
+        messages_given_up: failures.get(a.id)?.given_up ?? 0,
+        last_verify: a.last_verify_at
+          ? { at: a.last_verify_at, missing: a.last_verify_missing ?? 0, gone: a.last_verify_gone ?? 0, repaired: a.last_verify_repaired ?? 0, held_at: a.last_verify_held_at }
+          : null,
       };
     });
     const counts = (await one<{ emails: number; matched: number; threads: number; attachments: number }>(

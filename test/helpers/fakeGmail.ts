@@ -82,6 +82,13 @@ export class FakeGmail {
     this.bump(b, { messages: [{ id, threadId: m.threadId }], labelsAdded: [{ message: { id, threadId: m.threadId, labelIds: m.labelIds }, labelIds: labels }] });
   }
 
+  removeLabels(email: string, id: string, labels: string[]): void {
+    const b = this.mailbox(email);
+    const m = b.messages.get(id)!;
+    m.labelIds = m.labelIds.filter((l) => !labels.includes(l));
+    this.bump(b, { messages: [{ id, threadId: m.threadId }], labelsRemoved: [{ message: { id, threadId: m.threadId, labelIds: m.labelIds }, labelIds: labels }] });
+  }
+
   expireHistory(email: string): void {
     const b = this.mailbox(email);
     b.expiredBefore = b.historyId;
