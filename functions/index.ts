@@ -31,6 +31,8 @@ import { updateAccount } from './updateAccount.js';
 import { deleteAccount } from './deleteAccount.js';
 import { syncMailbox } from './syncMailbox.js';
 import { syncAll } from './syncAll.js';
+import { verifyAll } from './verifyAll.js';
+import { verifyMailbox } from './verifyMailbox.js';
 import { runNow } from './runNow.js';
 import { listRuns } from './listRuns.js';
 import { status } from './status.js';
@@ -72,6 +74,8 @@ export const functions: Record<string, AnyFn> = {
   deleteAccount: deleteAccount as AnyFn,
   syncMailbox: syncMailbox as AnyFn,
   syncAll: syncAll as AnyFn,
+  verifyMailbox: verifyMailbox as AnyFn,
+  verifyAll: verifyAll as AnyFn,
   runNow: runNow as AnyFn,
   listRuns: listRuns as AnyFn,
   status: status as AnyFn,

@@ -212,7 +212,8 @@ export async function renewHeldLeases(db: Executor, owner: string, nowMs: number
 }
 
 export type LeaseEnd =
-  | { ok: true; learnedUnitsSec?: number | null }
+  /** `synced: false` (a verification) leaves last_sync_at alone: it is not a sync. */
+  | { ok: true; learnedUnitsSec?: number | null; synced?: boolean }
   | { ok: false; state: 'auth_error' | 'needs_consent' | 'error'; error: string; learnedUnitsSec?: number | null };
 
 /** Release the lease (only if still ours) with the account's new state. */
@@ -222,10 +223,10 @@ export async function releaseLease(tx: Executor, lease: Lease, nowMs: number, en
   if (end.ok) {
     await run(
       tx,
-      `UPDATE email_accounts SET state = 'idle', last_error = NULL, last_sync_at = ?,
+      `UPDATE email_accounts SET state = 'idle', last_error = NULL, last_sync_at = CASE WHEN ? THEN ? ELSE last_sync_at END,
          learned_units_sec = CASE WHEN ? THEN ? ELSE learned_units_sec END,
          lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND lease_run_id = ?`,
-      [now, ...learned, now, lease.accountId, lease.owner, lease.runId],
+      [end.synced !== false, now, ...learned, now, lease.accountId, lease.owner, lease.runId],
     );
   } else {
     await run(

@@ -19,6 +19,8 @@ export function jobs(deps: Deps): Job[] {
   const syncAll = functions.syncAll;
   return [
     ...(syncAll ? [{ name: 'syncAll', every: { seconds: gmail.syncIntervalMin * 60 }, fn: syncAll, input: { trigger: 'schedule' }, enabled: gmail.enabled }] : []),
+    // Each mailbox compares itself with Gmail once a day; the job looks hourly for the ones due.
+    { name: 'verifyAll', every: { seconds: 3600 }, fn: functions.verifyAll!, input: { trigger: 'schedule' }, enabled: gmail.enabled },
     // Directory edits queue addresses; their mail is re-matched within a minute (purges included, even with Gmail off).
     { name: 'rematchQueued', every: { seconds: 60 }, fn: functions.rematchQueued!, input: { trigger: 'schedule' }, enabled: true },
   ];

@@ -125,7 +125,7 @@ export class FakeGmail {
       },
       async listMessages(opts) {
         await call('messages.list', [opts]);
-        const hidden = ['SPAM', 'TRASH'];
+        const hidden = opts.includeSpamTrash ? [] : ['SPAM', 'TRASH'];
         const all = [...box().messages.values()]
           .filter((m) => !m.deleted && !m.labelIds.some((l) => hidden.includes(l)))
           .filter((m) => !(opts.q ?? '').includes('-in:drafts') || !m.labelIds.includes('DRAFT'))

@@ -7,6 +7,7 @@ import { listRuns } from '../../../functions/listRuns.js';
 import { runNow } from '../../../functions/runNow.js';
 import { status } from '../../../functions/status.js';
 import { updateAccount } from '../../../functions/updateAccount.js';
+import { verifyMailbox } from '../../../functions/verifyMailbox.js';
 import type { Deps } from '../../core/deps.js';
 import { idParam, type App } from '../access.js';
 import { defaultInput, registerRoutes, type RouteSpec } from './table.js';
@@ -35,6 +36,15 @@ export const emailRoutes: readonly RouteSpec[] = [
     fn: deleteAccount,
     input: (c) => ({ id: idParam(c), purge: ['true', '1', 'yes'].includes((c.req.query('purge') ?? '').toLowerCase()) }),
     status: 204,
+  },
+  {
+    method: 'POST',
+    path: '/api/email/accounts/:id/verify',
+    access: 'admin',
+    gate: true,
+    fn: verifyMailbox,
+    input: (c) => ({ id: idParam(c), background: true }),
+    status: 202,
   },
   { method: 'POST', path: '/api/email/sync/run-now', access: 'admin', gate: true, fn: runNow, status: 202 },
   { method: 'GET', path: '/api/email/sync/runs', access: 'admin', gate: true, fn: listRuns, input: defaultInput },
