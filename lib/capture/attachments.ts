@@ -331,3 +331,8 @@ async function endClaims(db: { execute: Deps['db']['execute'] }, ids: number[]):
   }
   await releaseBlobClaims(db, ids);
 }
+
+/** At the start of a database's only writer: no download can be in flight, so no claim holds. */
+export async function releaseAllDownloadClaims(db: Deps['db']): Promise<void> {
+  await db.execute('UPDATE email_attachments SET claim_owner = NULL, claim_expires_at = NULL WHERE claim_owner IS NOT NULL');
+}

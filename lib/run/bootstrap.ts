@@ -1,4 +1,6 @@
-// Start-up work shared by the server, the CLI and the demo: database, migrations, first admin.
+// Start-up work shared by the server, the CLI and the demo: database, migrations, first admin,
+// this process's instance id, and the heartbeat that keeps the leases it holds alive.
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
@@ -11,6 +13,7 @@ import { migrate } from '../db/migrate.js';
 import { hashPassword } from '../auth/credentials.js';
 import { Background } from '../core/background.js';
 import { ensureSecretKey } from '../auth/secrets.js';
+import { HEARTBEAT_MS, instanceOf, renewHeldLeases } from '../capture/accounts.js';
 
 export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): Promise<void> {
   if (!config.admin) return;
@@ -40,5 +43,25 @@ export async function buildDeps(opts: { env?: Record<string, string | undefined>
   // A bad or unreadable key file stops the start here rather than at the first consent.
   if (config.gmail.enabled) ensureSecretKey(config);
   const gmail = createGmailFactory({ config, clock, log, db });
-  return { db, config, gmail, clock, log, background: new Background() };
+  return { db, config, gmail, clock, log, background: new Background(), instanceId: randomUUID() };
 }
+
+/**
+ * Renew every lease this process holds, every HEARTBEAT_MS, for as long as it lives: a sync
+ * waiting on Gmail (a long Retry-After, a slow page) keeps its mailbox, and a process that
+ * dies stops renewing, so others take over within a lease's length. The timer never keeps
+ * the process alive on its own.
+ */
+export function startHeartbeat(deps: Deps, everyMs = HEARTBEAT_MS): { stop(): void } {
+  const owner = instanceOf(deps);
+  const timer = setInterval(() => {
+    renewHeldLeases(deps.db, owner, deps.clock.now()).catch((err) =>
+      deps.log.warn({ event: 'lease.heartbeat_failed', error: err instanceof Error ? err.message : String(err) }, 'could not renew the leases this process holds'),
+    );
+  }, everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+/** The embedded (`file:`) database has one writer: the process that serves it. */
+export const isEmbeddedDb = (config: Config): boolean => config.dbUrl.startsWith('file:');

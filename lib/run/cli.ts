@@ -1,5 +1,5 @@
 // `npm run fn -- <name> '<json>'`: run one function once against the configured database.
-import { buildDeps } from './bootstrap.js';
+import { buildDeps, startHeartbeat } from './bootstrap.js';
 import { envelope, toAppError } from '../core/errors.js';
 import { invoke } from '../core/fn.js';
 import { functions } from '../../functions/index.js';
@@ -28,6 +28,8 @@ async function cli(argv: string[]): Promise<number> {
   }
   // Logs go to stderr so stdout holds exactly the result.
   const deps = await buildDeps({ log: createLogger({ destination: process.stderr }) });
+  // A sync run from here holds its mailbox's lease like the server's do.
+  const heartbeat = startHeartbeat(deps);
   try {
     const result = await invoke(deps, fn as never, input);
     await deps.background.idle();
@@ -39,6 +41,7 @@ async function cli(argv: string[]): Promise<number> {
     process.stdout.write(JSON.stringify(envelope(e)) + '\n');
     return 1;
   } finally {
+    heartbeat.stop();
     deps.db.close();
   }
 }
