@@ -4,6 +4,8 @@
 // A message that cannot be parsed or stored is recorded (run and failure table) and skipped;
 // the rest of its page commits. A directory change that commits while a page is being
 // fetched is seen inside the page's transaction and the page is re-matched before storing.
+// Account columns (checkpoint, history, lease) are written through accounts.ts and the run
+// ledger through runs.ts, their only writers.
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from './accounts.js';
 import { advanceHistory, completeBackfill, historyGreater, resetBackfill, saveBackfillPage, startBackfill } from './accounts.js';

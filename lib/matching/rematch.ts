@@ -5,6 +5,7 @@
 // a file goes once no row references its hash. Directory edits queue the addresses and
 // domains they touched (email_rematch_queue); drainRematchQueue rematches just the mail that
 // has participants there, and runs every minute from the scheduler and after each syncAll.
+// Its runs are written through lib/capture/runs.ts, the only writer of the run ledger.
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from '../capture/accounts.js';
 import { emailsChanged } from '../capture/changes.js';
