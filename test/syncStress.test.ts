@@ -7,7 +7,7 @@ import { enroll } from '../functions/enroll.js';
 import { runNow } from '../functions/runNow.js';
 import { status } from '../functions/status.js';
 import { getAccount, instanceOf, LEASE_MS, HEARTBEAT_MS, renewHeldLeases, setSyncEnabled } from '../lib/capture/accounts.js';
-import { beginSync, takeOverAtStart } from '../lib/capture/runs.js';
+import { beginSync, sweepDeadRuns, takeOverAtStart } from '../lib/capture/runs.js';
 import { beginAccountSync } from '../lib/capture/syncRunner.js';
 import type { FakeClock } from '../lib/core/clock.js';
 import { invoke } from '../lib/core/fn.js';
@@ -204,6 +204,17 @@ describe('leases follow their holder', () => {
     expect(r.runs[0]).toMatchObject({ already_running: false });
     await deps.background.idle();
     expect(await one(deps.db, 'SELECT status, error FROM email_sync_runs WHERE id = ?', [(dead as { lease: { runId: number } }).lease.runId])).toEqual({ status: 'failed', error: 'interrupted' });
+  });
+
+  it('on a shared database, a run whose holder stopped renewing is closed interrupted by the sweep after any run', async () => {
+    await setup();
+    const acc = await getAccount(deps.db, { email: A });
+    const dead = await beginSync({ ...deps, instanceId: 'dead-process' }, acc.id, 'backfill');
+    expect(await sweepDeadRuns(deps)).toBe(0);
+    await clock().advance(LEASE_MS);
+    expect(await sweepDeadRuns(deps)).toBe(1);
+    expect(await one(deps.db, 'SELECT status, error FROM email_sync_runs WHERE id = ?', [(dead as { lease: { runId: number } }).lease.runId])).toEqual({ status: 'failed', error: 'interrupted' });
+    expect(await one(deps.db, 'SELECT state, lease_owner FROM email_accounts WHERE id = ?', [acc.id])).toEqual({ state: 'error', lease_owner: null });
   });
 
   it('a process on an embedded database takes over every lease not its own at start; run-now then starts a run at once', async () => {
