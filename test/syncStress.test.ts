@@ -16,6 +16,7 @@ import { InvalidPageToken } from '../lib/gmail/types.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { addInvestor } from './helpers/directory.js';
 import { FakeGmail, eml } from './helpers/fakeGmail.js';
+import { emulatorWorld } from './helpers/mail.js';
 
 const ENV = { CRM_GMAIL_WORKSPACE_DOMAIN: 'fund.test', CRM_GMAIL_BACKFILL_PAGE_SIZE: '2' };
 const A = 'ann@fund.test';
@@ -229,5 +230,18 @@ describe('leases follow their holder', () => {
     const r = await invoke({ ...deps, instanceId: 'restarted-process' }, runNow, { email: A });
     expect(r.runs[0]).toMatchObject({ already_running: false });
     await deps.background.idle();
+  });
+});
+
+describe('a page token Gmail refuses, through the production client', () => {
+  it('the emulator\'s 400 "Invalid pageToken" comes back as InvalidPageToken; a bad first page is not mistaken for one', async () => {
+    const world = await emulatorWorld(['tok@fund.example']);
+    try {
+      const gmail = world.deps.gmail({ id: 1, email: 'tok@fund.example', auth_method: 'dwd' });
+      await expect(world.run(gmail.listMessages({ maxResults: 10, pageToken: 'not-a-token' }))).rejects.toBeInstanceOf(InvalidPageToken);
+      await expect(world.run(gmail.listMessages({ maxResults: 10 }))).resolves.toMatchObject({ messages: [] });
+    } finally {
+      await world.close();
+    }
   });
 });
