@@ -590,8 +590,9 @@ async function accountEmail(x: Ctx): Promise<string> {
 
 /** The submitted rows with the import's error beside the row it names. */
 function ImportErrors({ text, format, error }: { text: string; format: string; error: string }) {
-  const m = /^(row|line) (\d+)\b/.exec(error);
-  const n = m ? Number(m[2]) : null;
+  // CSV errors name the file line ("row 2 (line 3)"), JSON ones the array row ("row 2").
+  const m = (format === 'json' ? null : /^row \d+ \(line (\d+)\)/.exec(error)) ?? /^(?:row|line) (\d+)\b/.exec(error);
+  const n = m ? Number(m[1]) : null;
   let rows: string[] = [];
   if (format === 'json') {
     try {
@@ -617,12 +618,12 @@ function ImportErrors({ text, format, error }: { text: string; format: string; e
             </thead>
             <tbody>
               {rows.slice(0, 2000).map((r, i) => (
-                <tr class={i + 1 === n ? 'bad-row' : ''} id={i + 1 === n ? 'bad-row' : undefined}>
+                <tr class={i + 1 === n ? 'bad-row' : undefined} id={i + 1 === n ? 'bad-row' : undefined}>
                   <td>{i + 1}</td>
                   <td>
                     <code>{r}</code>
                   </td>
-                  <td class="err-cell">{i + 1 === n ? error.replace(/^(row|line) \d+:\s*/, '') : ''}</td>
+                  <td class="err-cell">{i + 1 === n ? error.replace(/^(row|line) \d+( \(line \d+\))?:\s*/, '') : ''}</td>
                 </tr>
               ))}
             </tbody>
