@@ -123,6 +123,19 @@ describe('console sign-in and sessions', () => {
     expect(locked.res.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 
+  it('a browser post with Origin: null is judged by Sec-Fetch-Site', async () => {
+    await setup();
+    const form = (site: string) =>
+      app.request(`${ORIGIN}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': site },
+        body: 'username=ada&password=admin+password+1',
+      });
+    expect((await form('cross-site')).status).toBe(403);
+    expect((await form('same-site')).status).toBe(403);
+    expect((await form('same-origin')).status).toBe(303);
+  });
+
   it('next= never leaves the console', () => {
     expect(safeNext('//evil.example/')).toBe('/');
     expect(safeNext('/\\evil.example')).toBe('/');

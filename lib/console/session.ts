@@ -59,18 +59,17 @@ export function expectedOrigin(deps: Deps, c: Context): string {
   return host ? `${u.protocol}//${host}` : u.origin;
 }
 
-/** A post's Origin (or, lacking one, its Referer's origin) must be the console's own. */
+/**
+ * A post must come from the console's own origin. Under `Referrer-Policy: no-referrer` browsers
+ * send `Origin: null` with form posts, so their own `Sec-Fetch-Site` (which pages cannot set)
+ * decides then; a client that sends neither is refused.
+ */
 export function originAllowed(deps: Deps, c: Context): boolean {
-  const expected = expectedOrigin(deps, c);
   const origin = c.req.header('origin');
-  if (origin) return origin === expected;
-  const referer = c.req.header('referer');
-  if (!referer) return false;
-  try {
-    return new URL(referer).origin === expected;
-  } catch {
-    return false;
-  }
+  if (origin && origin !== 'null') return origin === expectedOrigin(deps, c);
+  const site = c.req.header('sec-fetch-site');
+  if (site) return site === 'same-origin';
+  return false;
 }
 
 /** Only a path of this console, never another site (`//evil`, `/\evil`, a scheme). */
