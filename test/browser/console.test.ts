@@ -228,7 +228,7 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
     await page.setViewportSize({ width: 360, height: 740 });
     for (const p of ['/', '/mailboxes', '/directory']) {
       await page.goto(stack.url + p);
-      const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+      const [scroll, client] = await page.evaluate(() => { const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement; return [d.scrollWidth, d.clientWidth]; });
       expect(scroll, p).toBeLessThanOrEqual(client + 1);
     }
     await page.setViewportSize({ width: 1280, height: 900 });

@@ -183,7 +183,7 @@ export function registerMailPages(app: App, deps: Deps): void {
                       <td data-label="Last activity">
                         <When at={t.last_message_at} />
                       </td>
-                      <td data-label="Files">{m && m.attachments > 0 ? <span class="pill" title={`${m.attachments} attachments`}>📎 {m.attachments}</span> : ''}</td>
+                      <td data-label="Files">{m && m.attachments > 0 ? <span class="pill">{m.attachments === 1 ? '1 file' : `${m.attachments} files`}</span> : ''}</td>
                     </tr>
                   );
                 })}
@@ -287,7 +287,6 @@ export function registerMailPages(app: App, deps: Deps): void {
                 <ul class="files" aria-label="Attachments">
                   {m.attachments.map((a) => (
                     <li>
-                      📎{' '}
                       {a.state === 'saved' ? <a href={`/api/email/attachments/${a.id}`}>{a.filename || 'unnamed file'}</a> : <span>{a.filename || 'unnamed file'}</span>}{' '}
                       <span class="small muted">
                         {bytes(a.size)}
