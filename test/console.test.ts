@@ -235,6 +235,19 @@ describe('console pages', () => {
     expect((await get(file)).status).toBe(401);
   });
 
+  it('investors are found by name, domain or contact address, and show activity and partners', async () => {
+    const { acme } = await setup();
+    await invoke(deps, createInvestor, { name: 'Zeta Fund', domains: ['zeta.example'] });
+    const { cookie } = await signIn('mel', 'member password 1');
+    const names = async (q: string) => [...(await (await get(`/?q=${encodeURIComponent(q)}`, cookie)).text()).matchAll(/<a href="\/investors\/\d+">([^<]+)<\/a>/g)].map((m) => m[1]);
+    expect(await names('')).toEqual(['Acme', 'Zeta Fund']);
+    expect(await names('zeta.ex')).toEqual(['Zeta Fund']);
+    expect(await names('bob@acme')).toEqual(['Acme']);
+    expect(await names('100%_')).toEqual([]);
+    const home = await (await get('/', cookie)).text();
+    expect(home).toContain(`<a href="/investors/${acme}">Acme</a></td><td data-label="Domains">acme.example</td><td data-label="Last activity"><time datetime="2025-03-01T10:00:00.000Z">`);
+  });
+
   it('search finds a body word and links to its thread', async () => {
     await setup();
     const { cookie } = await signIn('mel', 'member password 1');

@@ -126,7 +126,7 @@ export function postForm(app: App, deps: Deps, path: string, level: Level, back:
         return errorPage(c, session, 500, 'The server could not do this; the log says why.');
       }
       if (e.code === 'FORBIDDEN' || e.code === 'UNAUTHENTICATED') return errorPage(c, session, e.status, e.message);
-      return c.redirect(withFlash(back(c), 'err', e.field ? `${e.message}` : e.message), 303);
+      return c.redirect(withFlash(back(c), 'err', e.message), 303);
     }
   });
 }
