@@ -42,6 +42,8 @@ import { rematchQueued } from './rematchQueued.js';
 import { listThreads } from './listThreads.js';
 import { getThread } from './getThread.js';
 import { getAttachment } from './getAttachment.js';
+import { searchMail } from './searchMail.js';
+import { checkSetup } from './checkSetup.js';
 
 export const functions: Record<string, AnyFn> = {
   login: login as AnyFn,
@@ -85,4 +87,6 @@ export const functions: Record<string, AnyFn> = {
   listThreads: listThreads as AnyFn,
   getThread: getThread as AnyFn,
   getAttachment: getAttachment as AnyFn,
+  searchMail: searchMail as AnyFn,
+  checkSetup: checkSetup as AnyFn,
 };

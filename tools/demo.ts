@@ -77,6 +77,10 @@ if (top[0]) {
 }
 
 const u = stack.url;
+const partner = stack.corpus.team[1];
+say(`
+The console is at ${u}/
+  admin:   ${stack.admin.username} / ${stack.admin.password}${partner ? `\n  partner: ${partner.username} / ${partner.username}-demo-password` : ''}`);
 say(`
 The API is at ${u} (admin: ${stack.admin.username} / ${stack.admin.password}). Try:
   TOKEN=$(curl -s -X POST ${u}/api/auth/login -H 'content-type: application/json' \\

@@ -9,6 +9,7 @@
 // Updaters must be idempotent over the current rows: the same id may be reported twice,
 // and an id whose row is gone means the email was deleted.
 import type { Executor } from '../db/client.js';
+import { reindexAttachments, reindexEmails } from '../search/index.js';
 
 /** Why a body or a row left the store, when the writer knows it. */
 export type RemovalReason = 'unmatched' | 'excluded' | 'purged' | 'deleted_everywhere';
@@ -21,8 +22,12 @@ export interface ChangeContext {
 type Updater = (tx: Executor, ids: number[], ctx: ChangeContext) => Promise<void>;
 
 // Derived stores, in the order they run. Each takes the ids whose emails changed.
-const emailUpdaters: Updater[] = [];
-const attachmentUpdaters: Updater[] = [];
+const emailUpdaters: Updater[] = [
+  (tx, ids) => reindexEmails(tx, ids),
+];
+const attachmentUpdaters: Updater[] = [
+  (tx, ids) => reindexAttachments(tx, ids),
+];
 
 export async function emailsChanged(tx: Executor, emailIds: Iterable<number>, ctx: ChangeContext): Promise<void> {
   const ids = [...new Set(emailIds)];

@@ -15,6 +15,8 @@ export interface Config {
   port: number;
   admin?: { username: string; password: string; email?: string };
   trustedProxies: string[];
+  /** The address users reach the service at (behind a proxy); decides the console's Secure cookie and allowed Origin. */
+  publicUrl?: string;
   gmail: {
     enabled: boolean;
     authMethod: AuthMethod;
@@ -81,6 +83,7 @@ const Env = z.object({
   CRM_ADMIN_PASSWORD: z.string().optional(),
   CRM_ADMIN_EMAIL: z.string().email('must be an email address').optional(),
   CRM_TRUSTED_PROXIES: z.string().optional(),
+  CRM_PUBLIC_URL: url(['http:', 'https:']).optional(),
   CRM_GMAIL_INTEGRATION_ENABLED: bool.default(false),
   CRM_GMAIL_AUTH_METHOD: z.enum(['dwd', 'oauth'], { message: 'must be dwd or oauth' }).default('dwd'),
   CRM_GMAIL_SA_KEY_PATH: z.string().optional(),
@@ -178,6 +181,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       e.CRM_ADMIN_USERNAME && e.CRM_ADMIN_PASSWORD
         ? { username: e.CRM_ADMIN_USERNAME, password: e.CRM_ADMIN_PASSWORD, email: e.CRM_ADMIN_EMAIL?.toLowerCase() }
         : undefined,
+    publicUrl: e.CRM_PUBLIC_URL ? new URL(e.CRM_PUBLIC_URL).origin : undefined,
     trustedProxies: (e.CRM_TRUSTED_PROXIES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     gmail: {
       enabled: e.CRM_GMAIL_INTEGRATION_ENABLED,

@@ -1,6 +1,7 @@
 // Small pieces every route uses: who is calling, the email gate, and calling a function.
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { getCookie } from 'hono/cookie';
 import { authenticate } from '../auth/credentials.js';
 import type { Actor, Deps } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
@@ -12,10 +13,19 @@ export type App = Hono<Env>;
 
 export type Access = 'public' | 'user' | 'admin';
 
-export function access(deps: Deps, level: Access, opts: { gate?: boolean } = {}): MiddlewareHandler<Env> {
+/** The console's session cookie; it holds a bearer token (lib/console/session.ts). */
+export const SESSION_COOKIE = 'crm_session';
+
+export function access(deps: Deps, level: Access, opts: { gate?: boolean; cookie?: boolean } = {}): MiddlewareHandler<Env> {
   return async (c, next) => {
     if (level !== 'public') {
-      const actor = await authenticate(deps.db, c.req.header('authorization'), deps.clock.now());
+      let header = c.req.header('authorization');
+      // GET-only routes the console links to (files) also take its SameSite=Strict session cookie.
+      if (header === undefined && opts.cookie) {
+        const token = getCookie(c, SESSION_COOKIE);
+        if (token) header = `Bearer ${token}`;
+      }
+      const actor = await authenticate(deps.db, header, deps.clock.now());
       if (level === 'admin' && actor.role !== 'admin') throw new AppError('FORBIDDEN', 'admin role required');
       c.set('actor', actor);
     }

@@ -10,6 +10,8 @@ import { registerDirectoryRoutes } from './routes/directory.js';
 import { registerEmailRoutes } from './routes/email.js';
 import { registerThreadRoutes } from './routes/threads.js';
 import { registerOauthRoutes } from './routes/oauth.js';
+import { registerSearchRoutes } from './routes/search.js';
+import { registerConsole } from '../console/index.js';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -48,6 +50,8 @@ export function createApp(deps: Deps): Hono<Env> {
   registerEmailRoutes(app, deps);
   registerThreadRoutes(app, deps);
   registerOauthRoutes(app, deps);
+  registerSearchRoutes(app, deps);
+  registerConsole(app, deps);
 
   app.notFound((c) => c.json(envelope(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));
 

@@ -33,6 +33,8 @@ function servedRoutes(): { method: string; path: string }[] {
   const seen = new Map<string, { method: string; path: string }>();
   for (const r of app.routes) {
     if (r.method === 'ALL' || r.path.includes('*')) continue;
+    // The console's pages (CONTRACT §4 Console) use a session cookie, not bearer tokens.
+    if (!r.path.startsWith('/api/') && r.path !== '/healthz') continue;
     seen.set(`${r.method} ${r.path}`, { method: r.method, path: r.path.replace(/:id\b/g, '1') });
   }
   return [...seen.values()];

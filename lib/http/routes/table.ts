@@ -16,6 +16,8 @@ export interface RouteSpec {
   status?: 200 | 201 | 202 | 204;
   /** Behind the Gmail integration gate (503 DISABLED when off), checked after access. */
   gate?: boolean;
+  /** GET only: the console's session cookie is accepted in place of a bearer token. */
+  cookie?: boolean;
   /** Build the response from the function's result when a fixed status does not fit. */
   respond?: (c: Context<Env>, out: unknown) => Response;
 }
@@ -40,7 +42,7 @@ export async function objectBody(c: Context<Env>): Promise<Record<string, unknow
 
 export function registerRoutes(app: App, deps: Deps, routes: readonly RouteSpec[]): void {
   for (const r of routes) {
-    app.on(r.method, r.path, access(deps, r.access, { gate: r.gate }), async (c) => {
+    app.on(r.method, r.path, access(deps, r.access, { gate: r.gate, cookie: r.cookie && r.method === 'GET' }), async (c) => {
       const out = await call(deps, c, r.fn, await (r.input ?? defaultInput)(c));
       if (r.respond) return r.respond(c, out);
       const status = r.status ?? 200;

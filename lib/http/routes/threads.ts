@@ -36,6 +36,7 @@ export const threadRoutes: readonly RouteSpec[] = [
     path: '/api/email/attachments/:id',
     access: 'user',
     gate: true,
+    cookie: true,
     fn: getAttachment,
     respond: (_c, out) => {
       const file = out as AttachmentFile;

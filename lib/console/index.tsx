@@ -1,0 +1,103 @@
+// The web console: server-rendered pages for partners and the admin, in the same process and
+// on the same port as the API, with the same users and roles. Mounted at `/`.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { login } from '../../functions/login.js';
+import { logout } from '../../functions/logout.js';
+import type { Deps } from '../core/deps.js';
+import { AppError, toAppError } from '../core/errors.js';
+import { invoke } from '../core/fn.js';
+import { clientAddress, type App } from '../http/access.js';
+import { field, PAGE_CSP, postForm, render, type Form } from './kit.js';
+import { Layout } from './layout.js';
+import { registerAdminPages } from './pages/admin.js';
+import { registerMailPages } from './pages/mail.js';
+import { currentSession, endSession, originAllowed, safeNext, startSession } from './session.js';
+
+const STATIC_DIR = path.join(import.meta.dirname, 'static');
+const STATIC: Record<string, { type: string; body: string }> = {
+  'console.css': { type: 'text/css; charset=utf-8', body: readFileSync(path.join(STATIC_DIR, 'console.css'), 'utf8') },
+  'console.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(path.join(STATIC_DIR, 'console.js'), 'utf8') },
+};
+
+const isConsolePath = (p: string) => !p.startsWith('/api/') && p !== '/healthz';
+
+export function registerConsole(app: App, deps: Deps): void {
+  app.use('*', async (c, next) => {
+    await next();
+    if (!isConsolePath(c.req.path)) return;
+    const h = c.res.headers;
+    if (!h.has('Content-Security-Policy')) h.set('Content-Security-Policy', PAGE_CSP);
+    h.set('X-Frame-Options', 'DENY');
+    h.set('Referrer-Policy', 'no-referrer');
+    h.set('X-Content-Type-Options', 'nosniff');
+    if (!h.has('Cache-Control')) h.set('Cache-Control', 'no-store');
+  });
+
+  app.get('/static/:file', (c) => {
+    const f = STATIC[c.req.param('file')];
+    if (!f) throw new AppError('NOT_FOUND', 'no such file');
+    return c.body(f.body, 200, { 'Content-Type': f.type, 'Cache-Control': 'public, max-age=300' });
+  });
+
+  app.get('/login', async (c) => {
+    const session = await currentSession(deps, c);
+    const next = safeNext(c.req.query('next'));
+    if (session) return c.redirect(next, 303);
+    return loginPage(c, next, c.req.query('err'));
+  });
+
+  app.post('/login', async (c) => {
+    let form: Form = {};
+    try {
+      form = (await c.req.parseBody()) as Form;
+    } catch {
+      // An unreadable form is a failed sign-in like any other.
+    }
+    const next = safeNext(field(form, 'next'));
+    // Before a session exists there is no CSRF token to check; the Origin check stands in
+    // (SameSite=Strict keeps the cookie off cross-site requests anyway).
+    if (!originAllowed(deps, c)) return loginPage(c, next, 'This form was not sent from the console itself, so it was refused.', 403);
+    try {
+      const out = await invoke(deps, login, { username: field(form, 'username'), password: field(form, 'password') }, { client: clientAddress(c, deps.config.trustedProxies) });
+      startSession(deps, c, out.token);
+      return c.redirect(next, 303);
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code === 'RATE_LIMITED') c.header('Retry-After', String(Math.max(1, Math.ceil(e.retryAfterSec ?? 1))));
+      const message = e.code === 'VALIDATION' ? 'Give a username and a password.' : e.code === 'INTERNAL' ? 'Sign-in failed on the server.' : e.message;
+      return loginPage(c, next, message, e.code === 'RATE_LIMITED' ? 429 : 401, field(form, 'username'));
+    }
+  });
+
+  postForm(app, deps, '/logout', 'user', () => '/', async ({ c, session }) => {
+    await invoke(deps, logout, {}, { actor: { ...session.actor } });
+    endSession(deps, c);
+    return c.redirect('/login', 303);
+  });
+
+  registerMailPages(app, deps);
+  registerAdminPages(app, deps);
+}
+
+function loginPage(c: Parameters<typeof render>[0], next: string, err?: string, status = 200, username = ''): Promise<Response> {
+  return render(
+    c,
+    <Layout title="Sign in" session={null} flash={{ err }}>
+      <h1>Sign in to crm-gmail</h1>
+      <form method="post" action="/login" class="col">
+        <input type="hidden" name="next" value={next} />
+        <label>
+          Username
+          <input name="username" autocomplete="username" required value={username} autofocus />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autocomplete="current-password" required />
+        </label>
+        <button type="submit">Sign in</button>
+      </form>
+    </Layout>,
+    status,
+  );
+}

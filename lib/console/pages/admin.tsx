@@ -1,0 +1,635 @@
+// The admin's pages: mailboxes (with live progress), the run ledger, the directory (import,
+// exclusions, team users) and the setup check. Members get 403 for every one of them.
+import { checkSetup, fixFor } from '../../../functions/checkSetup.js';
+import { createExclusion } from '../../../functions/createExclusion.js';
+import { createUser } from '../../../functions/createUser.js';
+import { deleteAccount } from '../../../functions/deleteAccount.js';
+import { deleteExclusion } from '../../../functions/deleteExclusion.js';
+import { enroll } from '../../../functions/enroll.js';
+import { enrollAll } from '../../../functions/enrollAll.js';
+import { importInvestors } from '../../../functions/importInvestors.js';
+import { listExclusions } from '../../../functions/listExclusions.js';
+import { listRuns } from '../../../functions/listRuns.js';
+import { listUsers } from '../../../functions/listUsers.js';
+import { oauthStart } from '../../../functions/oauthStart.js';
+import { runNow } from '../../../functions/runNow.js';
+import { status } from '../../../functions/status.js';
+import { updateAccount } from '../../../functions/updateAccount.js';
+import { updateUser } from '../../../functions/updateUser.js';
+import type { Deps } from '../../core/deps.js';
+import { AppError, toAppError } from '../../core/errors.js';
+import type { App } from '../../http/access.js';
+import { field, flashOf, getPage, idOf, postForm, render, withFlash, type Ctx } from '../kit.js';
+import { Csrf, Layout, When } from '../layout.js';
+import { mailboxProgress } from '../progress.js';
+import { purgePreview } from '../read.js';
+
+const MAX_IMPORT_CHARS = 2_000_000;
+
+export function registerAdminPages(app: App, deps: Deps): void {
+  // ----- Mailboxes
+  getPage(app, deps, '/mailboxes', 'admin', async ({ c, session, call }) => {
+    const st = await call(status, {});
+    const progress = new Map((await mailboxProgress(deps)).map((p) => [p.id, p]));
+    return render(
+      c,
+      <Layout title="Mailboxes" session={session} path="/mailboxes" flash={flashOf(c)}>
+        <h1>Mailboxes</h1>
+        <p class="small muted">
+          Gmail integration {st.enabled ? 'on' : 'off'} · {st.auth_method} · workspace {st.workspace_domain ?? 'not set'} · {st.counts.emails} emails ({st.counts.matched} matched),{' '}
+          {st.counts.threads} threads, {st.counts.attachments} files
+        </p>
+        <div class="row">
+          <form method="post" action="/mailboxes/enroll" class="row">
+            <Csrf session={session} />
+            <label>
+              Mailbox address
+              <input type="email" name="email" required maxlength={320} />
+            </label>
+            <label>
+              Method
+              <select name="auth_method">
+                <option value="dwd">domain-wide delegation</option>
+                <option value="oauth">owner’s consent (OAuth)</option>
+              </select>
+            </label>
+            <button type="submit">Enrol</button>
+          </form>
+          <form method="post" action="/mailboxes/enroll-all" class="row">
+            <Csrf session={session} />
+            <button type="submit" class="secondary">
+              Enrol every team member
+            </button>
+          </form>
+          <form method="post" action="/mailboxes/run-now" class="row">
+            <Csrf session={session} />
+            <button type="submit" class="secondary">
+              Run all now
+            </button>
+          </form>
+        </div>
+        <div class="table-wrap" data-progress-url="/mailboxes/progress">
+          <table class="stack">
+            <thead>
+              <tr>
+                <th scope="col">Mailbox</th>
+                <th scope="col">State</th>
+                <th scope="col">Last sync</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Last error</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {st.accounts.map((a) => {
+                const p = progress.get(a.id);
+                return (
+                  <tr>
+                    <td data-label="Mailbox">
+                      {a.email}
+                      <div class="small muted">{a.auth_method}{a.sync_enabled ? '' : ' · paused'}</div>
+                    </td>
+                    <td data-label="State">
+                      <span id={`state-${a.id}`} class={`pill ${a.state === 'idle' ? 'ok' : a.state === 'syncing' ? '' : 'bad'}`}>
+                        {a.state}
+                      </span>
+                    </td>
+                    <td data-label="Last sync">
+                      <When at={a.last_sync_at} />
+                    </td>
+                    <td data-label="Progress" class="progress" id={`progress-${a.id}`} data-phase={p?.phase ?? 'idle'}>
+                      <progress max={1} value={p?.fraction ?? undefined} aria-label={`Sync progress of ${a.email}`}></progress>
+                      <div class="small progress-text" aria-live="polite">
+                        {p?.text ?? ''}
+                      </div>
+                    </td>
+                    <td data-label="Last error" class="small">
+                      {a.last_error ? (
+                        <>
+                          <div class="err-cell">{a.last_error}</div>
+                          <div>What to do: {fixFor(a.last_error, a.auth_method)}</div>
+                        </>
+                      ) : (
+                        <span class="muted">—</span>
+                      )}
+                    </td>
+                    <td data-label="Actions">
+                      <form method="post" action={`/mailboxes/${a.id}/run-now`} class="inline">
+                        <Csrf session={session} />
+                        <button type="submit" disabled={!a.sync_enabled} aria-label={`Run now: ${a.email}`}>
+                          Run now
+                        </button>
+                      </form>{' '}
+                      <form method="post" action={`/mailboxes/${a.id}/${a.sync_enabled ? 'pause' : 'resume'}`} class="inline">
+                        <Csrf session={session} />
+                        <button type="submit" class="secondary" aria-label={`${a.sync_enabled ? 'Pause' : 'Resume'}: ${a.email}`}>
+                          {a.sync_enabled ? 'Pause' : 'Resume'}
+                        </button>
+                      </form>{' '}
+                      {a.auth_method === 'oauth' && (
+                        <form method="post" action={`/mailboxes/${a.id}/consent`} class="inline">
+                          <Csrf session={session} />
+                          <input type="hidden" name="email" value={a.email} />
+                          <button type="submit" class="secondary" aria-label={`Consent link for ${a.email}`}>
+                            Consent link
+                          </button>
+                        </form>
+                      )}{' '}
+                      <a href={`/mailboxes/${a.id}/unenroll`} aria-label={`Unenrol ${a.email}`}>
+                        Unenrol…
+                      </a>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      </Layout>,
+    );
+  });
+
+  getPage(app, deps, '/mailboxes/progress', 'admin', async ({ c }) => c.json({ accounts: await mailboxProgress(deps) }));
+
+  const backToMailboxes = () => '/mailboxes';
+  postForm(app, deps, '/mailboxes/enroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
+    const out = await call(enroll, { email: field(form, 'email'), auth_method: field(form, 'auth_method') || undefined });
+    return c.redirect(withFlash('/mailboxes', 'ok', out.created ? `Enrolled ${out.account.email}.` : `${out.account.email} was already enrolled.`), 303);
+  });
+  postForm(app, deps, '/mailboxes/enroll-all', 'admin', backToMailboxes, async ({ c, call }) => {
+    const out = (await call(enrollAll, {})) as { accounts: unknown[]; created?: number };
+    return c.redirect(withFlash('/mailboxes', 'ok', `${out.accounts.length} team mailboxes enrolled.`), 303);
+  });
+  postForm(app, deps, '/mailboxes/run-now', 'admin', backToMailboxes, async ({ c, call }) => {
+    const out = await call(runNow, {});
+    return c.redirect(withFlash('/mailboxes', 'ok', `Started ${out.runs.length} sync${out.runs.length === 1 ? '' : 's'}.`), 303);
+  });
+  postForm(app, deps, '/mailboxes/:id/run-now', 'admin', backToMailboxes, async (x) => {
+    const email = await accountEmail(x);
+    const out = await x.call(runNow, { email });
+    const r = out.runs[0];
+    return x.c.redirect(withFlash('/mailboxes', 'ok', r?.already_running ? `${email} is already syncing.` : `Sync of ${email} started.`), 303);
+  });
+  for (const [verb, enabled] of [['pause', false], ['resume', true]] as const) {
+    postForm(app, deps, `/mailboxes/:id/${verb}`, 'admin', backToMailboxes, async (x) => {
+      const id = idOf(x.c);
+      const out = await x.call(updateAccount, { id, sync_enabled: enabled });
+      return x.c.redirect(withFlash('/mailboxes', 'ok', `${(out as { email?: string }).email ?? 'Mailbox'} ${enabled ? 'resumed' : 'paused'}.`), 303);
+    });
+  }
+  postForm(app, deps, '/mailboxes/:id/consent', 'admin', backToMailboxes, async (x) => {
+    const email = await accountEmail(x);
+    const out = await x.call(oauthStart, { email });
+    return render(
+      x.c,
+      <Layout title="Consent link" session={x.session}>
+        <h1>Consent link for {email}</h1>
+        <p>Hand this link to the mailbox’s owner. Opening it signs them in with Google and asks them to let crm-gmail read their mail; it works once and expires <When at={out.expires_at} />.</p>
+        <label>
+          Link
+          <textarea readonly rows={4}>
+            {out.url}
+          </textarea>
+        </label>
+        <p>
+          <a href="/mailboxes">Back to mailboxes</a>
+        </p>
+      </Layout>,
+    );
+  });
+
+  getPage(app, deps, '/mailboxes/:id/unenroll', 'admin', async ({ c, session, call }) => {
+    const id = idOf(c);
+    const st = await call(status, {});
+    const a = st.accounts.find((x) => x.id === id);
+    if (!a) return c.redirect(withFlash('/mailboxes', 'err', `no mailbox with id ${id}`), 303);
+    const preview = await purgePreview(deps.db, id);
+    return render(
+      c,
+      <Layout title={`Unenrol ${a.email}`} session={session}>
+        <h1>Unenrol {a.email}</h1>
+        <form method="post" action={`/mailboxes/${id}/unenroll`} class="col">
+          <Csrf session={session} />
+          <fieldset>
+            <legend>What happens to its mail</legend>
+            <label class="check">
+              <input type="radio" name="purge" value="false" checked /> Keep the captured mail; stop syncing and forget the mailbox’s consent.
+            </label>
+            <label class="check">
+              <input type="radio" name="purge" value="true" /> Purge: delete this mailbox’s {preview.copies} message copies, the {preview.emails} emails no other mailbox holds, and their {preview.files} saved files. This cannot be undone.
+            </label>
+          </fieldset>
+          <button type="submit" class="danger">
+            Unenrol {a.email}
+          </button>
+          <a href="/mailboxes">Cancel</a>
+        </form>
+      </Layout>,
+    );
+  });
+  postForm(app, deps, '/mailboxes/:id/unenroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
+    const id = idOf(c);
+    const out = await call(deleteAccount, { id, purge: field(form, 'purge') === 'true' });
+    const msg = out.purged ? `Unenrolled and purged: ${out.emails_deleted} emails and ${out.files_deleted} files deleted.` : 'Unenrolled; its captured mail stays.';
+    return c.redirect(withFlash('/mailboxes', 'ok', msg), 303);
+  });
+
+  // ----- Runs
+  getPage(app, deps, '/runs', 'admin', async ({ c, session, call }) => {
+    const mailbox = (c.req.query('mailbox') ?? '').trim().slice(0, 320);
+    const kind = c.req.query('kind') ?? '';
+    const state = c.req.query('status') ?? '';
+    const st = await call(status, {});
+    const { runs } = await call(listRuns, { limit: 500, ...(mailbox ? { email: mailbox } : {}) });
+    const shown = runs.filter((r) => (!kind || r.kind === kind) && (!state || r.status === state)).slice(0, 200);
+    const opt = (v: string, cur: string, label = v) => (
+      <option value={v} selected={v === cur}>
+        {label}
+      </option>
+    );
+    return render(
+      c,
+      <Layout title="Runs" session={session} path="/runs">
+        <h1>Runs</h1>
+        <form method="get" action="/runs" class="row">
+          <label>
+            Mailbox
+            <select name="mailbox">
+              {opt('', mailbox, 'any')}
+              {st.accounts.map((a) => opt(a.email, mailbox))}
+            </select>
+          </label>
+          <label>
+            Kind
+            <select name="kind">
+              {['', 'backfill', 'incremental', 'rematch', 'attachments', 'verify'].map((k) => opt(k, kind, k || 'any'))}
+            </select>
+          </label>
+          <label>
+            Status
+            <select name="status">
+              {['', 'running', 'succeeded', 'failed'].map((k) => opt(k, state, k || 'any'))}
+            </select>
+          </label>
+          <button type="submit">Filter</button>
+        </form>
+        <div class="table-wrap">
+          <table class="stack">
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">Mailbox</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Status</th>
+                <th scope="col">Seen / stored / files</th>
+                <th scope="col">Quota units</th>
+                <th scope="col">Started</th>
+                <th scope="col">Finished</th>
+                <th scope="col">Error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((r) => (
+                <tr>
+                  <td data-label="#">{r.id}</td>
+                  <td data-label="Mailbox">{r.account ?? <span class="muted">(all)</span>}</td>
+                  <td data-label="Kind">{r.kind}</td>
+                  <td data-label="Status">
+                    <span class={`pill ${r.status === 'failed' ? 'bad' : r.status === 'succeeded' ? 'ok' : ''}`}>{r.status}</span>
+                  </td>
+                  <td data-label="Seen / stored / files">
+                    {r.messages_seen} / {r.messages_stored} / {r.attachments_saved}
+                  </td>
+                  <td data-label="Quota units">{r.quota_units}</td>
+                  <td data-label="Started">
+                    <When at={r.started_at} />
+                  </td>
+                  <td data-label="Finished">
+                    <When at={r.finished_at} />
+                  </td>
+                  <td data-label="Error" class="small err-cell">
+                    {r.error ?? ''}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </Layout>,
+    );
+  });
+
+  // ----- Directory
+  const directoryPage = async (x: Ctx, imp?: { text: string; format: string; error?: string; field?: string; done?: string }) => {
+    const [{ exclusions }, users] = await Promise.all([x.call(listExclusions, {}), x.call(listUsers, {})]);
+    const userList = (users as { users: { id: number; username: string; email: string | null; role: string; disabled: boolean }[] }).users;
+    return render(
+      x.c,
+      <Layout title="Directory" session={x.session} path="/directory" flash={imp ? { ok: imp.done } : flashOf(x.c)}>
+        <h1>Directory</h1>
+        <section aria-labelledby="import-h">
+          <h2 id="import-h">Import investors and contacts</h2>
+          <p class="small muted">
+            CSV with the header <code>investor,domain,contact_name,contact_email</code> (optionally <code>investor_email</code>), or JSON{' '}
+            <code>[{'{'}"name", "domains", "emails", "contacts": [{'{'}"name", "emails"{'}'}]{'}'}]</code>. Imports only add; one bad row stops the whole import.
+          </p>
+          <form method="post" action="/directory/import" enctype="multipart/form-data" class="col wide">
+            <Csrf session={x.session} />
+            <label>
+              Format
+              <select name="format">
+                <option value="csv" selected={imp?.format !== 'json'}>
+                  CSV
+                </option>
+                <option value="json" selected={imp?.format === 'json'}>
+                  JSON
+                </option>
+              </select>
+            </label>
+            <label>
+              Paste the data
+              <textarea name="text" rows={8}>{imp?.text ?? ''}</textarea>
+            </label>
+            <label>
+              …or choose a file
+              <input type="file" name="file" accept=".csv,.json,text/csv,application/json" />
+            </label>
+            <button type="submit">Import</button>
+          </form>
+          {imp?.error && <ImportErrors text={imp.text} format={imp.format} error={imp.error} />}
+        </section>
+        <section aria-labelledby="excl-h">
+          <h2 id="excl-h">Exclusions</h2>
+          <p class="small muted">Mail from or to an excluded address or domain (and its subdomains) never matches an investor.</p>
+          <form method="post" action="/directory/exclusions" class="row">
+            <Csrf session={x.session} />
+            <label>
+              Address or domain
+              <input name="value" required maxlength={320} />
+            </label>
+            <button type="submit">Exclude</button>
+          </form>
+          <ul>
+            {exclusions.map((e: { id: number; address: string | null; domain: string | null }) => (
+              <li>
+                {e.address ?? `*@${e.domain}`}{' '}
+                <form method="post" action={`/directory/exclusions/${e.id}/delete`} class="inline">
+                  <Csrf session={x.session} />
+                  <button type="submit" class="secondary" aria-label={`Remove exclusion ${e.address ?? e.domain}`}>
+                    Remove
+                  </button>
+                </form>
+              </li>
+            ))}
+          </ul>
+        </section>
+        <section aria-labelledby="users-h">
+          <h2 id="users-h">Team users</h2>
+          <form method="post" action="/directory/users" class="row">
+            <Csrf session={x.session} />
+            <label>
+              Username
+              <input name="username" required maxlength={100} autocomplete="off" />
+            </label>
+            <label>
+              Email
+              <input name="email" type="email" maxlength={320} />
+            </label>
+            <label>
+              Password
+              <input name="password" type="password" required autocomplete="new-password" />
+            </label>
+            <label>
+              Role
+              <select name="role">
+                <option value="member">member</option>
+                <option value="admin">admin</option>
+              </select>
+            </label>
+            <button type="submit">Create user</button>
+          </form>
+          <div class="table-wrap">
+            <table class="stack">
+              <thead>
+                <tr>
+                  <th scope="col">User</th>
+                  <th scope="col">Role and access</th>
+                  <th scope="col">Reset password</th>
+                </tr>
+              </thead>
+              <tbody>
+                {userList.map((u) => (
+                  <tr>
+                    <td data-label="User">
+                      {u.username}
+                      <div class="small muted">{u.email ?? 'no email'}</div>
+                    </td>
+                    <td data-label="Role and access">
+                      <form method="post" action={`/directory/users/${u.id}`} class="row">
+                        <Csrf session={x.session} />
+                        <label>
+                          Role of {u.username}
+                          <select name="role">
+                            <option value="member" selected={u.role === 'member'}>
+                              member
+                            </option>
+                            <option value="admin" selected={u.role === 'admin'}>
+                              admin
+                            </option>
+                          </select>
+                        </label>
+                        <label class="check">
+                          <input type="checkbox" name="disabled" value="true" checked={u.disabled} /> disabled
+                        </label>
+                        <button type="submit" class="secondary">
+                          Save
+                        </button>
+                      </form>
+                    </td>
+                    <td data-label="Reset password">
+                      <form method="post" action={`/directory/users/${u.id}/password`} class="row">
+                        <Csrf session={x.session} />
+                        <label>
+                          New password for {u.username}
+                          <input name="password" type="password" required autocomplete="new-password" />
+                        </label>
+                        <button type="submit" class="secondary">
+                          Reset
+                        </button>
+                      </form>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      </Layout>,
+      imp?.error ? 400 : 200,
+    );
+  };
+
+  getPage(app, deps, '/directory', 'admin', (x) => directoryPage(x));
+
+  postForm(app, deps, '/directory/import', 'admin', () => '/directory', async (x) => {
+    const format = field(x.form, 'format') === 'json' ? 'json' : 'csv';
+    const file = x.form.file;
+    let text = field(x.form, 'text');
+    if (file instanceof File && file.size > 0) {
+      if (file.size > MAX_IMPORT_CHARS) return directoryPage(x, { text: '', format, error: `the file is over ${MAX_IMPORT_CHARS} bytes; split it` });
+      text = await file.text();
+    }
+    if (text.length > MAX_IMPORT_CHARS) return directoryPage(x, { text: '', format, error: `the data is over ${MAX_IMPORT_CHARS} characters; split it` });
+    if (!text.trim()) return directoryPage(x, { text, format, error: 'nothing to import: paste the data or choose a file' });
+    let input: unknown;
+    if (format === 'json') {
+      try {
+        input = JSON.parse(text);
+      } catch (e) {
+        return directoryPage(x, { text, format, error: `the JSON cannot be read: ${e instanceof Error ? e.message : String(e)}` });
+      }
+    } else input = { csv: text };
+    try {
+      const out = await x.call(importInvestors, input);
+      return directoryPage(x, { text: '', format, done: `Imported: ${out.investors} investors and ${out.contacts} contacts created or changed.` });
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
+      return directoryPage(x, { text, format, error: e.message, field: e.field });
+    }
+  });
+
+  postForm(app, deps, '/directory/exclusions', 'admin', () => '/directory', async ({ c, form, call }) => {
+    const v = field(form, 'value').trim();
+    await call(createExclusion, v.includes('@') ? { address: v } : { domain: v.replace(/^\*@/, '') });
+    return c.redirect(withFlash('/directory', 'ok', `Excluded ${v}; matching is being brought up to date.`), 303);
+  });
+  postForm(app, deps, '/directory/exclusions/:id/delete', 'admin', () => '/directory', async ({ c, call }) => {
+    await call(deleteExclusion, { id: idOf(c) });
+    return c.redirect(withFlash('/directory', 'ok', 'Exclusion removed.'), 303);
+  });
+  postForm(app, deps, '/directory/users', 'admin', () => '/directory', async ({ c, form, call }) => {
+    const email = field(form, 'email').trim();
+    const out = (await call(createUser, { username: field(form, 'username'), email: email || undefined, password: field(form, 'password'), role: field(form, 'role') || 'member' })) as { username?: string };
+    return c.redirect(withFlash('/directory', 'ok', `Created ${out.username ?? 'the user'}.`), 303);
+  });
+  postForm(app, deps, '/directory/users/:id', 'admin', () => '/directory', async ({ c, form, call }) => {
+    await call(updateUser, { id: idOf(c), role: field(form, 'role'), disabled: field(form, 'disabled') === 'true' });
+    return c.redirect(withFlash('/directory', 'ok', 'User saved.'), 303);
+  });
+  postForm(app, deps, '/directory/users/:id/password', 'admin', () => '/directory', async ({ c, form, call }) => {
+    await call(updateUser, { id: idOf(c), password: field(form, 'password') });
+    return c.redirect(withFlash('/directory', 'ok', 'Password reset; the user’s sessions were signed out.'), 303);
+  });
+
+  // ----- Setup check
+  getPage(app, deps, '/setup', 'admin', async ({ c, session, call }) => {
+    const email = (c.req.query('email') ?? '').trim().slice(0, 320);
+    let out: Awaited<ReturnType<typeof checkSetup.run>> | null = null;
+    let err: string | undefined;
+    try {
+      out = await call(checkSetup, email ? { email } : {});
+    } catch (e) {
+      err = e instanceof Error ? e.message : String(e);
+    }
+    return render(
+      c,
+      <Layout title="Setup check" session={session} path="/setup" flash={{ err }}>
+        <h1>Setup check</h1>
+        {out && (
+          <table>
+            <tbody>
+              {out.items.map((i) => (
+                <tr>
+                  <th scope="row">{i.name}</th>
+                  <td>
+                    <span class={`pill ${i.ok ? 'ok' : 'bad'}`}>{i.ok ? 'ok' : 'problem'}</span> {i.detail}
+                    {i.fix && <div class="small">Fix: {i.fix}</div>}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <h2>Probe a mailbox</h2>
+        <form method="get" action="/setup" class="row">
+          <label>
+            Mailbox address
+            <input type="email" name="email" value={email} maxlength={320} required />
+          </label>
+          <button type="submit">Probe (token grant + getProfile)</button>
+        </form>
+        {out?.probe && (
+          <div id="probe" class={`banner ${out.probe.ok ? 'ok' : 'err'}`} role="status">
+            {out.probe.ok ? (
+              <>
+                {out.probe.email}: Google granted a token and answered getProfile — {out.probe.messages_total ?? '?'} messages, history id {out.probe.history_id}.
+              </>
+            ) : (
+              <>
+                <div>
+                  {out.probe.email}: {out.probe.error}
+                </div>
+                <div>Fix: {out.probe.fix}</div>
+              </>
+            )}
+          </div>
+        )}
+      </Layout>,
+    );
+  });
+}
+
+async function accountEmail(x: Ctx): Promise<string> {
+  const id = idOf(x.c);
+  const st = await x.call(status, {});
+  const a = st.accounts.find((r) => r.id === id);
+  if (!a) throw new AppError('NOT_FOUND', `no mailbox with id ${id}`);
+  return a.email;
+}
+
+/** The submitted rows with the import's error beside the row it names. */
+function ImportErrors({ text, format, error }: { text: string; format: string; error: string }) {
+  // CSV errors name the file line ("row 2 (line 3)"), JSON ones the array row ("row 2").
+  const m = (format === 'json' ? null : /^row \d+ \(line (\d+)\)/.exec(error)) ?? /^(?:row|line) (\d+)\b/.exec(error);
+  const n = m ? Number(m[1]) : null;
+  let rows: string[] = [];
+  if (format === 'json') {
+    try {
+      const v = JSON.parse(text);
+      rows = Array.isArray(v) ? v.map((r) => JSON.stringify(r)) : [];
+    } catch {
+      rows = [];
+    }
+  } else rows = text.replace(/\r\n?/g, '\n').split('\n');
+  const label = format === 'json' ? 'row' : 'line';
+  return (
+    <div role="alert">
+      <p class="banner err">Nothing was imported: {error}</p>
+      {rows.length > 0 && n !== null && (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{label}</th>
+                <th scope="col">data</th>
+                <th scope="col">problem</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.slice(0, 2000).map((r, i) => (
+                <tr class={i + 1 === n ? 'bad-row' : undefined} id={i + 1 === n ? 'bad-row' : undefined}>
+                  <td>{i + 1}</td>
+                  <td>
+                    <code>{r}</code>
+                  </td>
+                  <td class="err-cell">{i + 1 === n ? error.replace(/^(row|line) \d+( \(line \d+\))?:\s*/, '') : ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,362 @@
+// What every signed-in user reads: investors, one investor with its threads, one thread,
+// and search. Unmatched mail is never shown: threads and files come through the handlers
+// that enforce that rule.
+import { createContact } from '../../../functions/createContact.js';
+import { deleteContact } from '../../../functions/deleteContact.js';
+import { getInvestor } from '../../../functions/getInvestor.js';
+import { getThread } from '../../../functions/getThread.js';
+import { listThreads } from '../../../functions/listThreads.js';
+import { searchMail } from '../../../functions/searchMail.js';
+import { updateContact } from '../../../functions/updateContact.js';
+import { updateInvestor } from '../../../functions/updateInvestor.js';
+import type { Deps } from '../../core/deps.js';
+import type { App } from '../../http/access.js';
+import { HIT_END, HIT_START } from '../../search/index.js';
+import { field, flashOf, getPage, idOf, lines, postForm, render, withFlash } from '../kit.js';
+import { bytes, Csrf, Layout, person, When } from '../layout.js';
+import { mailDocument, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
+import { investorsOverview, threadMarks } from '../read.js';
+
+export function registerMailPages(app: App, deps: Deps): void {
+  getPage(app, deps, '/', 'user', async ({ c, session }) => {
+    const q = (c.req.query('q') ?? '').slice(0, 200);
+    const sort = c.req.query('sort') === 'name' ? 'name' : 'activity';
+    const rows = await investorsOverview(deps.db, { q, sort });
+    return render(
+      c,
+      <Layout title="Investors" session={session} path="/" flash={flashOf(c)}>
+        <h1>Investors</h1>
+        <form method="get" action="/" class="row" role="search">
+          <label>
+            Name, domain or address
+            <input type="search" name="q" value={q} maxlength={200} />
+          </label>
+          <label>
+            Sort by
+            <select name="sort">
+              <option value="activity" selected={sort === 'activity'}>
+                Last activity
+              </option>
+              <option value="name" selected={sort === 'name'}>
+                Name
+              </option>
+            </select>
+          </label>
+          <button type="submit">Show</button>
+        </form>
+        <p class="small muted">{rows.length} investors</p>
+        <div class="table-wrap">
+          <table class="stack">
+            <thead>
+              <tr>
+                <th scope="col">Investor</th>
+                <th scope="col">Domains</th>
+                <th scope="col">Last activity</th>
+                <th scope="col">Threads</th>
+                <th scope="col">Partners</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr>
+                  <td data-label="Investor">
+                    <a href={`/investors/${r.id}`}>{r.name}</a>
+                  </td>
+                  <td data-label="Domains">{r.domains || <span class="muted">—</span>}</td>
+                  <td data-label="Last activity">
+                    <When at={r.last_at} />
+                  </td>
+                  <td data-label="Threads">{r.threads}</td>
+                  <td data-label="Partners">{r.partners.join(', ') || <span class="muted">—</span>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </Layout>,
+    );
+  });
+
+  getPage(app, deps, '/investors/:id', 'user', async ({ c, session, call }) => {
+    const id = idOf(c);
+    const inv = await call(getInvestor, { id });
+    const cursor = c.req.query('cursor') || undefined;
+    const page = await call(listThreads, { investor_id: id, limit: 25, cursor });
+    const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
+    const self = `/investors/${id}`;
+    return render(
+      c,
+      <Layout title={inv.name} session={session} flash={flashOf(c)}>
+        <p class="small">
+          <a href="/">← Investors</a>
+        </p>
+        <h1>{inv.name}</h1>
+        <div class="grid2">
+          <section aria-labelledby="edit-h">
+            <h2 id="edit-h">Name, domains and addresses</h2>
+            <form method="post" action={`${self}/edit`} class="col">
+              <Csrf session={session} />
+              <label>
+                Name
+                <input name="name" value={inv.name} required maxlength={200} />
+              </label>
+              <label>
+                Domains (one per line)
+                <textarea name="domains" rows={3}>{inv.domains.join('\n')}</textarea>
+              </label>
+              <label>
+                Addresses (one per line)
+                <textarea name="emails" rows={3}>{inv.emails.join('\n')}</textarea>
+              </label>
+              <button type="submit">Save</button>
+            </form>
+          </section>
+          <section aria-labelledby="contacts-h">
+            <h2 id="contacts-h">Contacts</h2>
+            {inv.contacts.length === 0 && <p class="muted">No contacts yet.</p>}
+            {inv.contacts.map((ct) => (
+              <form method="post" action={`${self}/contacts/${ct.id}`} class="row">
+                <Csrf session={session} />
+                <label>
+                  Name
+                  <input name="name" value={ct.name} required maxlength={200} />
+                </label>
+                <label>
+                  Addresses
+                  <input name="emails" value={ct.emails.join(', ')} size={28} />
+                </label>
+                <button type="submit" name="action" value="save">
+                  Save
+                </button>
+                <button type="submit" name="action" value="delete" class="danger">
+                  Delete
+                </button>
+              </form>
+            ))}
+            <h3 class="small">Add a contact</h3>
+            <form method="post" action={`${self}/contacts`} class="row">
+              <Csrf session={session} />
+              <label>
+                Name
+                <input name="name" required maxlength={200} />
+              </label>
+              <label>
+                Addresses
+                <input name="emails" size={28} />
+              </label>
+              <button type="submit">Add</button>
+            </form>
+          </section>
+        </div>
+        <section class="insights" id="insights" aria-labelledby="insights-h" data-investor-id={String(id)}>
+          <h2 id="insights-h">Relationship</h2>
+          <p class="muted small">Relationship insights for this investor appear here.</p>
+        </section>
+        <section aria-labelledby="threads-h">
+          <h2 id="threads-h">Threads</h2>
+          {page.threads.length === 0 && <p class="muted">No captured correspondence yet.</p>}
+          <div class="table-wrap">
+            <table class="stack">
+              <thead>
+                <tr>
+                  <th scope="col">Subject</th>
+                  <th scope="col">Participants</th>
+                  <th scope="col">Messages</th>
+                  <th scope="col">Last activity</th>
+                  <th scope="col">Files</th>
+                </tr>
+              </thead>
+              <tbody>
+                {page.threads.map((t) => {
+                  const m = marks.get(t.id);
+                  const people = m?.participants ?? [];
+                  return (
+                    <tr>
+                      <td data-label="Subject">
+                        <a href={`/threads/${t.id}`}>{t.subject || '(no subject)'}</a>
+                      </td>
+                      <td data-label="Participants" class="small">
+                        {people.slice(0, 4).join(', ')}
+                        {people.length > 4 ? ` +${people.length - 4}` : ''}
+                      </td>
+                      <td data-label="Messages">{t.message_count}</td>
+                      <td data-label="Last activity">
+                        <When at={t.last_message_at} />
+                      </td>
+                      <td data-label="Files">{m && m.attachments > 0 ? <span class="pill">{m.attachments === 1 ? '1 file' : `${m.attachments} files`}</span> : ''}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+          <p>
+            {cursor && <a href={self}>First page</a>} {page.next_cursor && <a href={`${self}?cursor=${encodeURIComponent(page.next_cursor)}`}>Older threads →</a>}
+          </p>
+        </section>
+      </Layout>,
+    );
+  });
+
+  postForm(app, deps, '/investors/:id/edit', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
+    const id = idOf(c);
+    await call(updateInvestor, { id, name: field(form, 'name'), domains: lines(field(form, 'domains')), emails: lines(field(form, 'emails')) });
+    return c.redirect(withFlash(`/investors/${id}`, 'ok', 'Saved.'), 303);
+  });
+
+  postForm(app, deps, '/investors/:id/contacts', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
+    const id = idOf(c);
+    await call(createContact, { name: field(form, 'name'), emails: lines(field(form, 'emails')), investor_id: id });
+    return c.redirect(withFlash(`/investors/${id}`, 'ok', 'Contact added.'), 303);
+  });
+
+  postForm(app, deps, '/investors/:id/contacts/:cid', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
+    const id = idOf(c);
+    const cid = idOf(c, 'cid');
+    if (field(form, 'action') === 'delete') {
+      await call(deleteContact, { id: cid });
+      return c.redirect(withFlash(`/investors/${id}`, 'ok', 'Contact deleted.'), 303);
+    }
+    await call(updateContact, { id: cid, name: field(form, 'name'), emails: lines(field(form, 'emails')) });
+    return c.redirect(withFlash(`/investors/${id}`, 'ok', 'Contact saved.'), 303);
+  });
+
+  getPage(app, deps, '/threads/:id', 'user', async ({ c, session, call }) => {
+    const id = idOf(c);
+    const thread = await call(getThread, { id });
+    const images = Number(c.req.query('images') ?? 0);
+    const showing = thread.messages.filter((m) => m.is_matched);
+    // Remote images load only for the one message whose reader asked, straight from their host.
+    const csp = `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:${images ? ' https: http:' : ''}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; frame-src 'self'`;
+    return render(
+      c,
+      <Layout title={thread.subject || 'Thread'} session={session}>
+        <p class="small">
+          <a href="/">← Investors</a>
+        </p>
+        <h1>{thread.subject || '(no subject)'}</h1>
+        <p class="small muted">
+          {showing.length} of {thread.messages.length} messages shown; the others are internal-only and not captured in full.
+        </p>
+        {showing.map((m) => {
+          const html = m.body_html ? sanitiseMailHtml(m.body_html, { loadImages: images === m.id }) : null;
+          return (
+            <article class="msg" id={`m${m.id}`} aria-label={`Message from ${person(m.from)}`}>
+              <dl>
+                <dt>From</dt>
+                <dd>{person(m.from)}</dd>
+                <dt>To</dt>
+                <dd>{m.to.map(person).join(', ') || '—'}</dd>
+                {m.cc.length > 0 && <dt>Cc</dt>}
+                {m.cc.length > 0 && <dd>{m.cc.map(person).join(', ')}</dd>}
+                <dt>Date</dt>
+                <dd>
+                  <When at={m.sent_at} />
+                </dd>
+              </dl>
+              {html ? (
+                <>
+                  {html.blockedRemote > 0 && (
+                    <p class="small muted">
+                      {html.blockedRemote} remote image{html.blockedRemote > 1 ? 's' : ''} blocked (they tell the sender you read this).{' '}
+                      <a href={`/threads/${id}?images=${m.id}#m${m.id}`}>Load images for this message</a>
+                    </p>
+                  )}
+                  {images === m.id && (
+                    <p class="small muted">
+                      Images loaded directly from the sender’s servers. <a href={`/threads/${id}#m${m.id}`}>Block them again</a>
+                    </p>
+                  )}
+                  <iframe class="mail" title={`Message from ${person(m.from)}`} sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc={mailDocument(html.html, { loadImages: images === m.id })}></iframe>
+                </>
+              ) : m.body_text ? (
+                splitQuoted(m.body_text).map((b) =>
+                  b.quoted ? (
+                    <details class="quoted">
+                      <summary>Quoted text</summary>
+                      <pre class="body">{b.text}</pre>
+                    </details>
+                  ) : (
+                    <pre class="body">{b.text}</pre>
+                  ),
+                )
+              ) : (
+                <p class="muted">No body stored.</p>
+              )}
+              {m.attachments.length > 0 && (
+                <ul class="files" aria-label="Attachments">
+                  {m.attachments.map((a) => (
+                    <li>
+                      {a.state === 'saved' ? <a href={`/api/email/attachments/${a.id}`}>{a.filename || 'unnamed file'}</a> : <span>{a.filename || 'unnamed file'}</span>}{' '}
+                      <span class="small muted">
+                        {bytes(a.size)}
+                        {a.state !== 'saved' ? ` · ${a.state === 'too_large' ? 'too large to download' : a.state}` : ''}
+                      </span>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </article>
+          );
+        })}
+      </Layout>,
+      200,
+      { 'Content-Security-Policy': csp },
+    );
+  });
+
+  getPage(app, deps, '/search', 'user', async ({ c, session, call }) => {
+    const q = (c.req.query('q') ?? '').trim().slice(0, 200);
+    let results: Awaited<ReturnType<typeof searchMail.run>>['results'] = [];
+    let err: string | undefined;
+    if (q) {
+      try {
+        results = (await call(searchMail, { q })).results;
+      } catch (e) {
+        err = e instanceof Error ? e.message : String(e);
+      }
+    }
+    return render(
+      c,
+      <Layout title="Search" session={session} path="/search" flash={{ err }}>
+        <h1>Search mail</h1>
+        <form method="get" action="/search" class="row" role="search">
+          <label>
+            Words in subject, body, people or file names
+            <input type="search" name="q" value={q} maxlength={200} size={40} autofocus />
+          </label>
+          <button type="submit">Search</button>
+        </form>
+        {q && !err && <p class="small muted">{results.length === 0 ? 'Nothing found.' : `${results.length} best matches`}</p>}
+        <ol class="results">
+          {results.map((r) => (
+            <li>
+              {r.thread_id ? <a href={`/threads/${r.thread_id}#m${r.email_id}`}>{r.subject || '(no subject)'}</a> : r.subject}
+              <div class="small muted">
+                {person(r.from)} · <When at={r.sent_at} />
+              </div>
+              <div class="small">{highlight(r.snippet)}</div>
+            </li>
+          ))}
+        </ol>
+      </Layout>,
+    );
+  });
+}
+
+/** The snippet with the matched words marked; text stays text (escaped by JSX). */
+function highlight(snippet: string) {
+  const parts: (string | ReturnType<typeof Mark>)[] = [];
+  for (const [i, chunk] of snippet.split(HIT_START).entries()) {
+    if (i === 0) {
+      parts.push(chunk);
+      continue;
+    }
+    const end = chunk.indexOf(HIT_END);
+    if (end < 0) parts.push(chunk);
+    else parts.push(Mark({ text: chunk.slice(0, end) }), chunk.slice(end + 1));
+  }
+  return parts;
+}
+
+const Mark = ({ text }: { text: string }) => <mark class="hit">{text}</mark>;

@@ -1,0 +1,73 @@
+// Live progress of each mailbox's sync for the Mailboxes page: messages stored of the
+// mailbox's total (Gmail's getProfile messagesTotal), the rate of the running run and the
+// time left. The total costs one quota unit to read, so it is kept for a minute per mailbox.
+import type { Deps } from '../core/deps.js';
+import { listAccountRows, type AccountRow } from '../capture/accounts.js';
+import { openGmail } from '../capture/syncRunner.js';
+import { lastFinishedRuns, runningRuns, storedPerAccount } from './read.js';
+
+export interface Progress {
+  id: number;
+  email: string;
+  state: AccountRow['state'];
+  phase: 'running' | 'done' | 'failed' | 'idle';
+  stored: number;
+  total: number | null;
+  fraction: number | null;
+  rate_per_sec: number | null;
+  eta_sec: number | null;
+  text: string;
+}
+
+const TOTAL_TTL_MS = 60_000;
+const totals = new WeakMap<Deps, Map<number, { at: number; total: number | null }>>();
+
+async function messagesTotal(deps: Deps, a: AccountRow): Promise<number | null> {
+  let cache = totals.get(deps);
+  if (!cache) totals.set(deps, (cache = new Map()));
+  const now = deps.clock.now();
+  const hit = cache.get(a.id);
+  if (hit && now - hit.at < TOTAL_TTL_MS) return hit.total;
+  let total: number | null = null;
+  try {
+    const p = await (await openGmail(deps, a)).getProfile();
+    total = typeof p.messagesTotal === 'number' ? p.messagesTotal : null;
+  } catch {
+    // The run itself records why Gmail refused; progress just goes without a total.
+  }
+  cache.set(a.id, { at: now, total });
+  return total;
+}
+
+function duration(sec: number): string {
+  if (sec < 90) return `${Math.round(sec)} s`;
+  if (sec < 5400) return `${Math.round(sec / 60)} min`;
+  return `${(sec / 3600).toFixed(1)} h`;
+}
+
+export async function mailboxProgress(deps: Deps): Promise<Progress[]> {
+  const [accounts, running, finished, stored] = await Promise.all([listAccountRows(deps.db), runningRuns(deps.db), lastFinishedRuns(deps.db), storedPerAccount(deps.db)]);
+  const out: Progress[] = [];
+  for (const a of accounts) {
+    const n = stored.get(a.id) ?? 0;
+    const r = running.get(a.id);
+    if (r) {
+      const total = deps.config.gmail.enabled ? await messagesTotal(deps, a) : null;
+      const elapsed = Math.max(1, (deps.clock.now() - Date.parse(r.started_at)) / 1000);
+      const rate = r.messages_seen > 0 ? r.messages_seen / elapsed : null;
+      const left = total !== null ? Math.max(0, total - n) : null;
+      const eta = rate && left !== null ? left / rate : null;
+      const fraction = total ? Math.min(1, n / total) : null;
+      const parts = [`${r.kind} running: ${n}${total !== null ? ` of ${total}` : ''} messages`];
+      if (rate) parts.push(`${rate.toFixed(1)}/s`);
+      if (eta !== null) parts.push(`about ${duration(eta)} left`);
+      out.push({ id: a.id, email: a.email, state: a.state, phase: 'running', stored: n, total, fraction, rate_per_sec: rate, eta_sec: eta, text: parts.join(' · ') });
+      continue;
+    }
+    const last = finished.get(a.id);
+    const phase = !last ? 'idle' : last.status === 'succeeded' ? 'done' : 'failed';
+    const text = !last ? `not synced yet · ${n} messages` : last.status === 'succeeded' ? `done · ${n} messages stored` : `last run failed · ${n} messages stored`;
+    out.push({ id: a.id, email: a.email, state: a.state, phase, stored: n, total: null, fraction: phase === 'done' ? 1 : null, rate_per_sec: null, eta_sec: null, text });
+  }
+  return out;
+}

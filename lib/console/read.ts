@@ -1,0 +1,132 @@
+// Read-only queries behind console pages that no handler answers in the needed shape:
+// the investors overview and the per-thread marks of an investor's thread list.
+import type { Executor } from '../db/client.js';
+import { all } from '../db/client.js';
+
+export interface InvestorRow {
+  id: number;
+  name: string;
+  domains: string;
+  last_at: string | null;
+  threads: number;
+  partners: string[];
+}
+
+export async function investorsOverview(db: Executor, o: { q?: string; sort: 'activity' | 'name' }): Promise<InvestorRow[]> {
+  const q = (o.q ?? '').trim().toLowerCase();
+  const like = `%${q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
+  const filter = q
+    ? `WHERE lower(i.name) LIKE ?1 ESCAPE '\\'
+          OR EXISTS (SELECT 1 FROM investor_domains d WHERE d.investor_id = i.id AND d.domain LIKE ?1 ESCAPE '\\')
+          OR EXISTS (SELECT 1 FROM investor_emails x WHERE x.investor_id = i.id AND x.email LIKE ?1 ESCAPE '\\')
+          OR EXISTS (SELECT 1 FROM contacts c JOIN contact_emails ce ON ce.contact_id = c.id WHERE c.investor_id = i.id AND (ce.email LIKE ?1 ESCAPE '\\' OR lower(c.name) LIKE ?1 ESCAPE '\\'))`
+    : '';
+  const rows = await all<Omit<InvestorRow, 'partners'>>(
+    db,
+    `SELECT i.id, i.name,
+            coalesce((SELECT group_concat(d.domain, ', ') FROM investor_domains d WHERE d.investor_id = i.id), '') AS domains,
+            a.last_at, coalesce(a.threads, 0) AS threads
+       FROM investors i
+       LEFT JOIN (SELECT l.investor_id, max(e.sent_at) AS last_at, count(DISTINCT e.thread_id) AS threads
+                    FROM email_investor_links l JOIN emails e ON e.id = l.email_id AND e.is_matched = 1
+                   GROUP BY l.investor_id) a ON a.investor_id = i.id
+       ${filter}
+      ORDER BY ${o.sort === 'name' ? 'lower(i.name), i.id' : "coalesce(a.last_at, '') DESC, lower(i.name)"}
+      LIMIT 1000`,
+    q ? [like] : [],
+  );
+  // The partners who correspond with each investor: team addresses on its matched mail.
+  const partners = await all<{ investor_id: number; who: string }>(
+    db,
+    `SELECT DISTINCT l.investor_id, coalesce(u.username, p.address) AS who
+       FROM email_investor_links l
+       JOIN emails e ON e.id = l.email_id AND e.is_matched = 1
+       JOIN email_participants p ON p.email_id = e.id
+       JOIN users u ON u.email = p.address AND u.disabled = 0`,
+  );
+  const byInvestor = new Map<number, Set<string>>();
+  for (const p of partners) {
+    const s = byInvestor.get(p.investor_id) ?? new Set<string>();
+    s.add(p.who);
+    byInvestor.set(p.investor_id, s);
+  }
+  return rows.map((r) => ({ ...r, partners: [...(byInvestor.get(r.id) ?? [])].sort() }));
+}
+
+export interface ThreadMarks {
+  participants: string[];
+  attachments: number;
+}
+
+/** Who took part in each thread (matched mail only) and how many files it carries. */
+export async function threadMarks(db: Executor, threadIds: number[]): Promise<Map<number, ThreadMarks>> {
+  const out = new Map<number, ThreadMarks>();
+  if (!threadIds.length) return out;
+  const marks = threadIds.map(() => '?').join(',');
+  const people = await all<{ thread_id: number; who: string }>(
+    db,
+    `SELECT DISTINCT e.thread_id, coalesce(nullif(p.name, ''), p.address) AS who
+       FROM emails e JOIN email_participants p ON p.email_id = e.id AND p.role IN ('from', 'to', 'cc')
+      WHERE e.thread_id IN (${marks}) AND e.is_matched = 1`,
+    threadIds,
+  );
+  const files = await all<{ thread_id: number; n: number }>(
+    db,
+    `SELECT e.thread_id, count(a.id) AS n FROM emails e JOIN email_attachments a ON a.email_id = e.id
+      WHERE e.thread_id IN (${marks}) AND e.is_matched = 1 GROUP BY e.thread_id`,
+    threadIds,
+  );
+  for (const id of threadIds) out.set(id, { participants: [], attachments: 0 });
+  for (const p of people) out.get(p.thread_id)!.participants.push(p.who);
+  for (const f of files) out.get(f.thread_id)!.attachments = f.n;
+  return out;
+}
+
+/** Messages stored so far for each mailbox (its live copies). */
+export async function storedPerAccount(db: Executor): Promise<Map<number, number>> {
+  const rows = await all<{ account_id: number; n: number }>(
+    db,
+    'SELECT account_id, count(*) AS n FROM email_mailbox_messages WHERE deleted_at IS NULL GROUP BY account_id',
+  );
+  return new Map(rows.map((r) => [r.account_id, r.n]));
+}
+
+export interface RunningRun {
+  id: number;
+  account_id: number;
+  kind: string;
+  messages_seen: number;
+  messages_stored: number;
+  started_at: string;
+}
+
+export async function runningRuns(db: Executor): Promise<Map<number, RunningRun>> {
+  const rows = await all<RunningRun>(
+    db,
+    "SELECT id, account_id, kind, messages_seen, messages_stored, started_at FROM email_sync_runs WHERE status = 'running' AND account_id IS NOT NULL ORDER BY id",
+  );
+  return new Map(rows.map((r) => [r.account_id, r]));
+}
+
+export async function lastFinishedRuns(db: Executor): Promise<Map<number, { status: string; error: string | null; finished_at: string | null; kind: string }>> {
+  const rows = await all<{ account_id: number; status: string; error: string | null; finished_at: string | null; kind: string }>(
+    db,
+    `SELECT r.account_id, r.status, r.error, r.finished_at, r.kind FROM email_sync_runs r
+      WHERE r.id = (SELECT max(id) FROM email_sync_runs x WHERE x.account_id = r.account_id AND x.status <> 'running')`,
+  );
+  return new Map(rows.map((r) => [r.account_id, r]));
+}
+
+/** What unenrolling with purge would delete: the mailbox's copies, emails no other mailbox holds, their files. */
+export async function purgePreview(db: Executor, accountId: number): Promise<{ copies: number; emails: number; files: number }> {
+  const rows = await all<{ copies: number; emails: number; files: number }>(
+    db,
+    `SELECT (SELECT count(*) FROM email_mailbox_messages WHERE account_id = ?1) AS copies,
+            (SELECT count(*) FROM email_mailbox_messages m WHERE m.account_id = ?1
+                AND NOT EXISTS (SELECT 1 FROM email_mailbox_messages o WHERE o.email_id = m.email_id AND o.account_id <> ?1)) AS emails,
+            (SELECT count(*) FROM email_attachments a JOIN email_mailbox_messages m ON m.email_id = a.email_id AND m.account_id = ?1
+              WHERE a.state = 'saved' AND NOT EXISTS (SELECT 1 FROM email_mailbox_messages o WHERE o.email_id = m.email_id AND o.account_id <> ?1)) AS files`,
+    [accountId],
+  );
+  return rows[0]!;
+}
