@@ -40,6 +40,11 @@ import { rematchQueued } from './rematchQueued.js';
 import { listThreads } from './listThreads.js';
 import { getThread } from './getThread.js';
 import { getAttachment } from './getAttachment.js';
+import { readFeed } from './readFeed.js';
+import { compactFeed } from './compactFeed.js';
+import { createFeedToken } from './createFeedToken.js';
+import { listFeedTokens } from './listFeedTokens.js';
+import { deleteFeedToken } from './deleteFeedToken.js';
 
 export const functions: Record<string, AnyFn> = {
   login: login as AnyFn,
@@ -81,4 +86,9 @@ export const functions: Record<string, AnyFn> = {
   listThreads: listThreads as AnyFn,
   getThread: getThread as AnyFn,
   getAttachment: getAttachment as AnyFn,
+  readFeed: readFeed as AnyFn,
+  compactFeed: compactFeed as AnyFn,
+  createFeedToken: createFeedToken as AnyFn,
+  listFeedTokens: listFeedTokens as AnyFn,
+  deleteFeedToken: deleteFeedToken as AnyFn,
 };

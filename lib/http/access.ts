@@ -10,13 +10,18 @@ import type { z } from 'zod';
 export type Env = { Variables: { actor?: Actor; requestId: string } };
 export type App = Hono<Env>;
 
-export type Access = 'public' | 'user' | 'admin';
+/** `feed`: admins and feed tokens; `download`: any user and feed tokens (the handler limits what). */
+export type Access = 'public' | 'user' | 'admin' | 'feed' | 'download';
 
 export function access(deps: Deps, level: Access, opts: { gate?: boolean } = {}): MiddlewareHandler<Env> {
   return async (c, next) => {
     if (level !== 'public') {
       const actor = await authenticate(deps.db, c.req.header('authorization'), deps.clock.now());
+      if (actor.role === 'reader' && level !== 'feed' && level !== 'download') {
+        throw new AppError('FORBIDDEN', 'a feed token may read only the feed and attachments');
+      }
       if (level === 'admin' && actor.role !== 'admin') throw new AppError('FORBIDDEN', 'admin role required');
+      if (level === 'feed' && actor.role === 'member') throw new AppError('FORBIDDEN', 'admin role or a feed token required');
       c.set('actor', actor);
     }
     // Auth and role first, then the gate: a stranger learns nothing about the integration.
