@@ -26,7 +26,7 @@ const events = async () =>
     seq: r.seq,
     type: r.type,
     at: r.at,
-    ...(JSON.parse(r.payload) as { id: number; [k: string]: unknown }),
+    ...(JSON.parse(r.payload) as { id: number; reason?: string; [k: string]: unknown }),
   }));
 const snapshot = async () => (await invoke(w.deps, readFeed, { after: 0, limit: 1000 })).events;
 
