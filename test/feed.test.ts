@@ -14,6 +14,7 @@ import { openDb } from '../lib/db/client.js';
 import { readFeedPage } from '../lib/feed/read.js';
 import { catchUp } from '../tools/feed-mirror.js';
 import { addInvestor } from './helpers/directory.js';
+import { run as runProcess } from './helpers/subprocess.js';
 import { eml } from './helpers/fakeGmail.js';
 import { A, B, assertMirrorMatches, consume, enrol, feedWorld, mirrorState, openMirror, sync, type FeedWorld } from './helpers/feed.js';
 
@@ -186,6 +187,17 @@ describe('change feed: reading', () => {
     expect(after).toBe(p1.body.head);
     const seqs = all5.map((e) => e.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  });
+
+  it('npm run fn -- readFeed answers what GET /api/feed answers', async () => {
+    await world();
+    w.gmail.deliver(A, eml({ from: 'bob@acme.example', to: [A], subject: 'cli', messageId: '<cli@x>' }));
+    await sync(w, A);
+    const viaApi = await w.api('GET', '/api/feed?after=0', { token: w.admin });
+    const r = await runProcess(['npx', 'tsx', 'lib/run/cli.ts', 'readFeed', '{"after":0}'], { CRM_DATA_DIR: w.deps.dataDir });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(viaApi.body);
+    expect(viaApi.body.events).toHaveLength(1);
   });
 
   it('limit and after are validated; limit is at most 1000', async () => {
