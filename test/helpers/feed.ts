@@ -106,6 +106,20 @@ export async function assertMirrorMatches(w: FeedWorld, m: FeedMirror, expect: (
   expect(got.emails.map((e) => e.id)).toEqual(want.emails.map((e) => e.id));
   expect(got.emails.map((e) => e.content_hash)).toEqual(want.emails.map((e) => contentHash(cleanText(e.body_text, e.body_html))));
   expect(got.attachments.map((a) => [a.id, a.email_id, a.sha256])).toEqual(want.attachments.map((a) => [a.id, a.email_id, a.sha256]));
+  // Links and copies as the tables hold them now.
+  const links = await all<{ email_id: number; investor_id: number | null; contact_id: number | null; match_kind: string }>(
+    w.deps.db,
+    'SELECT DISTINCT email_id, investor_id, contact_id, match_kind FROM email_investor_links ORDER BY email_id, ifnull(investor_id, 0), ifnull(contact_id, 0), match_kind',
+  );
+  const copies = await all<{ email_id: number; email: string; deleted: number }>(
+    w.deps.db,
+    'SELECT m.email_id, a.email, m.deleted_at IS NOT NULL AS deleted FROM email_mailbox_messages m JOIN email_accounts a ON a.id = m.account_id ORDER BY m.email_id, a.email, m.gmail_message_id',
+  );
+  for (const e of got.emails) {
+    const j = JSON.parse(e.json) as { investors: unknown[]; mailboxes: { email: string; deleted: boolean }[] };
+    expect(j.investors).toEqual(links.filter((l) => l.email_id === e.id).map(({ email_id: _, ...l }) => l));
+    expect(j.mailboxes.map((b) => [b.email, b.deleted])).toEqual(copies.filter((c) => c.email_id === e.id).map((c) => [c.email, c.deleted === 1]));
+  }
 }
 
 export async function openMirror(w: FeedWorld, name: string, filesDir?: string): Promise<FeedMirror> {
