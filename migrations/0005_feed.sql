@@ -21,6 +21,8 @@ CREATE TABLE email_feed_items (
   email_id INTEGER NOT NULL,
   state TEXT NOT NULL CHECK (state IN ('live', 'gone')),
   payload_hash TEXT,
+  -- Hash of the bodies the published text was made from: unchanged bodies reuse that text.
+  body_hash TEXT,
   seq INTEGER NOT NULL,
   PRIMARY KEY (kind, item_id)
 );

@@ -27,7 +27,7 @@ const events = async () =>
     seq: r.seq,
     type: r.type,
     at: r.at,
-    ...(JSON.parse(r.payload) as { id: number; reason?: string; [k: string]: unknown }),
+    ...(JSON.parse(r.payload) as { id: number; reason?: string; text?: string; [k: string]: unknown }),
   }));
 const snapshot = async () => (await invoke(w.deps, readFeed, { after: 0, limit: 1000 })).events;
 
@@ -104,6 +104,26 @@ describe('change feed: what it carries', () => {
     const third = await events();
     expect((third[0] as any).mailboxes[0].labels).toEqual(['INBOX', 'STARRED']);
     expect((third[0] as any).content_hash).toBe((first[0] as any).content_hash);
+  });
+
+  it('a label change reuses the published clean text; a changed body gets new text', async () => {
+    await world();
+    const gid = w.gmail.deliver(A, eml({ from: 'bob@acme.example', to: [A], subject: 't', messageId: '<t@x>', body: 'first words' }));
+    await sync(w, A);
+    const [first] = await events();
+    // Mark the published text, so reuse is visible.
+    await run(w.deps.db, "UPDATE email_feed SET payload = json_set(payload, '$.text', 'MARKED') WHERE seq = ?", [first!.seq]);
+    w.gmail.addLabels(A, gid, ['STARRED']);
+    await sync(w, A);
+    const [second] = await events();
+    expect(second!.seq).toBeGreaterThan(first!.seq);
+    expect(second!.text).toBe('MARKED');
+    await run(w.deps.db, "UPDATE emails SET body_text = 'other words' WHERE id = ?", [first!.id]);
+    const tx = await w.deps.db.transaction('write');
+    await emailsChanged(tx, [first!.id], { now: '2026-01-15T12:00:00.000Z' });
+    await tx.commit();
+    tx.close();
+    expect((await events())[0]!.text).toBe('other words');
   });
 
   it('tombstones say why: unmatched after a directory change, excluded, deleted everywhere, purged', async () => {

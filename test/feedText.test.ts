@@ -19,6 +19,16 @@ describe('clean text for the feed', () => {
     expect(cleanText('', '<p>Only html</p>')).toBe('Only html');
   });
 
+  it('hostile HTML (deep nesting, huge input) never throws and stays bounded', () => {
+    const deep = '<div>'.repeat(10_000) + 'deep words' + '</div>'.repeat(10_000);
+    expect(cleanText(null, deep)).toContain('deep words');
+    const t0 = performance.now();
+    const wide = '<p>' + '<b>x</b>'.repeat(200_000) + '</p>';
+    expect(typeof cleanText(null, wide)).toBe('string');
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(cleanText(null, '<p>See <a href="https://tracker.example/very/long">the deck</a></p>')).toBe('See the deck');
+  });
+
   it('no body gives empty text and no chunks', () => {
     expect(cleanText(null, null)).toBe('');
     expect(chunkText(1, '')).toEqual([]);

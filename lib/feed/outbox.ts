@@ -78,6 +78,7 @@ interface ItemRow {
   email_id: number;
   state: 'live' | 'gone';
   payload_hash: string | null;
+  body_hash: string | null;
   seq: number;
 }
 
@@ -120,7 +121,7 @@ async function reconcile(tx: Executor, ids: number[], ctx: ChangeContext, exclus
   );
   const items = await all<ItemRow>(
     tx,
-    `SELECT kind, item_id, email_id, state, payload_hash, seq FROM email_feed_items
+    `SELECT kind, item_id, email_id, state, payload_hash, body_hash, seq FROM email_feed_items
       WHERE (kind = 'email' AND item_id IN (${m})) OR (kind = 'attachment' AND email_id IN (${m}))`,
     [...ids, ...ids],
   );
@@ -168,6 +169,7 @@ async function reconcile(tx: Executor, ids: number[], ctx: ChangeContext, exclus
   for (const id of relevant) {
     const e = byId.get(id);
     let desired: Desired;
+    let bodyHash: string | null = null;
     const held = copiesBy.get(id) ?? [];
     if (!e) {
       desired = { live: false, reason: ctx.reason ?? 'purged' };
@@ -178,7 +180,11 @@ async function reconcile(tx: Executor, ids: number[], ctx: ChangeContext, exclus
     } else if (held.length > 0 && held.every((c) => c.deleted_at !== null)) {
       desired = { live: false, reason: 'deleted_everywhere' };
     } else {
-      desired = { live: true, payload: emailPayload(e, partsBy.get(id) ?? [], linksBy.get(id) ?? [], held, attsBy.get(id) ?? []) };
+      bodyHash = hashOf([e.body_text, e.body_html]);
+      const prior = emailItem.get(id);
+      // Turning mail into clean text is the costly part; a label or link change reuses it.
+      const text = prior?.state === 'live' && prior.body_hash === bodyHash ? await publishedText(tx, prior.seq) : undefined;
+      desired = { live: true, payload: emailPayload(e, partsBy.get(id) ?? [], linksBy.get(id) ?? [], held, attsBy.get(id) ?? [], text) };
     }
 
     const wantAttachments = desired.live ? (attsBy.get(id) ?? []).map(attachmentPayload) : [];
@@ -195,7 +201,7 @@ async function reconcile(tx: Executor, ids: number[], ctx: ChangeContext, exclus
     const cur = emailItem.get(id);
     if (desired.live) {
       const h = hashOf(desired.payload);
-      if (!cur || cur.state !== 'live' || cur.payload_hash !== h) await append(tx, ctx.now, 'email.upsert', id, null, desired.payload, cur, h);
+      if (!cur || cur.state !== 'live' || cur.payload_hash !== h) await append(tx, ctx.now, 'email.upsert', id, null, desired.payload, cur, h, bodyHash);
     } else if (cur?.state === 'live') {
       await append(tx, ctx.now, 'email.tombstone', id, null, { id, reason: desired.reason }, cur, null);
     }
@@ -218,6 +224,7 @@ async function append(
   payload: unknown,
   prev: ItemRow | undefined,
   hash: string | null,
+  bodyHash: string | null = null,
 ): Promise<void> {
   const row = await one<{ seq: number }>(
     tx,
@@ -228,10 +235,21 @@ async function append(
   const kind = attachmentId === null ? 'email' : 'attachment';
   await run(
     tx,
-    `INSERT INTO email_feed_items (kind, item_id, email_id, state, payload_hash, seq) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT(kind, item_id) DO UPDATE SET email_id = excluded.email_id, state = excluded.state, payload_hash = excluded.payload_hash, seq = excluded.seq`,
-    [kind, attachmentId ?? emailId, emailId, type.endsWith('.upsert') ? 'live' : 'gone', hash, row!.seq],
+    `INSERT INTO email_feed_items (kind, item_id, email_id, state, payload_hash, body_hash, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT(kind, item_id) DO UPDATE SET email_id = excluded.email_id, state = excluded.state, payload_hash = excluded.payload_hash,
+       body_hash = excluded.body_hash, seq = excluded.seq`,
+    [kind, attachmentId ?? emailId, emailId, type.endsWith('.upsert') ? 'live' : 'gone', hash, bodyHash, row!.seq],
   );
+}
+
+type TextPart = Pick<EmailUpsert, 'text' | 'chunks' | 'content_hash'>;
+
+/** The text, chunks and hash of the event at `seq`, when it is an email upsert. */
+async function publishedText(tx: Executor, seq: number): Promise<TextPart | undefined> {
+  const row = await one<{ payload: string }>(tx, "SELECT payload FROM email_feed WHERE seq = ? AND type = 'email.upsert'", [seq]);
+  if (!row) return undefined;
+  const p = JSON.parse(row.payload) as Partial<TextPart>;
+  return typeof p.text === 'string' && Array.isArray(p.chunks) && typeof p.content_hash === 'string' ? { text: p.text, chunks: p.chunks, content_hash: p.content_hash } : undefined;
 }
 
 function emailPayload(
@@ -240,8 +258,9 @@ function emailPayload(
   links: { investor_id: number | null; contact_id: number | null; match_kind: string }[],
   copies: { email: string; label_ids: string; deleted_at: string | null }[],
   atts: { id: number; email_id: number; filename: string | null; mime_type: string | null; size: number | null; sha256: string }[],
+  known?: TextPart,
 ): EmailUpsert {
-  const text = cleanText(e.body_text, e.body_html);
+  const text = known?.text ?? cleanText(e.body_text, e.body_html);
   const byRole = (role: string) => parts.filter((p) => p.role === role).map((p) => ({ address: p.address, name: p.name }));
   return {
     id: e.id,
@@ -255,8 +274,8 @@ function emailPayload(
     investors: links.map((l) => ({ investor_id: l.investor_id, contact_id: l.contact_id, match_kind: l.match_kind })),
     mailboxes: copies.map((c) => ({ email: c.email, labels: parseLabels(c.label_ids), deleted: c.deleted_at !== null })),
     text,
-    chunks: chunkText(e.id, text),
-    content_hash: contentHash(text),
+    chunks: known?.chunks ?? chunkText(e.id, text),
+    content_hash: known?.content_hash ?? contentHash(text),
     attachments: atts.map(({ email_id: _omit, ...a }) => ({ ...a, path: `/api/email/attachments/${a.id}` })),
   };
 }
