@@ -229,6 +229,10 @@ describe('change feed: reading', () => {
       expect(r.body.error.field).toBe(q.split('=')[0]);
     }
     expect((await w.api('GET', '/api/feed?limit=1000', { token: w.admin })).body).toEqual({ events: [], next_after: 0, head: 0 });
+    // A cursor from another database (a restored backup) is refused, not served silently.
+    const beyond = await w.api('GET', '/api/feed?after=5', { token: w.admin });
+    expect(beyond.status).toBe(410);
+    expect(beyond.body.error).toMatchObject({ code: 'GONE', field: 'after' });
   });
 
   it('tombstones are kept the retention period; a reader behind the retired history gets 410 and rebuilds from the snapshot', async () => {

@@ -48,6 +48,13 @@ export async function readFeedPage(db: Executor, after: number, limit: number): 
   }
   const snapshot = after <= 0;
   const from = Math.abs(after);
+  // A cursor beyond the newest event comes from another database (a restored backup, say):
+  // what it has seen cannot be told apart from what it has not, so it must rebuild.
+  if (from > head) {
+    throw new AppError('GONE', `after=${after} is beyond the newest event (seq ${head}); this feed is not the one read before: read again from after=0`, {
+      field: 'after',
+    });
+  }
   // The very first page is read at one instant by a reader that holds nothing yet: the
   // tombstones in it concern items it never saw, so it gets upserts only.
   const upsertsOnly = after === 0 ? "AND type IN ('email.upsert', 'attachment.upsert')" : '';
