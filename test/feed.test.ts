@@ -1,4 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { createApp } from '../lib/http/app.js';
+import { FeedMirror } from '../tools/feed-mirror.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { createContact } from '../functions/createContact.js';
 import { deleteAccount } from '../functions/deleteAccount.js';
@@ -328,6 +332,36 @@ describe('change feed: reading', () => {
     expect(readdirSync(filesDir).sort()).toEqual((await mirrorState(m)).attachments.map((a) => a.sha256).sort());
     expect(existsSync(filesDir)).toBe(true);
     m.close();
+  });
+});
+
+describe('tools/feed-mirror.ts', () => {
+  it('run as documented, it mirrors a running service over HTTP into SQLite, files included', async () => {
+    await world();
+    w.gmail.deliver(A, eml({ from: 'bob@acme.example', to: [A], subject: 'm1', messageId: '<m1@x>', attachment: { filename: 'm.txt', content: 'MIRRORED', type: 'text/plain' } }));
+    w.gmail.deliver(A, eml({ from: 'eve@other.example', to: [A], subject: 'm2', messageId: '<m2@x>' }));
+    await sync(w, A);
+    const server = await new Promise<ServerType>((resolve) => {
+      const s = serve({ fetch: createApp(w.deps).fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const out = w.mirrorFile('cli.db');
+      const files = w.mirrorFile('cli-files');
+      const r = await runProcess(['npx', 'tsx', 'tools/feed-mirror.ts', '--url', url, '--token', w.reader, '--out', out, '--files', files], {});
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/1 emails, 1 attachments, at seq \d+/);
+      const m = await FeedMirror.open(out, { filesDir: files });
+      await assertMirrorMatches(w, m, expect);
+      m.close();
+      expect(readdirSync(files)).toHaveLength(1);
+      const bad = await runProcess(['npx', 'tsx', 'tools/feed-mirror.ts', '--url', url, '--token', 'crmfeed_wrong', '--out', out], {});
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/401/);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
 
