@@ -432,6 +432,12 @@ describe('feed tokens', () => {
     expect((await w.api('GET', '/api/feed', { token: w.member })).status).toBe(403);
     expect((await w.api('GET', `/api/email/threads/${thread}`, { token: w.member })).status).toBe(200);
 
+    // The feed is not behind the Gmail gate; attachments are, like every /api/email route.
+    w.deps.config.gmail.enabled = false;
+    expect((await w.api('GET', '/api/feed', { token: w.reader })).status).toBe(200);
+    expect((await w.api('GET', `/api/email/attachments/${att.id}`, { token: w.reader })).status).toBe(503);
+    w.deps.config.gmail.enabled = true;
+
     // Attachments of mail that stopped matching are not served to the reader either.
     await w.api('POST', '/api/exclusions', { token: w.admin, body: { address: 'bob@acme.example' } });
     await invoke(w.deps, rematchQueued, {});
