@@ -42,13 +42,14 @@ export const deleteAccount = defineFunction({
           [acc.id, acc.id],
         );
         const ids = orphans.map((o) => o.id);
+        // Read before the orphans go: their copies go with them (ON DELETE CASCADE).
+        const held = (await all<{ email_id: number }>(tx, 'SELECT email_id FROM email_mailbox_messages WHERE account_id = ?', [acc.id])).map((r) => r.email_id);
         for (let i = 0; i < ids.length; i += 500) {
           const chunk = ids.slice(i, i + 500);
           const marks = chunk.map(() => '?').join(',');
           shas.push(...(await all<{ sha256: string }>(tx, `SELECT sha256 FROM email_attachments WHERE email_id IN (${marks}) AND sha256 IS NOT NULL`, chunk)).map((r) => r.sha256));
           await run(tx, `DELETE FROM emails WHERE id IN (${marks})`, chunk);
         }
-        const held = (await all<{ email_id: number }>(tx, 'SELECT email_id FROM email_mailbox_messages WHERE account_id = ?', [acc.id])).map((r) => r.email_id);
         await run(tx, 'DELETE FROM email_mailbox_messages WHERE account_id = ?', [acc.id]);
         await run(tx, `DELETE FROM email_thread_keys WHERE key LIKE ?`, [`gm:${acc.id}:%`]);
         const threads = [...new Set(orphans.map((o) => o.thread_id).filter((t): t is number => t !== null))];

@@ -2,6 +2,8 @@
 // (admin); a second run answers NOT_FOUND.
 import { z } from 'zod';
 import { contactById, RematchSet, writeTx } from '../lib/directory/directory.js';
+import { emailsChanged } from '../lib/capture/changes.js';
+import { all } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
 
@@ -13,8 +15,11 @@ export const deleteContact = defineFunction({
       const contact = await contactById(tx, input.id);
       const rq = new RematchSet();
       rq.add('address', contact.emails);
+      // Its links go with it (ON DELETE CASCADE): mail that still matches otherwise shows fewer links now.
+      const linked = await all<{ email_id: number }>(tx, 'SELECT DISTINCT email_id FROM email_investor_links WHERE contact_id = ?', [contact.id]);
       await tx.execute({ sql: 'DELETE FROM contacts WHERE id = ?', args: [contact.id] });
       await rq.flush(tx, nowIso(deps.clock));
+      await emailsChanged(tx, linked.map((l) => l.email_id), { now: nowIso(deps.clock) });
     });
     deps.log.info({ event: 'directory.contact_deleted', contact_id: input.id, by: ctx.actor?.id }, 'contact deleted');
     return null;

@@ -3,6 +3,8 @@
 // a second run answers NOT_FOUND.
 import { z } from 'zod';
 import { investorById, queueInvestorAddresses, RematchSet, writeTx } from '../lib/directory/directory.js';
+import { emailsChanged } from '../lib/capture/changes.js';
+import { all } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
 
@@ -14,8 +16,11 @@ export const deleteInvestor = defineFunction({
       const investor = await investorById(tx, input.id);
       const rq = new RematchSet();
       await queueInvestorAddresses(tx, investor.id, rq);
+      // Its links go with it (ON DELETE CASCADE): mail that still matches otherwise shows fewer links now.
+      const linked = await all<{ email_id: number }>(tx, 'SELECT DISTINCT email_id FROM email_investor_links WHERE investor_id = ?', [investor.id]);
       await tx.execute({ sql: 'DELETE FROM investors WHERE id = ?', args: [investor.id] });
       await rq.flush(tx, nowIso(deps.clock));
+      await emailsChanged(tx, linked.map((l) => l.email_id), { now: nowIso(deps.clock) });
     });
     deps.log.info({ event: 'directory.investor_deleted', investor_id: input.id, by: ctx.actor?.id }, 'investor deleted');
     return null;

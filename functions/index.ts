@@ -44,6 +44,11 @@ import { getThread } from './getThread.js';
 import { getAttachment } from './getAttachment.js';
 import { searchMail } from './searchMail.js';
 import { checkSetup } from './checkSetup.js';
+import { readFeed } from './readFeed.js';
+import { compactFeed } from './compactFeed.js';
+import { createFeedToken } from './createFeedToken.js';
+import { listFeedTokens } from './listFeedTokens.js';
+import { deleteFeedToken } from './deleteFeedToken.js';
 
 export const functions: Record<string, AnyFn> = {
   login: login as AnyFn,
@@ -89,4 +94,9 @@ export const functions: Record<string, AnyFn> = {
   getAttachment: getAttachment as AnyFn,
   searchMail: searchMail as AnyFn,
   checkSetup: checkSetup as AnyFn,
+  readFeed: readFeed as AnyFn,
+  compactFeed: compactFeed as AnyFn,
+  createFeedToken: createFeedToken as AnyFn,
+  listFeedTokens: listFeedTokens as AnyFn,
+  deleteFeedToken: deleteFeedToken as AnyFn,
 };

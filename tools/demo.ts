@@ -88,6 +88,12 @@ The API is at ${u} (admin: ${stack.admin.username} / ${stack.admin.password}). T
   curl -s ${u}/api/email/status -H "Authorization: Bearer $TOKEN"
   curl -s '${u}/api/email/threads?investor_id=${top[0]?.id ?? 1}' -H "Authorization: Bearer $TOKEN"
   curl -s -X POST ${u}/api/email/sync/run-now -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{}'`);
+say(`
+The change feed, for a search or embedding index on this box (docs/feed.md):
+  FEED_TOKEN=$(curl -s -X POST ${u}/api/feed/tokens -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+               -d '{"name":"search-index"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
+  curl -s '${u}/api/feed?after=0&limit=5' -H "Authorization: Bearer $FEED_TOKEN"
+  npx tsx tools/feed-mirror.ts --url ${u} --token "$FEED_TOKEN" --out ${path.join(dataDir, 'feed-mirror.db')}`);
 if (stack.oauthMailbox) {
   say(`
 Per-user OAuth (an advisor outside the workspace, ${stack.oauthMailbox}):

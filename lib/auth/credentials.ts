@@ -6,6 +6,7 @@ import type { Db } from '../db/client.js';
 import { one, run } from '../db/client.js';
 import type { Actor } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
+import { findFeedToken } from '../feed/tokens.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 const N = 16384;
@@ -55,10 +56,13 @@ export async function issueToken(db: Db, userId: number, nowMs: number): Promise
   return { token, expires_at };
 }
 
-/** The user behind a bearer token, or UNAUTHENTICATED. */
-export async function authenticate(db: Db, header: string | undefined, nowMs: number): Promise<Actor & { token_id: number }> {
+/** The user behind a bearer token (or a feed token, role `reader`), or UNAUTHENTICATED. */
+export async function authenticate(db: Db, header: string | undefined, nowMs: number): Promise<Actor & { token_id?: number }> {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (!m) throw new AppError('UNAUTHENTICATED', 'missing bearer token (Authorization: Bearer <token>)');
+  const feed = await findFeedToken(db, m[1]!, nowMs);
+  // A feed token is nobody's session: no user id and no token_id, so logout and password changes never reach it.
+  if (feed) return { id: 0, username: `feed:${feed.name}`, email: null, role: 'reader' };
   const row = await one<{ token_id: number; expires_at: string; revoked_at: string | null; id: number; username: string; email: string | null; role: 'admin' | 'member'; disabled: number }>(
     db,
     `SELECT t.id AS token_id, t.expires_at, t.revoked_at, u.id, u.username, u.email, u.role, u.disabled

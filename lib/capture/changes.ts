@@ -10,6 +10,7 @@
 // and an id whose row is gone means the email was deleted.
 import type { Executor } from '../db/client.js';
 import { reindexAttachments, reindexEmails } from '../search/index.js';
+import { feedAttachmentsChanged, feedEmailsChanged } from '../feed/outbox.js';
 
 /** Why a body or a row left the store, when the writer knows it. */
 export type RemovalReason = 'unmatched' | 'excluded' | 'purged' | 'deleted_everywhere';
@@ -22,12 +23,8 @@ export interface ChangeContext {
 type Updater = (tx: Executor, ids: number[], ctx: ChangeContext) => Promise<void>;
 
 // Derived stores, in the order they run. Each takes the ids whose emails changed.
-const emailUpdaters: Updater[] = [
-  (tx, ids) => reindexEmails(tx, ids),
-];
-const attachmentUpdaters: Updater[] = [
-  (tx, ids) => reindexAttachments(tx, ids),
-];
+const emailUpdaters: Updater[] = [(tx, ids) => reindexEmails(tx, ids), feedEmailsChanged];
+const attachmentUpdaters: Updater[] = [(tx, ids) => reindexAttachments(tx, ids), feedAttachmentsChanged];
 
 export async function emailsChanged(tx: Executor, emailIds: Iterable<number>, ctx: ChangeContext): Promise<void> {
   const ids = [...new Set(emailIds)];

@@ -39,7 +39,9 @@ export async function currentSession(deps: Deps, c: Context): Promise<Session | 
   if (!token || token.length > 200) return null;
   try {
     const actor = await authenticate(deps.db, `Bearer ${token}`, deps.clock.now());
-    return { actor, token, csrf: csrfFor(deps, token) };
+    // A feed token is not a person's session: it never opens the console.
+    if (actor.role === 'reader' || actor.token_id === undefined) return null;
+    return { actor: { ...actor, token_id: actor.token_id }, token, csrf: csrfFor(deps, token) };
   } catch {
     return null;
   }

@@ -36,6 +36,8 @@ export interface Config {
     authUrl: string;
   };
   secretKeyHex?: string;
+  /** Change feed: tombstones are kept at least this many days before they may be retired. */
+  feed: { tombstoneDays: number };
 }
 
 export class ConfigError extends Error {
@@ -106,6 +108,7 @@ const Env = z.object({
   CRM_GMAIL_RATE_UNITS_SEC: intIn(1, 250).optional(),
   CRM_GMAIL_QUOTA_COSTS: z.enum(['legacy', '2026'], { message: 'must be legacy or 2026' }).default('legacy'),
   CRM_GMAIL_HISTORY_STALE_DAYS: intIn(1, 365).default(5),
+  CRM_FEED_TOMBSTONE_DAYS: intIn(1, 3650).default(90),
   CRM_GMAIL_API_ROOT_URL: url(['http:', 'https:']).default('https://gmail.googleapis.com/'),
   CRM_GOOGLE_TOKEN_URL: url(['http:', 'https:']).default('https://oauth2.googleapis.com/token'),
   CRM_GOOGLE_AUTH_URL: url(['http:', 'https:']).default('https://accounts.google.com/o/oauth2/v2/auth'),
@@ -204,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       authUrl: e.CRM_GOOGLE_AUTH_URL,
     },
     secretKeyHex: e.CRM_SECRET_KEY?.toLowerCase(),
+    feed: { tombstoneDays: e.CRM_FEED_TOMBSTONE_DAYS },
   };
 }
 

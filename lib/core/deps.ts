@@ -24,7 +24,8 @@ export interface Actor {
   id: number;
   username: string;
   email: string | null;
-  role: Role;
+  /** `reader`: a feed token, which may read the feed and attachments and nothing else. */
+  role: Role | 'reader';
 }
 
 /** Who is calling and from where; absent for the CLI and the scheduler (trusted, admin-equivalent). */

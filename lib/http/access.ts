@@ -11,7 +11,8 @@ import type { z } from 'zod';
 export type Env = { Variables: { actor?: Actor; requestId: string } };
 export type App = Hono<Env>;
 
-export type Access = 'public' | 'user' | 'admin';
+/** `feed`: admins and feed tokens; `download`: any user and feed tokens (the handler limits what). */
+export type Access = 'public' | 'user' | 'admin' | 'feed' | 'download';
 
 /** The console's session cookie; it holds a bearer token (lib/console/session.ts). */
 export const SESSION_COOKIE = 'crm_session';
@@ -26,7 +27,11 @@ export function access(deps: Deps, level: Access, opts: { gate?: boolean; cookie
         if (token) header = `Bearer ${token}`;
       }
       const actor = await authenticate(deps.db, header, deps.clock.now());
+      if (actor.role === 'reader' && level !== 'feed' && level !== 'download') {
+        throw new AppError('FORBIDDEN', 'a feed token may read only the feed and attachments');
+      }
       if (level === 'admin' && actor.role !== 'admin') throw new AppError('FORBIDDEN', 'admin role required');
+      if (level === 'feed' && actor.role === 'member') throw new AppError('FORBIDDEN', 'admin role or a feed token required');
       c.set('actor', actor);
     }
     // Auth and role first, then the gate: a stranger learns nothing about the integration.

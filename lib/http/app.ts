@@ -12,6 +12,7 @@ import { registerThreadRoutes } from './routes/threads.js';
 import { registerOauthRoutes } from './routes/oauth.js';
 import { registerSearchRoutes } from './routes/search.js';
 import { registerConsole } from '../console/index.js';
+import { registerFeedRoutes } from './routes/feed.js';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -51,6 +52,7 @@ export function createApp(deps: Deps): Hono<Env> {
   registerThreadRoutes(app, deps);
   registerOauthRoutes(app, deps);
   registerSearchRoutes(app, deps);
+  registerFeedRoutes(app, deps);
   registerConsole(app, deps);
 
   app.notFound((c) => c.json(envelope(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));

@@ -23,6 +23,8 @@ export function jobs(deps: Deps): Job[] {
     { name: 'verifyAll', every: { seconds: 3600 }, fn: functions.verifyAll!, input: { trigger: 'schedule' }, enabled: gmail.enabled },
     // Directory edits queue addresses; their mail is re-matched within a minute (purges included, even with Gmail off).
     { name: 'rematchQueued', every: { seconds: 60 }, fn: functions.rematchQueued!, input: { trigger: 'schedule' }, enabled: true },
+    // Feed tombstones past their retention are retired; cheap when there are none.
+    { name: 'compactFeed', every: { seconds: 3600 }, fn: functions.compactFeed!, input: { trigger: 'schedule' }, enabled: true },
   ];
 }
 

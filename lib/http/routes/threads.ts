@@ -34,7 +34,8 @@ export const threadRoutes: readonly RouteSpec[] = [
   {
     method: 'GET',
     path: '/api/email/attachments/:id',
-    access: 'user',
+    // Feed tokens too: an index on the box fetches the files the feed announces.
+    access: 'download',
     gate: true,
     cookie: true,
     fn: getAttachment,
