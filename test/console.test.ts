@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContact } from '../functions/createContact.js';
+import { createFeedToken } from '../functions/createFeedToken.js';
 import { createInvestor } from '../functions/createInvestor.js';
 import { invoke } from '../lib/core/fn.js';
 import { createApp } from '../lib/http/app.js';
@@ -113,6 +114,14 @@ describe('console sign-in and sessions', () => {
     const out = await post('/logout', cookie, { _csrf: csrf });
     expect(out.status).toBe(303);
     expect((await get('/', cookie)).status).toBe(303);
+  });
+
+  it('a feed token set as the session cookie never opens the console', async () => {
+    await setup();
+    const { token } = await invoke(deps, createFeedToken, { name: 'index' });
+    const res = await get('/', `crm_session=${token}`);
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^\/login/);
   });
 
   it('login through the console is throttled like the API', async () => {
