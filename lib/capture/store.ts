@@ -5,13 +5,22 @@ import type { Executor } from '../db/client.js';
 import { all, one, run } from '../db/client.js';
 import type { MatchLink } from '../matching/matcher.js';
 import type { Address, ParsedMessage } from '../mail/types.js';
-import { emailsChanged } from './changes.js';
+import { blobRelPath } from './blobs.js';
+import { attachmentsChanged, emailsChanged } from './changes.js';
 import { assignThread, refreshThreads, threadKeys } from './threading.js';
+
+/** A file already written under its hash while the message was fetched. */
+export interface SavedFile {
+  sha256: string;
+  size: number;
+}
 
 /** A fetched message, matched against the directory; bodies are present only when matched. */
 export interface ProcessedMessage {
   parsed: ParsedMessage;
   links: MatchLink[];
+  /** Files fetched with the message, by part id; their rows are written `saved`. */
+  files?: Map<string, SavedFile>;
 }
 
 export interface StoreContext {
@@ -24,6 +33,8 @@ export interface StoreResult {
   stored: number;
   newlyMatchedEmailIds: number[];
   threads: Set<number>;
+  /** Attachment rows written `saved` (their files came with the fetch). */
+  filesSaved: number;
 }
 
 export function participantsOf(m: ParsedMessage): { address: string; name: string | null; role: string }[] {
@@ -40,11 +51,13 @@ export function participantsOf(m: ParsedMessage): { address: string; name: strin
 }
 
 export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: ProcessedMessage[]): Promise<StoreResult> {
-  const result: StoreResult = { stored: 0, newlyMatchedEmailIds: [], threads: new Set() };
+  const result: StoreResult = { stored: 0, newlyMatchedEmailIds: [], threads: new Set(), filesSaved: 0 };
   const merged = new Set<number>();
   // Every email whose visible state this page changed, for the derived stores.
   const touched = new Set<number>();
-  for (const { parsed: m, links } of msgs) {
+  const savedFiles: number[] = [];
+  for (const msg of msgs) {
+    const { parsed: m, links } = msg;
     const existingCopy = await one<{ email_id: number }>(
       tx,
       'SELECT email_id FROM email_mailbox_messages WHERE account_id = ? AND gmail_message_id = ?',
@@ -107,7 +120,7 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
         ctx.now,
         email.id,
       ]);
-      await recordAttachments(tx, email.id, m, ctx);
+      for (const id of await recordAttachments(tx, email.id, m, ctx, msg.files)) savedFiles.push(id);
       if (email.is_matched === 0) result.newlyMatchedEmailIds.push(email.id);
     }
 
@@ -129,6 +142,8 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
   for (const g of merged) result.threads.delete(g);
   await refreshThreads(tx, result.threads);
   await emailsChanged(tx, touched, { now: ctx.now });
+  await attachmentsChanged(tx, savedFiles, { now: ctx.now });
+  result.filesSaved = savedFiles.length;
   return result;
 }
 
@@ -141,26 +156,44 @@ export async function insertLinks(tx: Executor, emailId: number, links: MatchLin
   );
 }
 
-/** Attachment rows for a matched email: `pending` for the attachment step, `too_large` never downloaded. */
-export async function recordAttachments(tx: Executor, emailId: number, m: ParsedMessage, ctx: Pick<StoreContext, 'now' | 'maxAttachmentBytes'>): Promise<void> {
-  if (!m.attachments.length) return;
-  await run(
+/**
+ * Attachment rows for a matched email: `saved` when the file came with the fetch, `too_large`
+ * never downloaded, else `pending` for the attachment step. Returns the ids of rows saved here.
+ */
+export async function recordAttachments(
+  tx: Executor,
+  emailId: number,
+  m: ParsedMessage,
+  ctx: Pick<StoreContext, 'now' | 'maxAttachmentBytes'>,
+  files?: Map<string, SavedFile>,
+): Promise<number[]> {
+  if (!m.attachments.length) return [];
+  const rows = await all<{ id: number; state: string }>(
     tx,
-    `INSERT INTO email_attachments (email_id, part_id, filename, mime_type, size, content_id, is_inline, state, created_at, updated_at)
-     VALUES ${m.attachments.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(',')} ON CONFLICT(email_id, part_id) DO NOTHING`,
-    m.attachments.flatMap((a) => [
-      emailId,
-      a.partId,
-      a.filename,
-      a.mimeType,
-      a.size,
-      a.contentId,
-      a.inline ? 1 : 0,
-      a.size > ctx.maxAttachmentBytes ? 'too_large' : 'pending',
-      ctx.now,
-      ctx.now,
-    ]),
+    `INSERT INTO email_attachments (email_id, part_id, filename, mime_type, size, content_id, is_inline, state, sha256, storage_path, attempts, created_at, updated_at)
+     VALUES ${m.attachments.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(',')} ON CONFLICT(email_id, part_id) DO NOTHING
+     RETURNING id, state`,
+    m.attachments.flatMap((a) => {
+      const file = a.size > ctx.maxAttachmentBytes ? undefined : files?.get(a.partId);
+      return [
+        emailId,
+        a.partId,
+        a.filename,
+        a.mimeType,
+        file ? file.size : a.size,
+        a.contentId,
+        a.inline ? 1 : 0,
+        a.size > ctx.maxAttachmentBytes ? 'too_large' : file ? 'saved' : 'pending',
+        file?.sha256 ?? null,
+        file ? blobRelPath(file.sha256) : null,
+        // Counted like the attachment step's own download: one attempt, saved.
+        file ? 1 : 0,
+        ctx.now,
+        ctx.now,
+      ];
+    }),
   );
+  return rows.filter((r) => r.state === 'saved').map((r) => r.id);
 }
 
 /** Gmail ids of this page that the mailbox already holds (a resumed page stores nothing twice). */

@@ -5,14 +5,15 @@ import type { Transaction } from '@libsql/client';
 import type { AccountRow } from './accounts.js';
 import { historyGreater } from './accounts.js';
 import { emailsChanged } from './changes.js';
-import { one, run } from '../db/client.js';
+import { all, one, run } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import type { GmailApi, GmailHistory } from '../gmail/types.js';
 import { GmailStop } from '../gmail/types.js';
 import { Matcher, loadDirectory } from '../matching/matcher.js';
-import { decodeBodyPart, parseGmailMessage } from '../mail/mime.js';
+import { costTable } from '../gmail/costs.js';
+import { DownloadBudget, Fetcher, type PlanItem } from './planner.js';
 import { LeaseLost, finishSync, renewLease, updateRun, type Lease, type RunKind, type RunTotals } from './runs.js';
-import { knownGmailIds, participantsOf, storeMessages, type ProcessedMessage } from './store.js';
+import { knownGmailIds, storeMessages, type ProcessedMessage } from './store.js';
 
 /** Labels whose mail is never captured: drafts and chats ever, spam and trash at backfill. */
 const NEVER = ['DRAFT', 'CHAT', 'SPAM'];
@@ -39,7 +40,10 @@ export interface SyncHooks {
 class Ctx {
   seen = 0;
   stored = 0;
+  filesSaved = 0;
   page = 0;
+  readonly backfillFetch: Fetcher;
+  readonly historyFetch: Fetcher;
   constructor(
     readonly deps: Deps,
     readonly account: AccountRow,
@@ -48,7 +52,12 @@ class Ctx {
     readonly matcher: Matcher,
     readonly hooks: SyncHooks,
     public kind: RunKind,
-  ) {}
+    readonly budget: DownloadBudget,
+  ) {
+    const base = { config: deps.config, costs: costTable(deps.config.gmail.quotaCosts), gmail, matcher, budget, log: deps.log.child({ account: account.email }) };
+    this.backfillFetch = new Fetcher({ ...base, skipLabels: NOT_AT_BACKFILL });
+    this.historyFetch = new Fetcher({ ...base, skipLabels: NEVER });
+  }
 
   get now(): string {
     return new Date(this.deps.clock.now()).toISOString();
@@ -60,6 +69,7 @@ class Ctx {
       kind: this.kind,
       messages_seen: this.seen,
       messages_stored: this.stored,
+      attachments_saved: this.filesSaved,
       quota_units: s.quotaUnits,
       http_calls: s.calls,
       bytes_downloaded: s.bytes,
@@ -76,7 +86,8 @@ export function decideKind(deps: Deps, account: AccountRow): RunKind {
 
 export async function performSync(deps: Deps, account: AccountRow, lease: Lease, gmail: GmailApi, hooks: SyncHooks = {}): Promise<SyncSummary> {
   const directory = await loadDirectory(deps.db, deps.config.gmail.workspaceDomains);
-  const c = new Ctx(deps, account, lease, gmail, new Matcher(directory), hooks, decideKind(deps, account));
+  const budget = await DownloadBudget.load(deps.db, account.id, deps.clock.now(), deps.config.gmail.dailyDownloadBytes);
+  const c = new Ctx(deps, account, lease, gmail, new Matcher(directory), hooks, decideKind(deps, account), budget);
   const log = deps.log.child({ account: account.email, run_id: lease.runId });
   log.info({ event: 'sync.started', kind: c.kind }, 'sync started');
   try {
@@ -98,7 +109,7 @@ export async function performSync(deps: Deps, account: AccountRow, lease: Lease,
     }
     let attachmentsSaved = 0;
     if (hooks.afterSync) attachmentsSaved = await hooks.afterSync(deps, gmail, account, lease);
-    await finishSync(deps.db, lease, deps.clock.now(), { ok: true, totals: { ...c.totals(), attachments_saved: attachmentsSaved }, learnedUnitsSec: learnedPace(c) });
+    await finishSync(deps.db, lease, deps.clock.now(), { ok: true, totals: { ...c.totals(), attachments_saved: c.filesSaved + attachmentsSaved }, learnedUnitsSec: learnedPace(c) });
     log.info({ event: 'sync.succeeded', kind: c.kind, seen: c.seen, stored: c.stored, quota_units: gmail.stats.quotaUnits }, 'sync succeeded');
     return summary(c, 'succeeded', null);
   } catch (err) {
@@ -142,47 +153,107 @@ function backfillQuery(c: Ctx): string {
   return parts.join(' ');
 }
 
-/** Returns the historyId to continue from once every page is in. */
+/**
+ * Two phases, each checkpointed: enumerate the mailbox into the pending list (messages.list
+ * pages, ids and thread ids only), then fetch what is pending by plan. A copy leaves the list
+ * in the transaction that stores it. Returns the historyId to continue from.
+ */
 async function backfill(c: Ctx): Promise<string> {
   const { deps, account, gmail } = c;
   let startHistory = account.backfill_history_id;
   let pageToken = account.backfill_page_token ?? undefined;
+  let enumerated = !!startHistory && !!(await one<{ at: string | null }>(deps.db, 'SELECT backfill_enumerated_at AS at FROM email_accounts WHERE id = ?', [account.id]))?.at;
   if (!startHistory) {
     // The starting point is read before the first list call so mail arriving during a
     // long backfill is picked up from history afterwards.
     const profile = await gmail.getProfile();
     startHistory = profile.historyId;
     pageToken = undefined;
-    await run(deps.db, 'UPDATE email_accounts SET backfill_history_id = ?, backfill_page_token = NULL, backfill_started_at = ? WHERE id = ?', [
-      startHistory,
-      c.now,
-      account.id,
-    ]);
+    enumerated = false;
+    await run(
+      deps.db,
+      'UPDATE email_accounts SET backfill_history_id = ?, backfill_page_token = NULL, backfill_started_at = ?, backfill_enumerated_at = NULL WHERE id = ?',
+      [startHistory, c.now, account.id],
+    );
+  }
+  while (!enumerated) {
+    const page = await gmail.listMessages({ pageToken, maxResults: deps.config.gmail.backfillPageSize, q: backfillQuery(c) });
+    c.seen += page.messages.length;
+    const known = await knownGmailIds(deps.db, account.id, page.messages.map((m) => m.id));
+    const fresh = page.messages.filter((m) => !known.has(m.id));
+    const last = !page.nextPageToken;
+    await commitPage(c, [], async (tx) => {
+      await addPending(tx, account.id, fresh, c.now);
+      if (last) await run(tx, 'UPDATE email_accounts SET backfill_page_token = NULL, backfill_enumerated_at = ? WHERE id = ?', [c.now, account.id]);
+      else await run(tx, 'UPDATE email_accounts SET backfill_page_token = ? WHERE id = ?', [page.nextPageToken!, account.id]);
+    });
+    enumerated = last;
+    pageToken = page.nextPageToken;
   }
   for (;;) {
-    const page = await gmail.listMessages({ pageToken, maxResults: deps.config.gmail.backfillPageSize, q: backfillQuery(c) });
-    const ids = page.messages.map((m) => m.id);
-    c.seen += ids.length;
-    const known = await knownGmailIds(deps.db, account.id, ids);
-    const fetched = await fetchAll(c, ids.filter((id) => !known.has(id)), NOT_AT_BACKFILL);
-    const last = !page.nextPageToken;
-    await commitPage(c, fetched, async (tx) => {
-      if (last) {
-        // The backfill is complete: history takes over from the point read before it began.
-        await run(tx, 'UPDATE email_accounts SET history_id = ?, backfill_history_id = NULL, backfill_page_token = NULL, backfill_started_at = NULL WHERE id = ?', [
-          startHistory!,
-          account.id,
-        ]);
-      } else {
-        await run(tx, 'UPDATE email_accounts SET backfill_page_token = ? WHERE id = ?', [page.nextPageToken!, account.id]);
-      }
+    const batch = await pendingBatch(deps.db, account.id, deps.config.gmail.backfillPageSize);
+    if (!batch.length) break;
+    const got = await c.backfillFetch.fetch(batch);
+    const settled = [...got.fetched.map((p) => p.parsed.gmailId), ...got.dropped];
+    await commitPage(c, got.fetched, async (tx) => {
+      await removePending(tx, account.id, settled);
+      await c.budget.save(tx);
     });
-    if (last) return startHistory!;
-    pageToken = page.nextPageToken;
+  }
+  await commitPage(c, [], async (tx) => {
+    // The backfill is complete: history takes over from the point read before it began.
+    await run(
+      tx,
+      'UPDATE email_accounts SET history_id = ?, backfill_history_id = NULL, backfill_page_token = NULL, backfill_started_at = NULL, backfill_enumerated_at = NULL WHERE id = ?',
+      [startHistory!, account.id],
+    );
+  });
+  return startHistory!;
+}
+
+// SQLite allows 32,766 bound values; statements stay well under it.
+const ROWS_PER_STATEMENT = 200;
+
+async function addPending(tx: Transaction, accountId: number, items: PlanItem[], now: string): Promise<void> {
+  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) {
+    const chunk = items.slice(i, i + ROWS_PER_STATEMENT);
+    await run(
+      tx,
+      `INSERT INTO email_pending_messages (account_id, gmail_message_id, gmail_thread_id, created_at) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(',')}
+       ON CONFLICT DO NOTHING`,
+      chunk.flatMap((m) => [accountId, m.id, m.threadId, now]),
+    );
   }
 }
 
+async function removePending(tx: Transaction, accountId: number, ids: string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += ROWS_PER_STATEMENT) {
+    const chunk = ids.slice(i, i + ROWS_PER_STATEMENT);
+    await run(tx, `DELETE FROM email_pending_messages WHERE account_id = ? AND gmail_message_id IN (${chunk.map(() => '?').join(',')})`, [accountId, ...chunk]);
+  }
+}
+
+/** About `size` pending messages, whole Gmail threads only, so the planner sees each thread once. */
+async function pendingBatch(db: Deps['db'], accountId: number, size: number): Promise<PlanItem[]> {
+  const rows = await all<{ id: string; thread_id: string }>(
+    db,
+    'SELECT gmail_message_id AS id, gmail_thread_id AS thread_id FROM email_pending_messages WHERE account_id = ? ORDER BY gmail_thread_id DESC, gmail_message_id LIMIT ?',
+    [accountId, size],
+  );
+  if (!rows.length) return [];
+  const lastThread = rows[rows.length - 1]!.thread_id;
+  const rest = await all<{ id: string; thread_id: string }>(
+    db,
+    'SELECT gmail_message_id AS id, gmail_thread_id AS thread_id FROM email_pending_messages WHERE account_id = ? AND gmail_thread_id = ?',
+    [accountId, lastThread],
+  );
+  const seen = new Set(rows.map((r) => r.id));
+  for (const r of rest) if (!seen.has(r.id)) rows.push(r);
+  return rows.map((r) => ({ id: r.id, threadId: r.thread_id }));
+}
+
 interface Pending {
+  threadId: string;
   fetch: boolean;
   deleted: boolean;
   labels?: string[];
@@ -205,7 +276,7 @@ async function incremental(c: Ctx, startHistoryId: string): Promise<boolean> {
       return !known.has(id) && ch.fetch && !ch.deleted;
     });
     c.seen += toFetch.length;
-    const fetched = await fetchAll(c, toFetch, NEVER);
+    const { fetched } = await c.historyFetch.fetch(toFetch.map((id) => ({ id, threadId: changes.get(id)!.threadId })));
     const last = !h.nextPageToken;
     const maxRecord = h.history.reduce<string | null>((m, r) => (r.id && historyGreater(r.id, m) ? r.id : m), null);
     const checkpoint = last ? h.historyId : maxRecord;
@@ -257,10 +328,10 @@ function applyDelta(labels: string[], ch: Pending): string[] {
 /** Fold a page of history records into one net change per message, in record order. */
 function collectChanges(records: GmailHistory[]): Map<string, Pending> {
   const changes = new Map<string, Pending>();
-  const get = (id: string) => {
+  const get = (id: string, threadId?: string | null) => {
     let p = changes.get(id);
     if (!p) {
-      p = { fetch: false, deleted: false, added: new Set(), removed: new Set() };
+      p = { threadId: threadId ?? '', fetch: false, deleted: false, added: new Set(), removed: new Set() };
       changes.set(id, p);
     }
     return p;
@@ -269,7 +340,8 @@ function collectChanges(records: GmailHistory[]): Map<string, Pending> {
     for (const a of r.messagesAdded ?? []) {
       const m = a.message;
       if (!m?.id) continue;
-      const p = get(m.id);
+      const p = get(m.id, m.threadId);
+      if (!p.threadId && m.threadId) p.threadId = m.threadId;
       if (m.labelIds) p.labels = m.labelIds;
       if (!(m.labelIds ?? []).some((l) => NEVER.includes(l))) p.fetch = true;
     }
@@ -300,37 +372,6 @@ function collectChanges(records: GmailHistory[]): Map<string, Pending> {
   return changes;
 }
 
-/** Fetch, decode and match messages; unmatched bodies are dropped here, in memory. */
-async function fetchAll(c: Ctx, ids: string[], skipLabels: string[]): Promise<ProcessedMessage[]> {
-  const out = await Promise.all(ids.map((id) => fetchOne(c, id, skipLabels)));
-  return out.filter((m): m is ProcessedMessage => m !== null);
-}
-
-async function fetchOne(c: Ctx, id: string, skipLabels: string[]): Promise<ProcessedMessage | null> {
-  const msg = await c.gmail.getMessage(id, 'full');
-  if (!msg) return null; // deleted since it was listed
-  if ((msg.labelIds ?? []).some((l) => skipLabels.includes(l))) return null;
-  const parsed = parseGmailMessage(msg);
-  const links = c.matcher.match(participantsOf(parsed));
-  if (links.length === 0) {
-    parsed.bodyText = null;
-    parsed.bodyHtml = null;
-    parsed.snippet = null;
-    parsed.attachments = [];
-    parsed.pendingBodyParts = [];
-    return { parsed, links };
-  }
-  for (const part of parsed.pendingBodyParts) {
-    const bytes = await c.gmail.getAttachment(id, part.attachmentId);
-    if (!bytes) continue;
-    const text = decodeBodyPart(bytes, part.charset);
-    if (part.mimeType === 'text/plain' && parsed.bodyText === null) parsed.bodyText = text;
-    if (part.mimeType === 'text/html' && parsed.bodyHtml === null) parsed.bodyHtml = text;
-  }
-  parsed.pendingBodyParts = [];
-  return { parsed, links };
-}
-
 async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: Transaction) => Promise<void>): Promise<void> {
   const { deps } = c;
   const tx = await deps.db.transaction('write');
@@ -338,9 +379,10 @@ async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: 
     await renewLease(tx, c.lease, deps.clock.now());
     const r = await storeMessages(tx, { accountId: c.account.id, now: c.now, maxAttachmentBytes: deps.config.gmail.maxAttachmentBytes }, fetched);
     await checkpoint(tx);
-    await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored });
+    await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored, attachments_saved: c.filesSaved + r.filesSaved });
     await tx.commit();
     c.stored += r.stored;
+    c.filesSaved += r.filesSaved;
   } catch (err) {
     await tx.rollback().catch(() => undefined);
     throw err;
