@@ -113,6 +113,7 @@ export class DownloadBudget {
 }
 
 export interface FetcherOptions {
+  db: Executor;
   config: Config;
   costs: CostTable;
   gmail: GmailApi;
@@ -172,6 +173,17 @@ export class Fetcher {
     await yieldTurn();
     if (links.length === 0) {
       withhold(parsed);
+      return { parsed, links };
+    }
+    // Another mailbox's copy may already have brought this email's content in: store keeps
+    // that, so fetching bodies or files again would only spend units.
+    const have = await one<{ has_body: number }>(
+      this.o.db,
+      'SELECT (body_text IS NOT NULL OR body_html IS NOT NULL) AS has_body FROM emails WHERE dedup_key = ? AND is_matched = 1 AND snippet IS NOT NULL',
+      [parsed.dedupKey],
+    );
+    if (have?.has_body) {
+      parsed.pendingBodyParts = [];
       return { parsed, links };
     }
     const files = await this.complete(id, parsed);
@@ -267,13 +279,50 @@ export async function fillBodies(gmail: GmailApi, gmailId: string, parsed: Parse
   parsed.pendingBodyParts = [];
 }
 
-/** A withheld message's bodies, for rematch and exclusion restore: one messages.get, body parts completed. */
-export async function fetchWithheldBodies(gmail: GmailApi, gmailId: string): Promise<ParsedMessage | null> {
+export interface Withheld {
+  parsed: ParsedMessage;
+  /** Files that came with the fetch, by part id (written under their hash already). */
+  files: Map<string, SavedFile>;
+}
+
+/**
+ * A withheld message's content, for rematch and exclusion restore. Its size is known from the
+ * capture, so when it is under the attachment cap and the day's download budget allows, one
+ * format=raw fetch brings bodies and every file for the units of one messages.get (instead of
+ * messages.get, then the attachment step's messages.get and one attachments.get per file).
+ * Otherwise messages.get full, with body parts completed, and files left to the attachment step.
+ */
+export async function fetchWithheld(
+  gmail: GmailApi,
+  gmailId: string,
+  o: { sizeEstimate: number | null; config: Config; budget?: DownloadBudget; log: Logger },
+): Promise<Withheld | null> {
+  const max = o.config.gmail.maxAttachmentBytes;
+  const size = o.sizeEstimate;
+  const rawOk = o.config.gmail.fetchStrategy === 'planner' && o.budget && size !== null && size > 0 && size <= max && size <= o.budget.left;
+  if (rawOk) {
+    try {
+      o.budget!.spend(size!);
+      const msg = await gmail.getMessage(gmailId, 'raw');
+      if (!msg) return null;
+      const { parsed, files: bytes } = parseRawMessage(msg, { maxBytes: max });
+      const files = new Map<string, SavedFile>();
+      for (const a of parsed.attachments) {
+        const b = bytes.get(a.partId);
+        if (!b || a.size > max) continue;
+        files.set(a.partId, { sha256: await storeBlob(o.config.dataDir, b, 0), size: b.length });
+      }
+      return { parsed, files };
+    } catch (err) {
+      if (err instanceof GmailStop) throw err;
+      o.log.warn({ event: 'rematch.raw_failed', gmail_id: gmailId, error: errText(err) }, 'raw fetch failed; fetching the message in full');
+    }
+  }
   const msg = await gmail.getMessage(gmailId, 'full');
   if (!msg) return null;
   const parsed = parseGmailMessage(msg);
   await fillBodies(gmail, gmailId, parsed);
-  return parsed;
+  return { parsed, files: new Map() };
 }
 
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 300);

@@ -54,7 +54,7 @@ class Ctx {
     public kind: RunKind,
     readonly budget: DownloadBudget,
   ) {
-    const base = { config: deps.config, costs: costTable(deps.config.gmail.quotaCosts), gmail, matcher, budget, log: deps.log.child({ account: account.email }) };
+    const base = { db: deps.db, config: deps.config, costs: costTable(deps.config.gmail.quotaCosts), gmail, matcher, budget, log: deps.log.child({ account: account.email }) };
     this.backfillFetch = new Fetcher({ ...base, skipLabels: NOT_AT_BACKFILL });
     this.historyFetch = new Fetcher({ ...base, skipLabels: NEVER });
   }
