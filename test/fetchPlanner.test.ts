@@ -129,3 +129,92 @@ describe('planner against message-by-message fetching', () => {
     expect(planned.units).toBeLessThan(perMessage.units * 0.9);
   }, 120_000);
 });
+
+describe('planner in a backfill (emulator, production client)', () => {
+  const BOX = 'pat@fund.test';
+
+  async function world3(env: Record<string, string>, files: { filename: string; content: Buffer }[]) {
+    const world = await emulatorWorld([BOX], { env });
+    const { createContact } = await import('../functions/createContact.js');
+    await invoke(world.deps, createContact, { name: 'Ann', emails: ['ann@lp.example'] });
+    const account = await addAccount(world.deps, BOX);
+    const { rawMessage } = await import('./helpers/mail.js');
+    for (let n = 1; n <= 3; n++) {
+      world.emu.control.deliver(
+        rawMessage({
+          from: 'ann@lp.example',
+          to: [BOX],
+          subject: n === 1 ? 'Terms' : 'Re: Terms',
+          messageId: `t${n}@lp.example`,
+          ...(n > 1 ? { inReplyTo: 't1@lp.example' } : {}),
+          date: `2025-02-0${n}T10:00:00Z`,
+          text: `message ${n}`,
+          files: n === 2 ? files : [],
+        }),
+        { to: [BOX], internalDate: Date.parse(`2025-02-0${n}T10:00:00Z`) },
+      );
+    }
+    return { world, account };
+  }
+
+  const two = [
+    { filename: 'a.pdf', content: Buffer.from('%PDF a') },
+    { filename: 'b.txt', content: Buffer.from('bee') },
+  ];
+
+  it('a thread of three is one threads.get, and two files come in one raw fetch counted against the day budget', async () => {
+    const { world, account } = await world3({}, two);
+    try {
+      await world.run(syncMailbox(world.deps, BOX));
+      const s = world.emu.control.stats().mailboxes[BOX]!;
+      expect(s.calls['threads.get']).toBe(1);
+      expect(s.calls['messages.get']).toBe(1);
+      expect(s.calls['messages.attachments.get'] ?? 0).toBe(0);
+      expect(await all(world.deps.db, "SELECT filename, state FROM email_attachments ORDER BY filename")).toEqual([
+        { filename: 'a.pdf', state: 'saved' },
+        { filename: 'b.txt', state: 'saved' },
+      ]);
+      const size = (await all<{ size_estimate: number }>(world.deps.db, "SELECT size_estimate FROM emails WHERE rfc822_message_id = 't2@lp.example'"))[0]!.size_estimate;
+      expect(await all(world.deps.db, 'SELECT account_id, bytes FROM email_download_budget')).toEqual([{ account_id: account.id, bytes: size }]);
+      expect(await all(world.deps.db, 'SELECT * FROM email_pending_messages')).toEqual([]);
+      expect(await all(world.deps.db, 'SELECT attachments_saved FROM email_sync_runs')).toEqual([{ attachments_saved: 2 }]);
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('with the day download budget spent, files come by attachments.get with the ids the thread handed out', async () => {
+    const { world, account } = await world3({ CRM_GMAIL_DAILY_DOWNLOAD_MB: '1' }, two);
+    try {
+      const day = new Date(world.clock.now()).toISOString().slice(0, 10);
+      await world.deps.db.execute({ sql: 'INSERT INTO email_download_budget (account_id, day, bytes) VALUES (?, ?, ?)', args: [account.id, day, MiB - 100] });
+      await world.run(syncMailbox(world.deps, BOX));
+      const s = world.emu.control.stats().mailboxes[BOX]!;
+      expect(s.calls['threads.get']).toBe(1);
+      expect(s.calls['messages.get'] ?? 0).toBe(0);
+      expect(s.calls['messages.attachments.get']).toBe(2);
+      expect(await all(world.deps.db, "SELECT state FROM email_attachments WHERE state = 'saved'")).toHaveLength(2);
+    } finally {
+      await world.close();
+    }
+  });
+
+  it('a file over the cap is never downloaded, not even inside raw', async () => {
+    const big = Buffer.alloc(MiB + 10, 7);
+    const { world } = await world3({ CRM_GMAIL_MAX_ATTACHMENT_MB: '1' }, [...two, { filename: 'big.bin', content: big }]);
+    try {
+      await world.run(syncMailbox(world.deps, BOX));
+      const s = world.emu.control.stats().mailboxes[BOX]!;
+      expect(s.calls['messages.get'] ?? 0).toBe(0);
+      expect(s.calls['messages.attachments.get']).toBe(2);
+      expect(s.bytesSent).toBeLessThan(MiB);
+      expect(await all(world.deps.db, 'SELECT filename, state FROM email_attachments ORDER BY filename')).toEqual([
+        { filename: 'a.pdf', state: 'saved' },
+        { filename: 'b.txt', state: 'saved' },
+        { filename: 'big.bin', state: 'too_large' },
+      ]);
+    } finally {
+      await world.close();
+    }
+  });
+});
