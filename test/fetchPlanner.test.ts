@@ -99,6 +99,21 @@ async function capture(corpus: Corpus, strategy: 'planner' | 'per-message') {
     await invoke(world.deps, importInvestors, corpus.directory);
     for (const m of corpus.mailboxes) await addAccount(world.deps, m);
     for (const m of corpus.mailboxes) await world.run(syncMailbox(world.deps, m));
+    // The relationship activity tables hold exactly what a sort over the links would give.
+    for (const [table, column] of [
+      ['email_investor_threads', 'investor_id'],
+      ['email_contact_threads', 'contact_id'],
+    ]) {
+      const kept = await all(world.deps.db, `SELECT ${column} AS owner, thread_id, last_message_at FROM ${table} ORDER BY 1, 2`);
+      const brute = await all(
+        world.deps.db,
+        `SELECT DISTINCT l.${column} AS owner, e.thread_id, coalesce(t.last_message_at, '') AS last_message_at
+           FROM email_investor_links l JOIN emails e ON e.id = l.email_id AND e.is_matched = 1 JOIN email_threads t ON t.id = e.thread_id
+          WHERE l.${column} IS NOT NULL ORDER BY 1, 2`,
+      );
+      expect(brute.length).toBeGreaterThan(10);
+      expect(kept, table).toEqual(brute);
+    }
     const stats = world.emu.control.stats().mailboxes;
     const calls: Record<string, number> = {};
     let units = 0;
