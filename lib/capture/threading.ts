@@ -50,18 +50,20 @@ export async function assignThread(
   return { threadId, merged, moved };
 }
 
-/** Recompute subject, first/last times and count of threads from their emails. */
+/** Recompute subject, first/last times and count of threads from their emails: one statement per 200 threads. */
 export async function refreshThreads(tx: Executor, threadIds: Iterable<number>): Promise<void> {
-  for (const id of new Set(threadIds)) {
+  const ids = [...new Set(threadIds)];
+  for (let i = 0; i < ids.length; i += 200) {
+    const chunk = ids.slice(i, i + 200);
     await run(
       tx,
       `UPDATE email_threads SET
-         first_message_at = (SELECT min(sent_at) FROM emails WHERE thread_id = ?1),
-         last_message_at = (SELECT max(sent_at) FROM emails WHERE thread_id = ?1),
-         message_count = (SELECT count(*) FROM emails WHERE thread_id = ?1),
-         subject = (SELECT subject FROM emails WHERE thread_id = ?1 ORDER BY sent_at, id LIMIT 1)
-       WHERE id = ?1`,
-      [id],
+         first_message_at = (SELECT min(sent_at) FROM emails WHERE thread_id = email_threads.id),
+         last_message_at = (SELECT max(sent_at) FROM emails WHERE thread_id = email_threads.id),
+         message_count = (SELECT count(*) FROM emails WHERE thread_id = email_threads.id),
+         subject = (SELECT subject FROM emails WHERE thread_id = email_threads.id ORDER BY sent_at, id LIMIT 1)
+       WHERE id IN (${chunk.map(() => '?').join(',')})`,
+      chunk,
     );
   }
 }
