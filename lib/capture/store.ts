@@ -8,7 +8,7 @@ import type { MatchLink } from '../matching/matcher.js';
 import type { Address, ParsedMessage } from '../mail/types.js';
 import { blobRelPath } from './blobs.js';
 import { attachmentsChanged, emailsChanged } from './changes.js';
-import { assignThread, refreshThreads, threadKeys } from './threading.js';
+import { assignThreads, refreshThreads, threadKeys } from './threading.js';
 
 /** A file already written under its hash while the message was fetched. */
 export interface SavedFile {
@@ -198,13 +198,30 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
       for (const id of await recordAttachments(tx, email.id, m, ctx, msg.files)) savedFiles.push(id);
       if (email.is_matched === 0) result.newlyMatchedEmailIds.push(email.id);
     }
-    const { threadId, merged: gone, moved } = await assignThread(tx, threadKeys(ctx.accountId, m), email.thread_id);
-    for (const g of gone) merged.add(g);
-    for (const id of moved) touched.add(id);
     touched.add(email.id);
-    if (email.thread_id !== threadId) await run(tx, 'UPDATE emails SET thread_id = ? WHERE id = ?', [threadId, email.id]);
-    result.threads.add(threadId);
     if (++n % YIELD_EVERY === 0) await yieldTurn();
+  }
+
+  const { threadOf, merged: gone, moved } = await assignThreads(
+    tx,
+    fresh.map((p) => ({ emailId: emailOf(p).id, keys: threadKeys(ctx.accountId, p.parsed), existingThreadId: emailOf(p).thread_id })),
+  );
+  for (const g of gone) merged.add(g);
+  for (const id of moved) touched.add(id);
+  const changed: [number, number][] = [];
+  for (const p of fresh) {
+    const email = emailOf(p);
+    const threadId = threadOf.get(email.id)!;
+    result.threads.add(threadId);
+    if (email.thread_id !== threadId) changed.push([email.id, threadId]);
+  }
+  // Emails of a stored thread merged away above already carry the survivor; these are the page's own.
+  for (const c of chunks(changed)) {
+    await run(
+      tx,
+      `UPDATE emails SET thread_id = CASE id ${c.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE id IN (${marks(c.length, '?')})`,
+      [...c.flat(), ...c.map(([id]) => id)],
+    );
   }
 
   for (const c of chunks(fresh)) {
