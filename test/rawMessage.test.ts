@@ -54,6 +54,19 @@ describe('raw message decoding', () => {
     expect(parseRawMessage(msg, { maxBytes: 20_000 }).parsed.subject).toBe('big');
   });
 
+  it('hostile structure stays linear: 5,000 nested multiparts and 20,000 stray header lines', () => {
+    let body = 'innermost';
+    for (let i = 0; i < 5000; i++) body = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${body}\r\n--b${i}--`;
+    const nested = Buffer.from(`From: a@b.example\r\nSubject: deep\r\n${body}`);
+    const stray = Buffer.from(`From: a@b.example\r\nSubject: stray\r\n${'no colon here\r\n'.repeat(20_000)}X-Last: 1\r\n\r\nbody`);
+    const t0 = performance.now();
+    for (const raw of [nested, stray]) {
+      const msg = { id: 'abc', threadId: 'abc', raw: raw.toString('base64url') };
+      expect(parseRawMessage(msg).parsed.from?.address).toBe('a@b.example');
+    }
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+
   it('a message without raw content is a validation error naming the field', () => {
     expect(() => parseRawMessage({ id: 'abc' })).toThrow(/no raw content/);
   });

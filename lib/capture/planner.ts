@@ -125,8 +125,9 @@ export interface FetcherOptions {
   strategy?: FetchStrategy;
 }
 
-// Raw answers can be as large as the attachment cap: few at a time keeps memory bounded.
-const RAW_AT_ONCE = 2;
+// A raw answer can be as large as the attachment cap (and is held twice while decoded): one at a
+// time per mailbox keeps memory bounded.
+const RAW_AT_ONCE = 1;
 
 export class Fetcher {
   private readonly raws = new Semaphore(RAW_AT_ONCE);
