@@ -195,10 +195,7 @@ async function backfill(c: Ctx): Promise<string> {
     if (!batch.length) break;
     const got = await c.backfillFetch.fetch(batch);
     const settled = [...got.fetched.map((p) => p.parsed.gmailId), ...got.dropped];
-    await commitPage(c, got.fetched, async (tx) => {
-      await removePending(tx, account.id, settled);
-      await c.budget.save(tx);
-    });
+    await commitPage(c, got.fetched, (tx) => removePending(tx, account.id, settled));
   }
   await commitPage(c, [], async (tx) => {
     // The backfill is complete: history takes over from the point read before it began.
@@ -379,6 +376,8 @@ async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: 
     await renewLease(tx, c.lease, deps.clock.now());
     const r = await storeMessages(tx, { accountId: c.account.id, now: c.now, maxAttachmentBytes: deps.config.gmail.maxAttachmentBytes }, fetched);
     await checkpoint(tx);
+    // Raw bytes spent on this page's fetches count against the mailbox's day with the page.
+    await c.budget.save(tx);
     await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored, attachments_saved: c.filesSaved + r.filesSaved });
     await tx.commit();
     c.stored += r.stored;
