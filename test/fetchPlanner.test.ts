@@ -233,3 +233,35 @@ describe('planner in a backfill (emulator, production client)', () => {
     }
   });
 });
+
+describe('download byte bound', () => {
+  it('admits downloads while they fit, lets an oversized one run alone, and serves in order', async () => {
+    const { ByteGate } = await import('../lib/capture/planner.js');
+    const gate = new ByteGate(100);
+    const order: string[] = [];
+    const a = await gate.acquire(60);
+    const b = await gate.acquire(40);
+    let cDone = false;
+    const c = gate.acquire(500).then((r) => {
+      cDone = true;
+      order.push('c');
+      return r;
+    });
+    const d = gate.acquire(10).then((r) => {
+      order.push('d');
+      return r;
+    });
+    await Promise.resolve();
+    expect(cDone).toBe(false);
+    a();
+    await Promise.resolve();
+    expect(cDone).toBe(false);
+    b();
+    const rc = await c;
+    await Promise.resolve();
+    expect(order).toEqual(['c']);
+    rc();
+    (await d)();
+    expect(order).toEqual(['c', 'd']);
+  });
+});

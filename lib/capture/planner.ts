@@ -125,12 +125,42 @@ export interface FetcherOptions {
   strategy?: FetchStrategy;
 }
 
-// A raw answer can be as large as the attachment cap (and is held twice while decoded): one at a
-// time per mailbox keeps memory bounded.
-const RAW_AT_ONCE = 1;
+// A download is held about 2.5 times over while it is decoded (the base64 text, the parsed
+// answer, the bytes), and a raw answer or a file can be as large as the attachment cap: the
+// bytes in flight per fetch are bounded, so a page of large files stays within the memory
+// target. One download larger than the bound still goes, alone.
+const BYTES_IN_FLIGHT = 48 * 1024 * 1024;
+
+/** Admits downloads while their expected bytes fit under a bound; never starves a large one. */
+export class ByteGate {
+  private used = 0;
+  private readonly waiting: { bytes: number; go: () => void }[] = [];
+  constructor(readonly max: number) {}
+
+  async acquire(bytes: number): Promise<() => void> {
+    const n = Math.max(0, bytes);
+    if (!(this.waiting.length === 0 && (this.used === 0 || this.used + n <= this.max))) {
+      await new Promise<void>((go) => this.waiting.push({ bytes: n, go }));
+    } else this.used += n;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= n;
+      // First come, first served: the head waits until it fits (or runs alone).
+      while (this.waiting.length) {
+        const head = this.waiting[0]!;
+        if (this.used !== 0 && this.used + head.bytes > this.max) break;
+        this.waiting.shift();
+        this.used += head.bytes;
+        head.go();
+      }
+    };
+  }
+}
 
 export class Fetcher {
-  private readonly raws = new Semaphore(RAW_AT_ONCE);
+  private readonly bytes = new ByteGate(BYTES_IN_FLIGHT);
   // File downloads inside a fetch keep to CRM_GMAIL_ATTACH_CONCURRENCY like the attachment step.
   private readonly files: Semaphore;
   private readonly strategy: FetchStrategy;
@@ -208,6 +238,7 @@ export class Fetcher {
     await fillBodies(this.o.gmail, id, parsed);
     for (const a of wanted) {
       const release = await this.files.acquire();
+      const releaseBytes = await this.bytes.acquire(a.size);
       try {
         const bytes = await this.o.gmail.getAttachment(id, a.attachmentId!);
         if (!bytes || bytes.length > max) continue;
@@ -217,6 +248,7 @@ export class Fetcher {
         if (err instanceof GmailStop) throw err;
         this.o.log.warn({ event: 'sync.file_deferred', gmail_id: id, part_id: a.partId, error: errText(err) }, 'a file is left for the attachment step');
       } finally {
+        releaseBytes();
         release();
       }
     }
@@ -226,7 +258,7 @@ export class Fetcher {
   /** One raw fetch for bodies and files; false when it did not work out (the caller goes part by part). */
   private async viaRaw(id: string, parsed: ParsedMessage, partIds: string[], saved: Map<string, SavedFile>): Promise<boolean> {
     const max = this.o.config.gmail.maxAttachmentBytes;
-    const release = await this.raws.acquire();
+    const release = await this.bytes.acquire(parsed.sizeEstimate ?? 0);
     try {
       this.o.budget.spend(parsed.sizeEstimate ?? 0);
       const msg = await this.o.gmail.getMessage(id, 'raw');
