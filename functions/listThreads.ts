@@ -70,6 +70,8 @@ export const listThreads = defineFunction({
     }
     args.push(ownerId, input.limit + 1);
     // The activity table orders; the EXISTS keeps the answer exact even if a row outlived its link.
+    // Its unary pluses keep SQLite on the thread's own emails: by the owner's links or by
+    // is_matched it would read a large relationship's every link for each row.
     const rows = await all<ThreadSummary & { sort_at: string }>(
       deps.db,
       `SELECT t.id, t.subject, t.first_message_at, t.last_message_at, t.message_count, a.last_message_at AS sort_at
@@ -77,7 +79,7 @@ export const listThreads = defineFunction({
          JOIN email_threads t ON t.id = a.thread_id
         WHERE a.${column} = ? ${page}
           AND EXISTS (SELECT 1 FROM emails e JOIN email_investor_links l ON l.email_id = e.id
-                       WHERE e.thread_id = a.thread_id AND e.is_matched = 1 AND l.${column} = ?)
+                       WHERE e.thread_id = a.thread_id AND +e.is_matched = 1 AND +l.${column} = ?)
         ORDER BY a.last_message_at DESC, a.thread_id DESC
         LIMIT ?`,
       args,

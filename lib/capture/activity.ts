@@ -6,6 +6,8 @@ import { run, type Executor } from '../db/client.js';
 import type { ChangeContext } from './changes.js';
 
 const CHUNK = 500;
+// `+e.is_matched` keeps SQLite on the threads' own emails (emails_thread) rather than walking
+// every matched email by the emails_matched index.
 
 export async function refreshThreadActivity(tx: Executor, emailIds: number[], _ctx: ChangeContext): Promise<void> {
   for (let i = 0; i < emailIds.length; i += CHUNK) {
@@ -23,7 +25,7 @@ export async function refreshThreadActivity(tx: Executor, emailIds: number[], _c
            FROM emails e
            JOIN email_investor_links l ON l.email_id = e.id AND l.${column} IS NOT NULL
            JOIN email_threads t ON t.id = e.thread_id
-          WHERE e.is_matched = 1 AND e.thread_id IN (${threads})
+          WHERE +e.is_matched = 1 AND e.thread_id IN (${threads})
          ON CONFLICT DO NOTHING`,
         chunk,
       );
