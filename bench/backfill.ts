@@ -121,6 +121,10 @@ export interface BackfillSpec {
   fixtures: boolean;
   workDir: string;
   keep: boolean;
+  /** Extra service environment (the fetch strategy, for the side-by-side stage). */
+  env?: Record<string, string>;
+  /** Conversation lengths of the corpus (default mixed). */
+  threads?: 'mixed' | 'long' | 'singles';
 }
 
 export interface MailboxFigures {
@@ -174,12 +178,39 @@ export interface BackfillResult {
   cpuSec: number;
   emulatorCpuSec: number;
   problems: string[];
+  /** Gmail threads by how many copies of theirs were stored (all mailboxes), e.g. {"1": 951, "2": 614, …, "5-6": 198}. */
+  threadSizes: Record<string, number>;
+  /** Copies whose email has attachment rows, and units per such copy is not separable: kept as counts. */
+  copiesWithFiles: number;
+}
+
+const SIZE_BUCKETS: [string, number, number][] = [
+  ['1', 1, 1],
+  ['2', 2, 2],
+  ['3', 3, 3],
+  ['4', 4, 4],
+  ['5-6', 5, 6],
+  ['7-9', 7, 9],
+  ['10+', 10, Infinity],
+];
+
+export async function threadSizeHistogram(db: import('../lib/db/client.js').Db): Promise<Record<string, number>> {
+  const rows = await all<{ size: number; n: number }>(
+    db,
+    'SELECT size, count(*) AS n FROM (SELECT count(*) AS size FROM email_mailbox_messages GROUP BY account_id, gmail_thread_id) GROUP BY size',
+  );
+  const out: Record<string, number> = Object.fromEntries(SIZE_BUCKETS.map(([k]) => [k, 0]));
+  for (const r of rows) {
+    const b = SIZE_BUCKETS.find(([, lo, hi]) => r.size >= lo && r.size <= hi);
+    if (b) out[b[0]]! += r.n;
+  }
+  return out;
 }
 
 const PACING_EVENTS = ['gmail.rate_limited', 'gmail.pace_lowered', 'gmail.pace_raised', 'gmail.retry'];
 
 export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
-  const dir = path.join(spec.workDir, `backfill-${spec.model}`);
+  const dir = path.join(spec.workDir, `backfill-${spec.model}-${spec.label.replace(/[^a-z0-9]+/gi, '-')}`);
   progress(`${spec.label}: generating ${spec.mailboxes} × ~${spec.messagesPerMailbox.toLocaleString('en-US')} messages in the emulator`);
   const emu = await startEmulatorProcess({
     quota: spec.model,
@@ -188,9 +219,10 @@ export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
     partners: spec.mailboxes,
     messagesPerMailbox: spec.messagesPerMailbox,
     fixtures: spec.fixtures,
+    ...(spec.threads ? { threads: spec.threads } : {}),
     dir: path.join(dir, 'emulator'),
   });
-  const svc = await startService({ dataDir: path.join(dir, 'data'), emulator: emu, env: { CRM_GMAIL_QUOTA_COSTS: spec.model } });
+  const svc = await startService({ dataDir: path.join(dir, 'data'), emulator: emu, env: { CRM_GMAIL_QUOTA_COSTS: spec.model, ...spec.env } });
   try {
     const accounts = await enrolCorpus(svc, emu);
     const budget = svc.deps.config.gmail.rateUnitsSec;
@@ -265,6 +297,9 @@ export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
       cpuSec: batch.cpuSec,
       emulatorCpuSec,
       problems: svc.events.problems.slice(-5),
+      threadSizes: await threadSizeHistogram(svc.deps.db),
+      copiesWithFiles:
+        (await one<{ n: number }>(svc.deps.db, 'SELECT count(*) AS n FROM email_mailbox_messages m WHERE EXISTS (SELECT 1 FROM email_attachments a WHERE a.email_id = m.email_id)'))?.n ?? 0,
     };
     progress(
       `${spec.label}: ${stored.toLocaleString('en-US')} copies in ${batch.wallSec.toFixed(1)} s; floor ${floorSec.toFixed(1)} s (×${result.ratio.toFixed(3)}); ` +

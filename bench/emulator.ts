@@ -18,6 +18,8 @@ export interface EmulatorSpec {
   corpusSeed: string;
   partners: number;
   messagesPerMailbox: number;
+  /** Conversation lengths of the corpus (default mixed). */
+  threads?: 'mixed' | 'long' | 'singles';
   /** The real-world messages of test/fixtures/eml in the first mailbox (odd encodings, broken headers). */
   fixtures: boolean;
   /** Where the service-account key and the directory are written. */
@@ -72,6 +74,7 @@ export async function startEmulatorProcess(spec: EmulatorSpec): Promise<RunningE
     directoryPath,
   ];
   if (!spec.fixtures) args.push('--no-fixtures');
+  if (spec.threads) args.push('--threads', spec.threads);
   if (spec.unlimited) args.push('--units-per-second', '1000000000', '--units-per-minute', '1000000000000', '--concurrency', '1000');
   if (spec.latencyMs) args.push('--latency', `${spec.latencyMs.min}-${spec.latencyMs.max}`);
 

@@ -1,6 +1,7 @@
 // Turns the stages' results into the Markdown that docs/performance.md carries between its
 // markers: the machine, the sizes, a summary with every figure beside its target, then details.
 import type { BackfillResult } from './backfill.js';
+import type { FetchComparison } from './fetch.js';
 import type { LocalCostResult } from './localCost.js';
 import type { NaiveResult } from './naive.js';
 import type { StoreSizeResult } from './storeSize.js';
@@ -22,6 +23,7 @@ export interface BenchResults {
   totalSec: number;
   local?: LocalCostResult;
   backfill: BackfillResult[];
+  fetch: FetchComparison[];
   naive?: NaiveResult;
   store?: StoreSizeResult;
   failures: { stage: string; error: string }[];
@@ -70,6 +72,7 @@ export function renderResults(r: BenchResults): string {
     for (const x of r.failures) out.push(`- ${x.stage}: ${x.error.replace(/\n/g, ' ')}`);
   }
   if (r.backfill.length) out.push('', backfillDetails(r.backfill));
+  if (r.fetch?.length) out.push('', fetchDetails(r.fetch));
   if (r.local) out.push('', localDetails(r.local));
   if (r.store) out.push('', storeDetails(r.store));
   if (r.naive) out.push('', naiveDetails(r.naive));
@@ -337,5 +340,58 @@ function naiveDetails(nv: NaiveResult): string {
   );
   out.push('');
   out.push(`Naive wall time ÷ crm-gmail's: **${f(nv.ratio, 2)}**.`);
+  return out.join('\n');
+}
+
+const FETCH_TARGET: Record<'legacy' | '2026', number> = { legacy: 4.3, '2026': 17.2 };
+
+function fetchDetails(list: FetchComparison[]): string {
+  const out = ['### Fetch strategies side by side: message by message vs the planner', ''];
+  out.push(
+    'Each corpus is generated twice from the same seed and backfilled into a fresh database, 3 mailboxes in parallel, ' +
+      'once with `CRM_GMAIL_FETCH_STRATEGY=per-message` (one messages.get per message, files by the attachment step) and once ' +
+      'with the planner (the default). Units, calls and bytes are the emulator\'s books; the floor is each run\'s own ' +
+      '(its units ÷ the per-mailbox budget, slowest mailbox). Targets on the mixed corpus, attachments included: ' +
+      '≤ 4.3 units per copy at legacy costs, ≤ 17.2 at 2026 costs; wall ≤ 1.1 × floor; 0 violations; on singles the planner ' +
+      'must not cost more than per message.',
+  );
+  for (const c of list) {
+    const a = c.perMessage;
+    const b = c.planner;
+    const calls = (x: BackfillResult, m: string) => n0(x.methods[m as keyof typeof x.methods]?.calls ?? 0);
+    const target = c.threads === 'mixed' ? FETCH_TARGET[c.model] : null;
+    const upc = b.unitsPerMessage;
+    out.push('');
+    out.push(`#### ${c.label}: 3 × ~${n0(a.messagesPerMailbox)} messages, ${a.budget} units/s per mailbox`);
+    out.push('');
+    out.push(`Thread sizes (Gmail threads by copies stored, all mailboxes): ${Object.entries(b.threadSizes).map(([k, v]) => `${n0(v)} of ${k}`).join(', ')}.`);
+    out.push('');
+    out.push(
+      table(
+        ['', 'per message', 'planner', 'planner ÷ per message', 'target'],
+        [
+          ['copies stored', n0(a.stored), n0(b.stored), f(b.stored / a.stored, 3), 'equal'],
+          ['units per copy, capture', f(a.captureUnitsPerMessage, 3), f(b.captureUnitsPerMessage, 3), f(b.captureUnitsPerMessage / a.captureUnitsPerMessage, 3), ''],
+          [
+            'units per copy, with attachments',
+            f(a.unitsPerMessage, 3),
+            f(upc, 3),
+            f(upc / a.unitsPerMessage, 3),
+            target !== null ? `≤ ${target}: ${verdict(upc <= target)}` : c.threads === 'singles' ? `≤ per message: ${verdict(upc <= a.unitsPerMessage + 1e-9)}` : '',
+          ],
+          ['HTTP calls per copy', f(a.callsPerMessage, 3), f(b.callsPerMessage, 3), f(b.callsPerMessage / a.callsPerMessage, 3), ''],
+          ['bytes downloaded per copy', kib(a.bytesPerMessage), kib(b.bytesPerMessage), f(b.bytesPerMessage / a.bytesPerMessage, 3), ''],
+          ['messages.get / threads.get / attachments.get calls', `${calls(a, 'messages.get')} / ${calls(a, 'threads.get')} / ${calls(a, 'messages.attachments.get')}`, `${calls(b, 'messages.get')} / ${calls(b, 'threads.get')} / ${calls(b, 'messages.attachments.get')}`, '', ''],
+          ['attachments saved / too large / pending', `${n0(a.attachments.saved)} / ${n0(a.attachments.tooLarge)} / ${n0(a.attachments.pending)}`, `${n0(b.attachments.saved)} / ${n0(b.attachments.tooLarge)} / ${n0(b.attachments.pending)}`, '', 'equal'],
+          ['wall time', sec(a.wallSec), sec(b.wallSec), f(b.wallSec / a.wallSec, 3), ''],
+          ['quota floor', sec(a.floorSec), sec(b.floorSec), f(b.floorSec / a.floorSec, 3), ''],
+          ['wall ÷ own floor', f(a.ratio, 3), f(b.ratio, 3), '', `≤ 1.1: ${verdict(b.ratio <= 1.1)}`],
+          ['pacing violations', n0(a.violations), n0(b.violations), '', `0: ${verdict(b.violations === 0)}`],
+          ['event-loop delay p99 / max', `${f(a.loopDelay.p99Ms, 0)} / ${f(a.loopDelay.maxMs, 0)} ms`, `${f(b.loopDelay.p99Ms, 0)} / ${f(b.loopDelay.maxMs, 0)} ms`, '', `≤ 20 / ≤ 100 ms: ${verdict(b.loopDelay.p99Ms <= 20 && b.loopDelay.maxMs <= 100)}`],
+          ['crm-gmail CPU', sec(a.cpuSec), sec(b.cpuSec), f(b.cpuSec / a.cpuSec, 3), ''],
+        ],
+      ),
+    );
+  }
   return out.join('\n');
 }

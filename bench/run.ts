@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only local,backfill,naive,store] [--out FILE] [--keep]`
+// `npm run bench [-- --quick] [--only local,backfill,fetch,naive,store] [--out FILE] [--keep]`
 //
 // Drives the real service against the Gmail emulator (run in its own process) and a large
 // generated store, and writes what it measured — with machine, date and commit — into
@@ -11,6 +11,7 @@ import { cpus, release, tmpdir, totalmem, type } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBackfill } from './backfill.js';
+import { runFetchComparison } from './fetch.js';
 import { ROOT } from './emulator.js';
 import { runLocalCost } from './localCost.js';
 import { progress } from './measure.js';
@@ -18,7 +19,7 @@ import { runNaive } from './naive.js';
 import { END_MARK, renderResults, START_MARK, type BenchResults, type Machine } from './report.js';
 import { runStoreSize } from './storeSize.js';
 
-const STAGES = ['local', 'backfill', 'naive', 'store'] as const;
+const STAGES = ['local', 'backfill', 'fetch', 'naive', 'store'] as const;
 type Stage = (typeof STAGES)[number];
 
 const SEED = 'crm-gmail-bench';
@@ -30,6 +31,8 @@ interface Sizes {
   model2026: { mailboxes: number; messages: number };
   naive: number;
   store: { emails: number; contacts: number; investors: number; samples: number };
+  /** Messages per mailbox (3 mailboxes) for the side-by-side fetch-strategy runs. */
+  fetch: { mixedLegacy: number; mixed2026: number; long: number; singles: number };
 }
 
 const FULL: Sizes = {
@@ -40,6 +43,7 @@ const FULL: Sizes = {
   model2026: { mailboxes: 3, messages: 1_000 },
   naive: 2_000,
   store: { emails: 1_000_000, contacts: 50_000, investors: 5_000, samples: 300 },
+  fetch: { mixedLegacy: 1_000, mixed2026: 300, long: 500, singles: 500 },
 };
 
 const QUICK: Sizes = {
@@ -48,6 +52,7 @@ const QUICK: Sizes = {
   model2026: { mailboxes: 3, messages: 25 },
   naive: 100,
   store: { emails: 20_000, contacts: 1_000, investors: 100, samples: 50 },
+  fetch: { mixedLegacy: 100, mixed2026: 30, long: 60, singles: 60 },
 };
 
 function machine(): Machine {
@@ -108,6 +113,7 @@ function withOverrides(base: Sizes, v: Record<string, string | boolean | undefin
     legacy: { ...base.legacy, messages: get('legacy-messages') ?? base.legacy.messages },
     model2026: { ...base.model2026, messages: get('2026-messages') ?? base.model2026.messages },
     naive: get('naive-messages') ?? base.naive,
+    fetch: base.fetch,
     store:
       emails === undefined
         ? base.store
@@ -139,7 +145,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      'npm run bench [-- --quick] [--only local,backfill,naive,store] [--out FILE] [--json FILE] [--keep]\n' +
+      'npm run bench [-- --quick] [--only local,backfill,fetch,naive,store] [--out FILE] [--json FILE] [--keep]\n' +
         '  --quick  small sizes (under a minute); results to stdout unless --out\n' +
         '  --only   run just these stages\n' +
         '  --out    Markdown file to write the results into (default docs/performance.md for a full run)\n' +
@@ -160,7 +166,7 @@ async function main(): Promise<void> {
   // The real-world fixtures (about 190 messages in the first mailbox) would dominate small runs.
   const fixtures = !quick;
   const t0 = performance.now();
-  const results: BenchResults = { quick, machine: machine(), totalSec: 0, backfill: [], failures: [] };
+  const results: BenchResults = { quick, machine: machine(), totalSec: 0, backfill: [], fetch: [], failures: [] };
   progress(`work directory ${workDir}${quick ? ' (quick sizes)' : ''}`);
 
   const attempt = async (stage: string, work: () => Promise<void>) => {
@@ -196,6 +202,19 @@ async function main(): Promise<void> {
         }),
       );
     });
+  }
+  if (wants('fetch')) {
+    const runs: [string, 'legacy' | '2026', 'mixed' | 'long' | 'singles', number][] = [
+      ['mixed threads, legacy costs', 'legacy', 'mixed', sizes.fetch.mixedLegacy],
+      ['mixed threads, 2026 costs', '2026', 'mixed', sizes.fetch.mixed2026],
+      ['long threads, legacy costs', 'legacy', 'long', sizes.fetch.long],
+      ['singles only, legacy costs', 'legacy', 'singles', sizes.fetch.singles],
+    ];
+    for (const [label, model, threads, messages] of runs) {
+      await attempt(`fetch ${label}`, async () => {
+        results.fetch.push(await runFetchComparison({ label, model, threads, mailboxes: 3, messagesPerMailbox: messages, latencyMs: LATENCY, seed: SEED, fixtures: false, workDir, keep }));
+      });
+    }
   }
   if (wants('naive')) await attempt('naive baseline', async () => void (results.naive = await runNaive({ messages: sizes.naive, latencyMs: LATENCY, seed: SEED, fixtures, workDir, keep })));
   if (wants('store')) await attempt('store', async () => void (results.store = await runStoreSize({ ...sizes.store, seed: SEED, workDir, keep })));

@@ -368,6 +368,18 @@ export async function generateStore(db: Db, shape: StoreShape): Promise<Generate
     if (threadId % THREADS_PER_BATCH === 0) await flush();
   }
   await flush();
+  // Rows went in directly, not through the change hook: derive the relationship thread
+  // activity the way migration 0004 does for a store that predates it.
+  for (const [table, column] of [
+    ['email_investor_threads', 'investor_id'],
+    ['email_contact_threads', 'contact_id'],
+  ] as const) {
+    await db.execute(`INSERT INTO ${table} (${column}, thread_id, last_message_at)
+      SELECT DISTINCT l.${column}, e.thread_id, coalesce(t.last_message_at, '')
+        FROM email_investor_links l JOIN emails e ON e.id = l.email_id AND e.is_matched = 1 JOIN email_threads t ON t.id = e.thread_id
+       WHERE l.${column} IS NOT NULL
+      ON CONFLICT DO NOTHING`);
+  }
   out.avgBodyTextBytes = out.matched ? textBytes / out.matched : 0;
   out.avgBodyHtmlBytes = out.matched ? htmlBytes / out.matched : 0;
   out.strangerAddresses = [...strangers].sort();

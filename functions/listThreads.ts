@@ -61,26 +61,33 @@ export const listThreads = defineFunction({
     if (!owner) throw new AppError('NOT_FOUND', `no ${byInvestor ? 'investor' : 'contact'} with id ${ownerId}`);
 
     const after = input.cursor ? decodeCursor(input.cursor) : null;
+    const [table, column] = byInvestor ? ['email_investor_threads', 'investor_id'] : ['email_contact_threads', 'contact_id'];
     const args: (string | number)[] = [ownerId];
     let page = '';
     if (after) {
-      page = "AND (coalesce(t.last_message_at, '') < ? OR (coalesce(t.last_message_at, '') = ? AND t.id < ?))";
+      page = 'AND (a.last_message_at < ? OR (a.last_message_at = ? AND a.thread_id < ?))';
       args.push(after.at, after.at, after.id);
     }
-    args.push(input.limit + 1);
-    const rows = await all<ThreadSummary>(
+    args.push(ownerId, input.limit + 1);
+    // The activity table orders; the EXISTS keeps the answer exact even if a row outlived its link.
+    // Its unary pluses keep SQLite on the thread's own emails: by the owner's links or by
+    // is_matched it would read a large relationship's every link for each row.
+    const rows = await all<ThreadSummary & { sort_at: string }>(
       deps.db,
-      `SELECT t.id, t.subject, t.first_message_at, t.last_message_at, t.message_count
-         FROM email_threads t
-        WHERE t.id IN (SELECT e.thread_id FROM email_investor_links l JOIN emails e ON e.id = l.email_id AND e.is_matched = 1
-                        WHERE l.${byInvestor ? 'investor_id' : 'contact_id'} = ? AND e.thread_id IS NOT NULL)
-          ${page}
-        ORDER BY coalesce(t.last_message_at, '') DESC, t.id DESC
+      `SELECT t.id, t.subject, t.first_message_at, t.last_message_at, t.message_count, a.last_message_at AS sort_at
+         FROM ${table} a
+         JOIN email_threads t ON t.id = a.thread_id
+        WHERE a.${column} = ? ${page}
+          AND EXISTS (SELECT 1 FROM emails e JOIN email_investor_links l ON l.email_id = e.id
+                       WHERE e.thread_id = a.thread_id AND +e.is_matched = 1 AND +l.${column} = ?)
+        ORDER BY a.last_message_at DESC, a.thread_id DESC
         LIMIT ?`,
       args,
     );
     const more = rows.length > input.limit;
-    const threads = rows.slice(0, input.limit);
-    return { threads, next_cursor: more ? encodeCursor(threads[threads.length - 1]!) : null };
+    const page_ = rows.slice(0, input.limit);
+    const last = page_[page_.length - 1];
+    const threads: ThreadSummary[] = page_.map(({ sort_at: _s, ...t }) => t);
+    return { threads, next_cursor: more && last ? encodeCursor({ last_message_at: last.sort_at, id: last.id }) : null };
   },
 });

@@ -23,7 +23,8 @@ let box: FakeMailbox;
 
 async function setup(env: Record<string, string> = {}) {
   box = new FakeMailbox(PARTNER);
-  deps = await makeDeps({ env: gmailEnv(env), gmail: () => fakeGmail([box]) });
+  // These tests are about the attachment step, so sync leaves every file to it.
+  deps = await makeDeps({ env: gmailEnv({ CRM_GMAIL_FETCH_STRATEGY: 'per-message', ...env }), gmail: () => fakeGmail([box]) });
   await addAccount(deps, PARTNER);
   const inv = await invoke(deps, createInvestor, { name: 'Acme Capital', domains: ['acme.example'] });
   await invoke(deps, createContact, { name: 'Bob', emails: ['bob@acme.example'], investor_id: inv.id });
@@ -272,7 +273,7 @@ describe('attachment download', () => {
 
 describe('attachments against the Gmail emulator (production client)', () => {
   it('saves matched files once, skips the oversized one, and never relies on ids from the capture', async () => {
-    const world = await emulatorWorld([PARTNER], { env: { CRM_GMAIL_MAX_ATTACHMENT_MB: '1' } });
+    const world = await emulatorWorld([PARTNER], { env: { CRM_GMAIL_MAX_ATTACHMENT_MB: '1', CRM_GMAIL_FETCH_STRATEGY: 'per-message' } });
     deps = world.deps;
     try {
       const { emu } = world;

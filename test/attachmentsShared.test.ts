@@ -27,7 +27,8 @@ let boxB: FakeMailbox;
 async function setup() {
   boxA = new FakeMailbox(A);
   boxB = new FakeMailbox(B);
-  deps = await makeDeps({ env: gmailEnv(), gmail: () => fakeGmail([boxA, boxB]), clock: new FakeClock(Date.now()) });
+  // The attachment step itself is under test: the planner would save these files while fetching.
+  deps = await makeDeps({ env: gmailEnv({ CRM_GMAIL_FETCH_STRATEGY: 'per-message' }), gmail: () => fakeGmail([boxA, boxB]), clock: new FakeClock(Date.now()) });
   await addAccount(deps, A);
   await addAccount(deps, B);
   const inv = await invoke(deps, createInvestor, { name: 'Acme Capital', domains: ['acme.example'] });

@@ -86,8 +86,9 @@ describe('rematch', () => {
     expect(await emailState('sub@newlp.example')).toEqual({ is_matched: 1, body_text: 'Signed docs attached', body_html: '<b>Signed docs attached</b>', snippet: 'Signed docs attached' });
     expect(await one(deps.db, 'SELECT filename, state, sha256 FROM email_attachments')).toEqual({ filename: 'subscription.pdf', state: 'saved', sha256: sha(file) });
     expect(readFileSync(blobAbsPath(deps.dataDir, sha(file)))).toEqual(file);
-    // Fetched once by the sync, once for the body, once for a fresh attachment id.
-    expect(box.getMessageCalls.filter((id) => id === gmailId)).toHaveLength(3);
+    // Fetched once by the sync, then once as raw: body and file together, no attachments.get.
+    expect(box.getMessageCalls.filter((id) => id === gmailId)).toHaveLength(2);
+    expect(box.attachmentCalls).toEqual([]);
 
     // Nothing left to change: a second run touches nothing and fetches nothing.
     const calls = box.getMessageCalls.length;
@@ -199,7 +200,9 @@ describe('rematch', () => {
     const r = await fullRematch();
     expect(r).toMatchObject({ status: 'succeeded', messages_stored: 1, attachments_saved: 1 });
     expect((await emailState('ivy@lp.example'))!.body_text).toBe('ivy body');
-    expect(box2.attachmentCalls).toHaveLength(1);
+    // The file came inside the second mailbox's raw fetch.
+    expect(box2.getMessageCalls).toHaveLength(2);
+    expect(box2.attachmentCalls).toHaveLength(0);
     expect(box.attachmentCalls).toHaveLength(0);
   });
 

@@ -51,7 +51,8 @@ describe('backfill', () => {
   });
 
   it('unmatched mail is stored metadata-only; matched mail keeps bodies and pending attachments', async () => {
-    const gmail = await setup();
+    // Message by message, a file stays pending for the attachment step (the planner's own test saves it with the page).
+    const gmail = await setup({ CRM_GMAIL_FETCH_STRATEGY: 'per-message' });
     gmail.deliver(A, eml({ from: B, to: [A], subject: 'Lunch?', body: 'internal secret body', attachment: { filename: 'menu.pdf', content: 'pdfbytes' } }));
     gmail.deliver(A, eml({ from: 'alice@acme.test', to: [A], subject: 'Deck', body: 'investor body', attachment: { filename: 'deck.pdf', content: 'deckbytes' } }));
     await sync(A);
@@ -81,9 +82,14 @@ describe('backfill', () => {
   it('a crash between pages and inside a page, then resume: exact results, nothing stored twice', async () => {
     const gmail = await setup();
     for (let i = 0; i < 7; i++) gmail.deliver(A, eml({ from: 'alice@acme.test', to: [A], subject: `m${i}`, messageId: `<m${i}@acme.test>` }));
-    // Between pages: the process dies right after the second page committed.
-    await expect(sync(A, { onPageCommitted: ({ page }: { page: number }) => { if (page === 2) throw new Error('power cut'); } })).resolves.toMatchObject({ status: 'failed' });
+    // Between pages: the process dies right after the fetch page that brought the fourth email.
+    const cut = async () => {
+      if ((await count('SELECT count(*) AS n FROM emails')) === 4) throw new Error('power cut');
+    };
+    await expect(sync(A, { onPageCommitted: cut })).resolves.toMatchObject({ status: 'failed' });
     expect(await count('SELECT count(*) AS n FROM emails')).toBe(4);
+    // The pending list is the resume point: what is stored has left it, in the same transaction.
+    expect(await count('SELECT count(*) AS n FROM email_pending_messages')).toBe(3);
     // Inside a page: the third fetch of the next run dies before the page commits.
     let gets = 0;
     gmail.fault = (_e, method) => {
@@ -99,6 +105,9 @@ describe('backfill', () => {
     expect(await count('SELECT count(*) AS n FROM email_mailbox_messages')).toBe(7);
     // The resumed run fetched only what was missing.
     expect(gmail.count('messages.get') - before).toBe(3);
+    // Enumeration finished before the crash, so the resumed runs listed nothing again.
+    expect(gmail.count('messages.list')).toBe(4);
+    expect(await count('SELECT count(*) AS n FROM email_pending_messages')).toBe(0);
     const acc = await getAccount(deps.db, { email: A });
     expect(acc.backfill_history_id).toBeNull();
     expect(acc.history_id).not.toBeNull();
@@ -250,7 +259,8 @@ describe('runs, leases and failures', () => {
   });
 
   it('attachment downloads after the pages extend the lease, so a long download is not taken over', async () => {
-    const gmail = await setup();
+    // Message by message, files are left to the attachment step.
+    const gmail = await setup({ CRM_GMAIL_FETCH_STRATEGY: 'per-message' });
     gmail.deliver(A, eml({ from: 'alice@acme.test', to: [A], subject: 'deck', attachment: { filename: 'deck.pdf', content: 'pdf' } }));
     // Mail in, attachment pending: a sync without the attachment step.
     await sync(A);

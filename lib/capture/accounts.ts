@@ -279,7 +279,12 @@ export async function settleExpiredLeases(tx: Executor, nowIso: string): Promise
 
 /** The starting point of a backfill, read before its first list call. */
 export async function startBackfill(db: Executor, id: number, historyId: string, nowIso: string): Promise<void> {
-  await run(db, 'UPDATE email_accounts SET backfill_history_id = ?, backfill_page_token = NULL, backfill_started_at = ? WHERE id = ?', [historyId, nowIso, id]);
+  await run(db, 'UPDATE email_accounts SET backfill_history_id = ?, backfill_page_token = NULL, backfill_started_at = ?, backfill_enumerated_at = NULL WHERE id = ?', [historyId, nowIso, id]);
+}
+
+/** The listing phase is over: every id is stored or pending; fetching by plan continues. */
+export async function finishEnumeration(tx: Executor, id: number, nowIso: string): Promise<void> {
+  await run(tx, 'UPDATE email_accounts SET backfill_page_token = NULL, backfill_enumerated_at = ? WHERE id = ?', [nowIso, id]);
 }
 
 export async function saveBackfillPage(tx: Executor, id: number, pageToken: string | null): Promise<void> {
@@ -288,7 +293,7 @@ export async function saveBackfillPage(tx: Executor, id: number, pageToken: stri
 
 /** The backfill is complete: history takes over from the point read before it began. */
 export async function completeBackfill(tx: Executor, id: number, historyId: string): Promise<void> {
-  await run(tx, 'UPDATE email_accounts SET history_id = ?, backfill_history_id = NULL, backfill_page_token = NULL, backfill_started_at = NULL WHERE id = ?', [historyId, id]);
+  await run(tx, 'UPDATE email_accounts SET history_id = ?, backfill_history_id = NULL, backfill_page_token = NULL, backfill_started_at = NULL, backfill_enumerated_at = NULL WHERE id = ?', [historyId, id]);
 }
 
 export async function resetBackfill(db: Executor, id: number): Promise<void> {

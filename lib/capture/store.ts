@@ -1,17 +1,27 @@
 // Writing one page of fetched messages: emails (deduplicated), the mailbox's copies,
 // participants, investor links, attachment rows and threads. Runs inside the caller's
 // transaction so a page and its checkpoint land together or not at all.
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Executor } from '../db/client.js';
 import { all, one, run } from '../db/client.js';
 import type { MatchLink } from '../matching/matcher.js';
 import type { Address, ParsedMessage } from '../mail/types.js';
-import { emailsChanged } from './changes.js';
-import { assignThread, refreshThreads, threadKeys } from './threading.js';
+import { blobRelPath } from './blobs.js';
+import { attachmentsChanged, emailsChanged } from './changes.js';
+import { assignThreads, refreshThreads, threadKeys } from './threading.js';
+
+/** A file already written under its hash while the message was fetched. */
+export interface SavedFile {
+  sha256: string;
+  size: number;
+}
 
 /** A fetched message, matched against the directory; bodies are present only when matched. */
 export interface ProcessedMessage {
   parsed: ParsedMessage;
   links: MatchLink[];
+  /** Files fetched with the message, by part id; their rows are written `saved`. */
+  files?: Map<string, SavedFile>;
 }
 
 export interface StoreContext {
@@ -24,6 +34,8 @@ export interface StoreResult {
   stored: number;
   newlyMatchedEmailIds: number[];
   threads: Set<number>;
+  /** Attachment rows written `saved` (their files came with the fetch). */
+  filesSaved: number;
 }
 
 export function participantsOf(m: ParsedMessage): { address: string; name: string | null; role: string }[] {
@@ -39,36 +51,102 @@ export function participantsOf(m: ParsedMessage): { address: string; name: strin
   return out;
 }
 
+// SQLite binds at most 32,766 values per statement; every multi-row statement stays far below.
+const ROWS = 200;
+// Macrotask turns inside a page write, so paced requests and timers are not held up by it.
+const YIELD_EVERY = 25;
+
+function chunks<T>(list: T[], size = ROWS): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+const marks = (n: number, row: string) => Array.from({ length: n }, () => row).join(',');
+
+/**
+ * One page: multi-row statements for the emails, copies, participants and links, one thread
+ * refresh for the page. A page holding the same email twice (one mailbox with duplicates) is
+ * written in rounds so each round sees the one before it.
+ */
 export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: ProcessedMessage[]): Promise<StoreResult> {
-  const result: StoreResult = { stored: 0, newlyMatchedEmailIds: [], threads: new Set() };
+  const result: StoreResult = { stored: 0, newlyMatchedEmailIds: [], threads: new Set(), filesSaved: 0 };
   const merged = new Set<number>();
   // Every email whose visible state this page changed, for the derived stores.
   const touched = new Set<number>();
-  for (const { parsed: m, links } of msgs) {
-    const existingCopy = await one<{ email_id: number }>(
+  const savedFiles: number[] = [];
+  let pending = msgs;
+  while (pending.length) {
+    const round: ProcessedMessage[] = [];
+    const later: ProcessedMessage[] = [];
+    const keys = new Set<string>();
+    const gmailIds = new Set<string>();
+    for (const p of pending) {
+      if (keys.has(p.parsed.dedupKey) || gmailIds.has(p.parsed.gmailId)) later.push(p);
+      else {
+        keys.add(p.parsed.dedupKey);
+        gmailIds.add(p.parsed.gmailId);
+        round.push(p);
+      }
+    }
+    await storeRound(tx, ctx, round, { result, merged, touched, savedFiles });
+    pending = later;
+  }
+  for (const g of merged) result.threads.delete(g);
+  await refreshThreads(tx, result.threads);
+  await emailsChanged(tx, touched, { now: ctx.now });
+  await attachmentsChanged(tx, savedFiles, { now: ctx.now });
+  result.filesSaved = savedFiles.length;
+  return result;
+}
+
+interface RoundState {
+  result: StoreResult;
+  merged: Set<number>;
+  touched: Set<number>;
+  savedFiles: number[];
+}
+
+type EmailRow = { id: number; dedup_key: string; thread_id: number | null; is_matched: number; has_body: number };
+
+async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessage[], st: RoundState): Promise<void> {
+  const { result, merged, touched, savedFiles } = st;
+  const existing = new Map<string, number>();
+  for (const c of chunks(msgs)) {
+    const rows = await all<{ gmail_message_id: string; email_id: number }>(
       tx,
-      'SELECT email_id FROM email_mailbox_messages WHERE account_id = ? AND gmail_message_id = ?',
-      [ctx.accountId, m.gmailId],
+      `SELECT gmail_message_id, email_id FROM email_mailbox_messages WHERE account_id = ? AND gmail_message_id IN (${marks(c.length, '?')})`,
+      [ctx.accountId, ...c.map((p) => p.parsed.gmailId)],
     );
-    if (existingCopy) {
-      await run(tx, 'UPDATE email_mailbox_messages SET label_ids = ?, updated_at = ? WHERE account_id = ? AND gmail_message_id = ?', [
-        JSON.stringify(m.labelIds),
-        ctx.now,
-        ctx.accountId,
-        m.gmailId,
-      ]);
-      touched.add(existingCopy.email_id);
+    for (const r of rows) existing.set(r.gmail_message_id, r.email_id);
+  }
+  const fresh: ProcessedMessage[] = [];
+  for (const p of msgs) {
+    const emailId = existing.get(p.parsed.gmailId);
+    if (emailId === undefined) {
+      fresh.push(p);
       continue;
     }
+    await run(tx, 'UPDATE email_mailbox_messages SET label_ids = ?, updated_at = ? WHERE account_id = ? AND gmail_message_id = ?', [
+      JSON.stringify(p.parsed.labelIds),
+      ctx.now,
+      ctx.accountId,
+      p.parsed.gmailId,
+    ]);
+    touched.add(emailId);
+  }
+  if (!fresh.length) return;
 
-    const email = (await one<{ id: number; thread_id: number | null; is_matched: number; has_body: number }>(
+  const emails = new Map<string, EmailRow>();
+  for (const c of chunks(fresh)) {
+    const rows = await all<EmailRow>(
       tx,
       `INSERT INTO emails (dedup_key, rfc822_message_id, subject, from_address, from_name, sent_at, internal_date,
                            in_reply_to, references_json, size_estimate, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       VALUES ${marks(c.length, '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')}
        ON CONFLICT(dedup_key) DO UPDATE SET updated_at = excluded.updated_at
-       RETURNING id, thread_id, is_matched, (body_text IS NOT NULL OR body_html IS NOT NULL) AS has_body`,
-      [
+       RETURNING id, dedup_key, thread_id, is_matched, (body_text IS NOT NULL OR body_html IS NOT NULL) AS has_body`,
+      c.flatMap(({ parsed: m }) => [
         m.dedupKey,
         m.messageId,
         m.subject,
@@ -81,23 +159,33 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
         m.sizeEstimate,
         ctx.now,
         ctx.now,
-      ],
-    ))!;
+      ]),
+    );
+    for (const r of rows) emails.set(r.dedup_key, r);
+  }
+  const emailOf = (p: ProcessedMessage) => emails.get(p.parsed.dedupKey)!;
 
-    const parts = participantsOf(m);
-    if (parts.length) {
-      await run(
-        tx,
-        `INSERT INTO email_participants (email_id, address, name, role) VALUES ${parts.map(() => '(?, ?, ?, ?)').join(',')}
-         ON CONFLICT DO NOTHING`,
-        parts.flatMap((p) => [email.id, p.address, p.name, p.role]),
-      );
-    }
-    if (links.length) await insertLinks(tx, email.id, links, ctx.now);
+  const participants = fresh.flatMap((p) => participantsOf(p.parsed).map((x) => [emailOf(p).id, x.address, x.name, x.role] as const));
+  for (const c of chunks(participants)) {
+    await run(tx, `INSERT INTO email_participants (email_id, address, name, role) VALUES ${marks(c.length, '(?, ?, ?, ?)')} ON CONFLICT DO NOTHING`, c.flat());
+  }
+  const links = fresh.flatMap((p) => p.links.map((l) => [emailOf(p).id, l.investor_id, l.contact_id, l.match_kind, l.confidence, l.address, ctx.now] as const));
+  for (const c of chunks(links)) {
+    await run(
+      tx,
+      `INSERT INTO email_investor_links (email_id, investor_id, contact_id, match_kind, confidence, address, created_at)
+       VALUES ${marks(c.length, '(?, ?, ?, ?, ?, ?, ?)')} ON CONFLICT DO NOTHING`,
+      c.flat(),
+    );
+  }
 
+  let n = 0;
+  for (const msg of fresh) {
+    const { parsed: m, links: msgLinks } = msg;
+    const email = emailOf(msg);
     // Matching is per email over every copy's participants: a Bcc only the sender's copy
     // shows can make an email matched after another mailbox stored it metadata-only.
-    const matched = email.is_matched === 1 || links.length > 0;
+    const matched = email.is_matched === 1 || msgLinks.length > 0;
     if (matched && (email.is_matched === 0 || email.has_body === 0)) {
       await run(tx, 'UPDATE emails SET is_matched = 1, body_text = ?, body_html = ?, snippet = ?, updated_at = ? WHERE id = ?', [
         m.bodyText,
@@ -107,29 +195,53 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
         ctx.now,
         email.id,
       ]);
-      await recordAttachments(tx, email.id, m, ctx);
+      for (const id of await recordAttachments(tx, email.id, m, ctx, msg.files)) savedFiles.push(id);
       if (email.is_matched === 0) result.newlyMatchedEmailIds.push(email.id);
     }
+    touched.add(email.id);
+    if (++n % YIELD_EVERY === 0) await yieldTurn();
+  }
 
+  const { threadOf, merged: gone, moved } = await assignThreads(
+    tx,
+    fresh.map((p) => ({ emailId: emailOf(p).id, keys: threadKeys(ctx.accountId, p.parsed), existingThreadId: emailOf(p).thread_id })),
+  );
+  for (const g of gone) merged.add(g);
+  for (const id of moved) touched.add(id);
+  const changed: [number, number][] = [];
+  for (const p of fresh) {
+    const email = emailOf(p);
+    const threadId = threadOf.get(email.id)!;
+    result.threads.add(threadId);
+    if (email.thread_id !== threadId) changed.push([email.id, threadId]);
+  }
+  // Emails of a stored thread merged away above already carry the survivor; these are the page's own.
+  for (const c of chunks(changed)) {
+    await run(
+      tx,
+      `UPDATE emails SET thread_id = CASE id ${c.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE id IN (${marks(c.length, '?')})`,
+      [...c.flat(), ...c.map(([id]) => id)],
+    );
+  }
+
+  for (const c of chunks(fresh)) {
     await run(
       tx,
       `INSERT INTO email_mailbox_messages (account_id, gmail_message_id, gmail_thread_id, email_id, label_ids, internal_date, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [ctx.accountId, m.gmailId, m.gmailThreadId, email.id, JSON.stringify(m.labelIds), new Date(m.internalDate).toISOString(), ctx.now, ctx.now],
+       VALUES ${marks(c.length, '(?, ?, ?, ?, ?, ?, ?, ?)')}`,
+      c.flatMap(({ parsed: m, ...rest }) => [
+        ctx.accountId,
+        m.gmailId,
+        m.gmailThreadId,
+        emailOf({ parsed: m, ...rest }).id,
+        JSON.stringify(m.labelIds),
+        new Date(m.internalDate).toISOString(),
+        ctx.now,
+        ctx.now,
+      ]),
     );
-    result.stored++;
-
-    const { threadId, merged: gone, moved } = await assignThread(tx, threadKeys(ctx.accountId, m), email.thread_id);
-    for (const g of gone) merged.add(g);
-    for (const id of moved) touched.add(id);
-    touched.add(email.id);
-    if (email.thread_id !== threadId) await run(tx, 'UPDATE emails SET thread_id = ? WHERE id = ?', [threadId, email.id]);
-    result.threads.add(threadId);
   }
-  for (const g of merged) result.threads.delete(g);
-  await refreshThreads(tx, result.threads);
-  await emailsChanged(tx, touched, { now: ctx.now });
-  return result;
+  result.stored += fresh.length;
 }
 
 export async function insertLinks(tx: Executor, emailId: number, links: MatchLink[], now: string): Promise<void> {
@@ -141,26 +253,44 @@ export async function insertLinks(tx: Executor, emailId: number, links: MatchLin
   );
 }
 
-/** Attachment rows for a matched email: `pending` for the attachment step, `too_large` never downloaded. */
-export async function recordAttachments(tx: Executor, emailId: number, m: ParsedMessage, ctx: Pick<StoreContext, 'now' | 'maxAttachmentBytes'>): Promise<void> {
-  if (!m.attachments.length) return;
-  await run(
+/**
+ * Attachment rows for a matched email: `saved` when the file came with the fetch, `too_large`
+ * never downloaded, else `pending` for the attachment step. Returns the ids of rows saved here.
+ */
+export async function recordAttachments(
+  tx: Executor,
+  emailId: number,
+  m: ParsedMessage,
+  ctx: Pick<StoreContext, 'now' | 'maxAttachmentBytes'>,
+  files?: Map<string, SavedFile>,
+): Promise<number[]> {
+  if (!m.attachments.length) return [];
+  const rows = await all<{ id: number; state: string }>(
     tx,
-    `INSERT INTO email_attachments (email_id, part_id, filename, mime_type, size, content_id, is_inline, state, created_at, updated_at)
-     VALUES ${m.attachments.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(',')} ON CONFLICT(email_id, part_id) DO NOTHING`,
-    m.attachments.flatMap((a) => [
-      emailId,
-      a.partId,
-      a.filename,
-      a.mimeType,
-      a.size,
-      a.contentId,
-      a.inline ? 1 : 0,
-      a.size > ctx.maxAttachmentBytes ? 'too_large' : 'pending',
-      ctx.now,
-      ctx.now,
-    ]),
+    `INSERT INTO email_attachments (email_id, part_id, filename, mime_type, size, content_id, is_inline, state, sha256, storage_path, attempts, created_at, updated_at)
+     VALUES ${m.attachments.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(',')} ON CONFLICT(email_id, part_id) DO NOTHING
+     RETURNING id, state`,
+    m.attachments.flatMap((a) => {
+      const file = a.size > ctx.maxAttachmentBytes ? undefined : files?.get(a.partId);
+      return [
+        emailId,
+        a.partId,
+        a.filename,
+        a.mimeType,
+        file ? file.size : a.size,
+        a.contentId,
+        a.inline ? 1 : 0,
+        a.size > ctx.maxAttachmentBytes ? 'too_large' : file ? 'saved' : 'pending',
+        file?.sha256 ?? null,
+        file ? blobRelPath(file.sha256) : null,
+        // Counted like the attachment step's own download: one attempt, saved.
+        file ? 1 : 0,
+        ctx.now,
+        ctx.now,
+      ];
+    }),
   );
+  return rows.filter((r) => r.state === 'saved').map((r) => r.id);
 }
 
 /** Gmail ids of this page that the mailbox already holds (a resumed page stores nothing twice). */

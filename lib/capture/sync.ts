@@ -8,16 +8,19 @@
 // ledger through runs.ts, their only writers.
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from './accounts.js';
-import { advanceHistory, completeBackfill, historyGreater, resetBackfill, saveBackfillPage, startBackfill } from './accounts.js';
+import { advanceHistory, completeBackfill, finishEnumeration, historyGreater, resetBackfill, saveBackfillPage, startBackfill } from './accounts.js';
 import { rememberAttachmentIds } from './attachments.js';
+import { claimAndStoreBlob, releaseBlobClaims } from './blobs.js';
 import { emailsChanged } from './changes.js';
 import { directoryVersion, givenUpIds, recordMessageFailures, type MessageFailure } from './failures.js';
-import { one, run } from '../db/client.js';
+import { all, one, run } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import type { GmailApi, GmailHistory } from '../gmail/types.js';
+import type { ParsedMessage } from '../mail/types.js';
 import { GmailStop, InvalidPageToken } from '../gmail/types.js';
 import { Matcher, loadDirectory } from '../matching/matcher.js';
-import { decodeBodyPart, parseGmailMessage } from '../mail/mime.js';
+import { costTable } from '../gmail/costs.js';
+import { DownloadBudget, Fetcher, type PlanItem } from './planner.js';
 import { LeaseLost, closeLostRun, finishSync, renewLease, updateRun, type Lease, type RunKind, type RunTotals } from './runs.js';
 import { knownGmailIds, participantsOf, storeMessages, type ProcessedMessage, type StoreResult } from './store.js';
 
@@ -46,10 +49,13 @@ export interface SyncHooks {
 class Ctx {
   seen = 0;
   stored = 0;
+  filesSaved = 0;
   page = 0;
   /** Messages skipped on this run (parse or store failures), and those of the page in hand. */
   readonly failures: MessageFailure[] = [];
   pageFailures: MessageFailure[] = [];
+  readonly backfillFetch: Fetcher;
+  readonly historyFetch: Fetcher;
   constructor(
     readonly deps: Deps,
     readonly account: AccountRow,
@@ -59,7 +65,24 @@ class Ctx {
     public directoryVersion: number,
     readonly hooks: SyncHooks,
     public kind: RunKind,
-  ) {}
+    readonly budget: DownloadBudget,
+  ) {
+    const base = {
+      db: deps.db,
+      config: deps.config,
+      costs: costTable(deps.config.gmail.quotaCosts),
+      gmail,
+      // Through the context, so a directory reloaded mid-run applies to the next message.
+      matcher: { match: (ps: Parameters<Matcher['match']>[0]) => this.matcher.match(ps) },
+      budget,
+      log: deps.log.child({ account: account.email }),
+      keep: (bytes: Buffer) => claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, fetchClaimId(lease), `run:${lease.runId}`, this.now),
+      onFailure: (gmailId: string, reason: string) => void this.pageFailures.push({ gmailId, reason }),
+      onAttachmentIds: (gmailId: string, parsed: ParsedMessage) => rememberAttachmentIds(gmail, gmailId, parsed.attachments),
+    };
+    this.backfillFetch = new Fetcher({ ...base, skipLabels: NOT_AT_BACKFILL });
+    this.historyFetch = new Fetcher({ ...base, skipLabels: NEVER });
+  }
 
   get now(): string {
     return new Date(this.deps.clock.now()).toISOString();
@@ -71,6 +94,7 @@ class Ctx {
       kind: this.kind,
       messages_seen: this.seen,
       messages_stored: this.stored,
+      attachments_saved: this.filesSaved,
       quota_units: s.quotaUnits,
       http_calls: s.calls,
       bytes_downloaded: s.bytes,
@@ -79,6 +103,12 @@ class Ctx {
     };
   }
 }
+
+/**
+ * Files a fetch writes are claimed under one id per run (negative: never a row's id) until the
+ * page naming them commits; a claim left by a crash ages out in the sweep.
+ */
+const fetchClaimId = (lease: Lease): number => -lease.runId;
 
 function failureNote(failures: MessageFailure[]): string {
   const shown = failures.slice(0, 5).map((f) => `${f.gmailId}: ${f.reason}`);
@@ -97,7 +127,8 @@ export async function performSync(deps: Deps, account: AccountRow, lease: Lease,
   // The version is read before the directory so a change in between only causes a reload.
   const version = await directoryVersion(deps.db);
   const directory = await loadDirectory(deps.db, deps.config.gmail.workspaceDomains);
-  const c = new Ctx(deps, account, lease, gmail, new Matcher(directory), version, hooks, decideKind(deps, account));
+  const budget = await DownloadBudget.load(deps.db, account.id, deps.clock.now(), deps.config.gmail.dailyDownloadBytes);
+  const c = new Ctx(deps, account, lease, gmail, new Matcher(directory), version, hooks, decideKind(deps, account), budget);
   const log = deps.log.child({ account: account.email, run_id: lease.runId });
   log.info({ event: 'sync.started', kind: c.kind }, 'sync started');
   try {
@@ -119,7 +150,7 @@ export async function performSync(deps: Deps, account: AccountRow, lease: Lease,
     }
     let attachmentsSaved = 0;
     if (hooks.afterSync) attachmentsSaved = await hooks.afterSync(deps, gmail, account, lease);
-    await finishSync(deps.db, lease, deps.clock.now(), { ok: true, totals: { ...c.totals(), attachments_saved: attachmentsSaved }, learnedUnitsSec: learnedPace(c) });
+    await finishSync(deps.db, lease, deps.clock.now(), { ok: true, totals: { ...c.totals(), attachments_saved: c.filesSaved + attachmentsSaved }, learnedUnitsSec: learnedPace(c) });
     log.info({ event: 'sync.succeeded', kind: c.kind, seen: c.seen, stored: c.stored, quota_units: gmail.stats.quotaUnits }, 'sync succeeded');
     return summary(c, 'succeeded', null);
   } catch (err) {
@@ -162,11 +193,16 @@ function backfillQuery(c: Ctx): string {
   return parts.join(' ');
 }
 
-/** Returns the historyId to continue from once every page is in. */
+/**
+ * Two phases, each checkpointed: enumerate the mailbox into the pending list (messages.list
+ * pages, ids and thread ids only), then fetch what is pending by plan. A copy leaves the list
+ * in the transaction that stores it. Returns the historyId to continue from.
+ */
 async function backfill(c: Ctx): Promise<string> {
   const { deps, account, gmail } = c;
   let startHistory = account.backfill_history_id;
   let pageToken = account.backfill_page_token ?? undefined;
+  let enumerated = !!startHistory && !!(await one<{ at: string | null }>(deps.db, 'SELECT backfill_enumerated_at AS at FROM email_accounts WHERE id = ?', [account.id]))?.at;
   if (!startHistory) {
     // The starting point is read before the first list call so mail arriving during a
     // long backfill is picked up from history afterwards.
@@ -175,34 +211,89 @@ async function backfill(c: Ctx): Promise<string> {
     pageToken = undefined;
     await startBackfill(deps.db, account.id, startHistory, c.now);
   }
-  for (;;) {
+  while (!enumerated) {
     let page;
     try {
       page = await gmail.listMessages({ pageToken, maxResults: deps.config.gmail.backfillPageSize, q: backfillQuery(c) });
     } catch (err) {
       if (!(err instanceof InvalidPageToken) || !pageToken) throw err;
-      // A stored token Gmail no longer accepts: list again from the start; what is stored is skipped by id.
+      // A stored token Gmail no longer accepts: list again from the start; what is stored or
+      // already pending is skipped by id.
       deps.log.warn({ event: 'sync.page_token_rejected', account: account.email }, 'Gmail refused the stored page token; listing the mailbox again from the start');
       pageToken = undefined;
       await saveBackfillPage(deps.db, account.id, null);
       continue;
     }
+    c.seen += page.messages.length;
     const ids = page.messages.map((m) => m.id);
-    c.seen += ids.length;
     const known = await knownGmailIds(deps.db, account.id, ids);
     const givenUp = await givenUpIds(deps.db, account.id, ids);
-    const fetched = await fetchAll(c, ids.filter((id) => !known.has(id) && !givenUp.has(id)), NOT_AT_BACKFILL);
+    const fresh = page.messages.filter((m) => !known.has(m.id) && !givenUp.has(m.id));
     const last = !page.nextPageToken;
-    await commitPage(c, fetched, async (tx) => {
-      if (last) await completeBackfill(tx, account.id, startHistory!);
+    await commitPage(c, [], async (tx) => {
+      await addPending(tx, account.id, fresh, c.now);
+      if (last) await finishEnumeration(tx, account.id, c.now);
       else await saveBackfillPage(tx, account.id, page.nextPageToken!);
     });
-    if (last) return startHistory!;
+    enumerated = last;
     pageToken = page.nextPageToken;
+  }
+  for (;;) {
+    const batch = await pendingBatch(deps.db, account.id, deps.config.gmail.backfillPageSize);
+    if (!batch.length) break;
+    const got = await c.backfillFetch.fetch(batch);
+    // Messages that could not be parsed leave the list too (recorded as failures): the
+    // verification run finds them again, and a batch never repeats forever.
+    const settled = [...got.fetched.map((p) => p.parsed.gmailId), ...got.dropped];
+    await commitPage(c, got.fetched, (tx) => removePending(tx, account.id, settled));
+  }
+  await commitPage(c, [], (tx) => completeBackfill(tx, account.id, startHistory!));
+  return startHistory!;
+}
+
+// SQLite allows 32,766 bound values; statements stay well under it.
+const ROWS_PER_STATEMENT = 200;
+
+async function addPending(tx: Transaction, accountId: number, items: PlanItem[], now: string): Promise<void> {
+  for (let i = 0; i < items.length; i += ROWS_PER_STATEMENT) {
+    const chunk = items.slice(i, i + ROWS_PER_STATEMENT);
+    await run(
+      tx,
+      `INSERT INTO email_pending_messages (account_id, gmail_message_id, gmail_thread_id, created_at) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(',')}
+       ON CONFLICT DO NOTHING`,
+      chunk.flatMap((m) => [accountId, m.id, m.threadId, now]),
+    );
   }
 }
 
+async function removePending(tx: Transaction, accountId: number, ids: string[]): Promise<void> {
+  for (let i = 0; i < ids.length; i += ROWS_PER_STATEMENT) {
+    const chunk = ids.slice(i, i + ROWS_PER_STATEMENT);
+    await run(tx, `DELETE FROM email_pending_messages WHERE account_id = ? AND gmail_message_id IN (${chunk.map(() => '?').join(',')})`, [accountId, ...chunk]);
+  }
+}
+
+/** About `size` pending messages, whole Gmail threads only, so the planner sees each thread once. */
+async function pendingBatch(db: Deps['db'], accountId: number, size: number): Promise<PlanItem[]> {
+  const rows = await all<{ id: string; thread_id: string }>(
+    db,
+    'SELECT gmail_message_id AS id, gmail_thread_id AS thread_id FROM email_pending_messages WHERE account_id = ? ORDER BY gmail_thread_id DESC, gmail_message_id LIMIT ?',
+    [accountId, size],
+  );
+  if (!rows.length) return [];
+  const lastThread = rows[rows.length - 1]!.thread_id;
+  const rest = await all<{ id: string; thread_id: string }>(
+    db,
+    'SELECT gmail_message_id AS id, gmail_thread_id AS thread_id FROM email_pending_messages WHERE account_id = ? AND gmail_thread_id = ?',
+    [accountId, lastThread],
+  );
+  const seen = new Set(rows.map((r) => r.id));
+  for (const r of rest) if (!seen.has(r.id)) rows.push(r);
+  return rows.map((r) => ({ id: r.id, threadId: r.thread_id }));
+}
+
 interface Pending {
+  threadId: string;
   fetch: boolean;
   deleted: boolean;
   labels?: string[];
@@ -226,7 +317,7 @@ async function incremental(c: Ctx, startHistoryId: string): Promise<boolean> {
       return !known.has(id) && !givenUp.has(id) && ch.fetch && !ch.deleted;
     });
     c.seen += toFetch.length;
-    const fetched = await fetchAll(c, toFetch, NEVER);
+    const { fetched } = await c.historyFetch.fetch(toFetch.map((id) => ({ id, threadId: changes.get(id)!.threadId })));
     const last = !h.nextPageToken;
     const maxRecord = h.history.reduce<string | null>((m, r) => (r.id && historyGreater(r.id, m) ? r.id : m), null);
     const checkpoint = last ? h.historyId : maxRecord;
@@ -273,10 +364,10 @@ function applyDelta(labels: string[], ch: Pending): string[] {
 /** Fold a page of history records into one net change per message, in record order. */
 function collectChanges(records: GmailHistory[]): Map<string, Pending> {
   const changes = new Map<string, Pending>();
-  const get = (id: string) => {
+  const get = (id: string, threadId?: string | null) => {
     let p = changes.get(id);
     if (!p) {
-      p = { fetch: false, deleted: false, added: new Set(), removed: new Set() };
+      p = { threadId: threadId ?? '', fetch: false, deleted: false, added: new Set(), removed: new Set() };
       changes.set(id, p);
     }
     return p;
@@ -285,7 +376,8 @@ function collectChanges(records: GmailHistory[]): Map<string, Pending> {
     for (const a of r.messagesAdded ?? []) {
       const m = a.message;
       if (!m?.id) continue;
-      const p = get(m.id);
+      const p = get(m.id, m.threadId);
+      if (!p.threadId && m.threadId) p.threadId = m.threadId;
       if (m.labelIds) p.labels = m.labelIds;
       if (!(m.labelIds ?? []).some((l) => NEVER.includes(l))) p.fetch = true;
     }
@@ -316,46 +408,6 @@ function collectChanges(records: GmailHistory[]): Map<string, Pending> {
   return changes;
 }
 
-/** Fetch, decode and match messages; unmatched bodies are dropped here, in memory. */
-async function fetchAll(c: Ctx, ids: string[], skipLabels: string[]): Promise<ProcessedMessage[]> {
-  const out = await Promise.all(ids.map((id) => fetchOne(c, id, skipLabels)));
-  return out.filter((m): m is ProcessedMessage => m !== null);
-}
-
-async function fetchOne(c: Ctx, id: string, skipLabels: string[]): Promise<ProcessedMessage | null> {
-  const msg = await c.gmail.getMessage(id, 'full');
-  if (!msg) return null; // deleted since it was listed
-  if ((msg.labelIds ?? []).some((l) => skipLabels.includes(l))) return null;
-  let parsed;
-  let links;
-  try {
-    parsed = parseGmailMessage(msg);
-    links = c.matcher.match(participantsOf(parsed));
-  } catch (err) {
-    c.pageFailures.push({ gmailId: id, reason: `cannot be parsed: ${err instanceof Error ? err.message : String(err)}` });
-    return null;
-  }
-  // The attachment step can use the ids of this fetch instead of fetching the message again.
-  if (links.length && parsed.attachments.length) rememberAttachmentIds(c.gmail, id, parsed.attachments);
-  if (links.length === 0) {
-    parsed.bodyText = null;
-    parsed.bodyHtml = null;
-    parsed.snippet = null;
-    parsed.attachments = [];
-    parsed.pendingBodyParts = [];
-    return { parsed, links };
-  }
-  for (const part of parsed.pendingBodyParts) {
-    const bytes = await c.gmail.getAttachment(id, part.attachmentId);
-    if (!bytes) continue;
-    const text = decodeBodyPart(bytes, part.charset);
-    if (part.mimeType === 'text/plain' && parsed.bodyText === null) parsed.bodyText = text;
-    if (part.mimeType === 'text/html' && parsed.bodyHtml === null) parsed.bodyHtml = text;
-  }
-  parsed.pendingBodyParts = [];
-  return { parsed, links };
-}
-
 async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: Transaction) => Promise<void>): Promise<void> {
   const { deps } = c;
   for (;;) {
@@ -372,9 +424,14 @@ async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: 
         await recordMessageFailures(tx, c.account.id, c.lease.runId, c.now, c.pageFailures, fetched.map((m) => m.parsed.gmailId));
         c.failures.push(...c.pageFailures);
         await checkpoint(tx);
-        await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored });
+        // Raw bytes spent on this page's fetches count against the mailbox's day with the page.
+        await c.budget.save(tx);
+        // The page's rows now name its files: their claims can go with the same commit.
+        await releaseBlobClaims(tx, [fetchClaimId(c.lease)]);
+        await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored, attachments_saved: c.filesSaved + r.filesSaved });
         await tx.commit();
         c.stored += r.stored;
+        c.filesSaved += r.filesSaved;
         c.pageFailures = [];
       }
     } catch (err) {
@@ -408,13 +465,14 @@ async function storeIsolated(tx: Transaction, c: Ctx, fetched: ProcessedMessage[
     await tx.execute('RELEASE page');
     if (fetched.length <= 1 && !isMessageError(err)) throw err;
   }
-  const total: StoreResult = { stored: 0, newlyMatchedEmailIds: [], threads: new Set() };
+  const total: StoreResult = { stored: 0, newlyMatchedEmailIds: [], threads: new Set(), filesSaved: 0 };
   for (const m of fetched) {
     await tx.execute('SAVEPOINT message');
     try {
       const r = await storeMessages(tx, ctx, [m]);
       await tx.execute('RELEASE message');
       total.stored += r.stored;
+      total.filesSaved += r.filesSaved;
       total.newlyMatchedEmailIds.push(...r.newlyMatchedEmailIds);
       for (const t of r.threads) total.threads.add(t);
     } catch (err) {
@@ -441,11 +499,11 @@ async function rematchFetched(c: Ctx, fetched: ProcessedMessage[]): Promise<Proc
   c.matcher = new Matcher(await loadDirectory(deps.db, deps.config.gmail.workspaceDomains));
   deps.log.info({ event: 'sync.directory_reloaded', account: c.account.email, version: c.directoryVersion }, 'the directory changed during the sync; matching the page again');
   const out: ProcessedMessage[] = [];
-  const again: string[] = [];
+  const again: PlanItem[] = [];
   for (const m of fetched) {
     const links = c.matcher.match(participantsOf(m.parsed));
     if (links.length && !m.links.length) {
-      again.push(m.parsed.gmailId); // its body was dropped when it matched nothing
+      again.push({ id: m.parsed.gmailId, threadId: m.parsed.gmailThreadId }); // its body was dropped when it matched nothing
     } else if (!links.length) {
       const p = m.parsed;
       p.bodyText = null;
@@ -458,6 +516,6 @@ async function rematchFetched(c: Ctx, fetched: ProcessedMessage[]): Promise<Proc
       out.push({ parsed: m.parsed, links });
     }
   }
-  out.push(...(await fetchAll(c, again, NEVER)));
+  out.push(...(await c.historyFetch.fetch(again.map((m) => ({ id: m.id, threadId: m.threadId })))).fetched);
   return out;
 }

@@ -50,18 +50,113 @@ export async function assignThread(
   return { threadId, merged, moved };
 }
 
-/** Recompute subject, first/last times and count of threads from their emails. */
+/**
+ * assignThread for a whole page at once, with the same result as calling it message by message
+ * in order: the page's keys are read in one query, the union-find runs in memory (threads this
+ * page creates are placeholders until the end), and keys, new threads and the emails' thread ids
+ * are written with a few multi-row statements. Only a merge of two stored threads touches rows
+ * one thread at a time, as before. Returns each email's thread, the threads merged away and the
+ * emails other than these that moved.
+ */
+export async function assignThreads(
+  tx: Executor,
+  items: { emailId: number; keys: string[]; existingThreadId: number | null }[],
+): Promise<{ threadOf: Map<number, number>; merged: number[]; moved: number[] }> {
+  const allKeys = [...new Set(items.flatMap((i) => i.keys))];
+  const keyThread = new Map<string, number>();
+  for (let i = 0; i < allKeys.length; i += 500) {
+    const chunk = allKeys.slice(i, i + 500);
+    const rows = await all<{ key: string; thread_id: number }>(tx, `SELECT key, thread_id FROM email_thread_keys WHERE key IN (${chunk.map(() => '?').join(',')})`, chunk);
+    for (const r of rows) keyThread.set(r.key, r.thread_id);
+  }
+  // Placeholders are negative and count down, so among them the first created is the largest;
+  // any stored thread (positive) is older than every placeholder.
+  const parent = new Map<number, number>();
+  const find = (x: number): number => {
+    let r = x;
+    while (parent.has(r)) r = parent.get(r)!;
+    while (parent.has(x)) {
+      const next = parent.get(x)!;
+      parent.set(x, r);
+      x = next;
+    }
+    return r;
+  };
+  const older = (a: number, b: number): boolean => (a > 0 && b > 0 ? a < b : a > 0 ? true : b > 0 ? false : a > b);
+  let nextPlaceholder = -1;
+  const merged: number[] = [];
+  const moved: number[] = [];
+  const newKeys = new Map<string, number>();
+  const assigned: { emailId: number; thread: number }[] = [];
+  for (const it of items) {
+    const ids = new Set<number>();
+    for (const k of it.keys) {
+      const t = keyThread.get(k);
+      if (t !== undefined) ids.add(find(t));
+    }
+    if (it.existingThreadId !== null) ids.add(find(it.existingThreadId));
+    let thread: number;
+    if (ids.size === 0) thread = nextPlaceholder--;
+    else {
+      const sorted = [...ids].sort((a, b) => (older(a, b) ? -1 : older(b, a) ? 1 : 0));
+      thread = sorted[0]!;
+      for (const other of sorted.slice(1)) {
+        if (other > 0) {
+          // Two stored threads proven one: the younger's rows move now, as message by message.
+          moved.push(...(await all<{ id: number }>(tx, 'SELECT id FROM emails WHERE thread_id = ?', [other])).map((r) => r.id));
+          await run(tx, 'UPDATE email_thread_keys SET thread_id = ? WHERE thread_id = ?', [thread, other]);
+          await run(tx, 'UPDATE emails SET thread_id = ? WHERE thread_id = ?', [thread, other]);
+          await run(tx, 'DELETE FROM email_threads WHERE id = ?', [other]);
+          merged.push(other);
+        }
+        parent.set(other, thread);
+      }
+    }
+    for (const k of it.keys) {
+      if (!keyThread.has(k)) {
+        keyThread.set(k, thread);
+        newKeys.set(k, thread);
+      }
+    }
+    assigned.push({ emailId: it.emailId, thread });
+  }
+  // Placeholders become threads, in creation order so ids grow as they would have.
+  const real = new Map<number, number>();
+  const placeholders = [...new Set(assigned.map((a) => find(a.thread)).filter((t) => t < 0))].sort((a, b) => b - a);
+  for (let i = 0; i < placeholders.length; i += 200) {
+    const chunk = placeholders.slice(i, i + 200);
+    const r = await tx.execute({ sql: `INSERT INTO email_threads (message_count) VALUES ${chunk.map(() => '(0)').join(',')} RETURNING id`, args: [] });
+    const ids = r.rows.map((row) => Number(row[0])).sort((a, b) => a - b);
+    chunk.forEach((p, j) => real.set(p, ids[j]!));
+  }
+  const resolve = (t: number): number => {
+    const root = find(t);
+    return root < 0 ? real.get(root)! : root;
+  };
+  const keyRows = [...newKeys.entries()].map(([k, t]) => [k, resolve(t)] as const);
+  for (let i = 0; i < keyRows.length; i += 200) {
+    const chunk = keyRows.slice(i, i + 200);
+    await run(tx, `INSERT INTO email_thread_keys (key, thread_id) VALUES ${chunk.map(() => '(?, ?)').join(',')} ON CONFLICT(key) DO NOTHING`, chunk.flat());
+  }
+  const threadOf = new Map<number, number>();
+  for (const a of assigned) threadOf.set(a.emailId, resolve(a.thread));
+  return { threadOf, merged, moved };
+}
+
+/** Recompute subject, first/last times and count of threads from their emails: one statement per 200 threads. */
 export async function refreshThreads(tx: Executor, threadIds: Iterable<number>): Promise<void> {
-  for (const id of new Set(threadIds)) {
+  const ids = [...new Set(threadIds)];
+  for (let i = 0; i < ids.length; i += 200) {
+    const chunk = ids.slice(i, i + 200);
     await run(
       tx,
       `UPDATE email_threads SET
-         first_message_at = (SELECT min(sent_at) FROM emails WHERE thread_id = ?1),
-         last_message_at = (SELECT max(sent_at) FROM emails WHERE thread_id = ?1),
-         message_count = (SELECT count(*) FROM emails WHERE thread_id = ?1),
-         subject = (SELECT subject FROM emails WHERE thread_id = ?1 ORDER BY sent_at, id LIMIT 1)
-       WHERE id = ?1`,
-      [id],
+         first_message_at = (SELECT min(sent_at) FROM emails WHERE thread_id = email_threads.id),
+         last_message_at = (SELECT max(sent_at) FROM emails WHERE thread_id = email_threads.id),
+         message_count = (SELECT count(*) FROM emails WHERE thread_id = email_threads.id),
+         subject = (SELECT subject FROM emails WHERE thread_id = email_threads.id ORDER BY sent_at, id LIMIT 1)
+       WHERE id IN (${chunk.map(() => '?').join(',')})`,
+      chunk,
     );
   }
 }

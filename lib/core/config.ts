@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 export type QuotaModel = 'legacy' | '2026';
+export type FetchStrategy = 'planner' | 'per-message';
 export type AuthMethod = 'dwd' | 'oauth';
 
 export interface Config {
@@ -30,6 +31,10 @@ export interface Config {
     attachConcurrency: number;
     rateUnitsSec: number;
     quotaCosts: QuotaModel;
+    /** format=raw bytes a mailbox may download per UTC day (Gmail limits per-user bandwidth). */
+    dailyDownloadBytes: number;
+    /** `planner` picks the cheapest fetch per thread; `per-message` is one messages.get each. */
+    fetchStrategy: FetchStrategy;
     historyStaleDays: number;
     apiRootUrl: string;
     tokenUrl: string;
@@ -107,6 +112,8 @@ const Env = z.object({
   CRM_GMAIL_ATTACH_CONCURRENCY: intIn(1, 8).default(4),
   CRM_GMAIL_RATE_UNITS_SEC: intIn(1, 250).optional(),
   CRM_GMAIL_QUOTA_COSTS: z.enum(['legacy', '2026'], { message: 'must be legacy or 2026' }).default('legacy'),
+  CRM_GMAIL_DAILY_DOWNLOAD_MB: intIn(1, 1_000_000).default(2000),
+  CRM_GMAIL_FETCH_STRATEGY: z.enum(['planner', 'per-message'], { message: 'must be planner or per-message' }).default('planner'),
   CRM_GMAIL_HISTORY_STALE_DAYS: intIn(1, 365).default(5),
   CRM_FEED_TOMBSTONE_DAYS: intIn(1, 3650).default(90),
   CRM_GMAIL_API_ROOT_URL: url(['http:', 'https:']).default('https://gmail.googleapis.com/'),
@@ -201,6 +208,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       attachConcurrency: e.CRM_GMAIL_ATTACH_CONCURRENCY,
       rateUnitsSec: rate,
       quotaCosts: e.CRM_GMAIL_QUOTA_COSTS,
+      dailyDownloadBytes: e.CRM_GMAIL_DAILY_DOWNLOAD_MB * 1024 * 1024,
+      fetchStrategy: e.CRM_GMAIL_FETCH_STRATEGY,
       historyStaleDays: e.CRM_GMAIL_HISTORY_STALE_DAYS,
       apiRootUrl: e.CRM_GMAIL_API_ROOT_URL,
       tokenUrl: e.CRM_GOOGLE_TOKEN_URL,

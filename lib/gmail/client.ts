@@ -22,6 +22,7 @@ import {
   type GmailCallStats,
   type GmailMessage,
   type GmailMethod,
+  type GmailThread,
   type ListHistoryResult,
   type ListMessagesResult,
 } from './types.js';
@@ -222,10 +223,17 @@ class PacedGmail implements PacedGmailApi {
     return data.nextPageToken ? { messages, nextPageToken: data.nextPageToken } : { messages };
   }
 
-  async getMessage(id: string, format: 'full' | 'metadata' | 'minimal' = 'full'): Promise<GmailMessage | null> {
+  async getMessage(id: string, format: 'full' | 'metadata' | 'minimal' | 'raw' = 'full'): Promise<GmailMessage | null> {
     if (!id) throw validation('id', 'a Gmail message id is required');
     const data = await this.request('messages.get', (o) => this.s.api.users.messages.get({ userId: this.userId, id, format }, o));
     return data === GONE ? null : data;
+  }
+
+  async getThread(id: string): Promise<GmailThread | null> {
+    if (!id) throw validation('id', 'a Gmail thread id is required');
+    const data = await this.request('threads.get', (o) => this.s.api.users.threads.get({ userId: this.userId, id, format: 'full' }, o));
+    if (data === GONE) return null;
+    return { id: data.id ?? id, messages: data.messages ?? [] };
   }
 
   async getAttachment(messageId: string, attachmentId: string): Promise<Buffer | null> {

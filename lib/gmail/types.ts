@@ -6,6 +6,10 @@ import type { AuthMethod } from '../core/config.js';
 
 export type GmailMessage = gmail_v1.Schema$Message;
 export type GmailHistory = gmail_v1.Schema$History;
+export interface GmailThread {
+  id: string;
+  messages: GmailMessage[];
+}
 
 export type GmailMethod =
   | 'getProfile'
@@ -42,7 +46,12 @@ export interface GmailApi {
   /** Throws InvalidPageToken when Gmail refuses `pageToken` (400), e.g. one kept across a long pause. */
   listMessages(opts: { pageToken?: string; maxResults: number; q?: string; includeSpamTrash?: boolean }): Promise<ListMessagesResult>;
   /** `null` when Gmail answers 404: the message was deleted since it was listed. */
-  getMessage(id: string, format?: 'full' | 'metadata' | 'minimal'): Promise<GmailMessage | null>;
+  getMessage(id: string, format?: 'full' | 'metadata' | 'minimal' | 'raw'): Promise<GmailMessage | null>;
+  /**
+   * Every message of one of this mailbox's Gmail threads (format full, oldest first, spam and
+   * trash included), or `null` on 404. Optional: a client without it is fetched message by message.
+   */
+  getThread?(id: string): Promise<GmailThread | null>;
   /** Attachment bytes, or `null` on 404 (message gone or attachment id expired). */
   getAttachment(messageId: string, attachmentId: string): Promise<Buffer | null>;
   /** `null` when Gmail answers 404: startHistoryId is older than Gmail keeps; do a full backfill. */

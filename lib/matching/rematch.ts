@@ -8,18 +8,18 @@
 // Its runs are written through lib/capture/runs.ts, the only writer of the run ledger.
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from '../capture/accounts.js';
-import { emailsChanged } from '../capture/changes.js';
+import { attachmentsChanged, emailsChanged } from '../capture/changes.js';
 import { domainAndParents, foldAddress, normalizeAddress, normalizeDomain } from '../mail/address.js';
 import { downloadPendingAttachments } from '../capture/attachments.js';
-import { deleteUnreferencedBlobs } from '../capture/blobs.js';
+import { claimAndStoreBlob, deleteUnreferencedBlobs, releaseBlobClaims } from '../capture/blobs.js';
 import { all, run, type Executor } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { GmailStop, type GmailApi } from '../gmail/types.js';
 import { Matcher, loadDirectory, type MatchLink } from './matcher.js';
-import { decodeBodyPart, parseGmailMessage } from '../mail/mime.js';
 import type { ParsedMessage } from '../mail/types.js';
 import { closeRun, openRun, updateRun } from '../capture/runs.js';
-import { recordAttachments } from '../capture/store.js';
+import { recordAttachments, type SavedFile } from '../capture/store.js';
+import { DownloadBudget, fetchWithheld as fetchWithheldContent } from '../capture/planner.js';
 import { openGmail } from '../capture/syncRunner.js';
 
 export const PAGE_SIZE = 1000;
@@ -273,6 +273,26 @@ interface Copy {
   email_id: number;
   account_id: number;
   gmail_message_id: string;
+  size_estimate: number | null;
+}
+
+/** Each mailbox's raw download budget for today, loaded once per run. */
+class Budgets {
+  readonly loaded = new Map<number, DownloadBudget>();
+  private readonly loading = new Map<number, Promise<DownloadBudget>>();
+  constructor(private readonly deps: Deps) {}
+
+  get(accountId: number): Promise<DownloadBudget> {
+    let p = this.loading.get(accountId);
+    if (!p) {
+      p = DownloadBudget.load(this.deps.db, accountId, this.deps.clock.now(), this.deps.config.gmail.dailyDownloadBytes).then((b) => {
+        this.loaded.set(accountId, b);
+        return b;
+      });
+      this.loading.set(accountId, p);
+    }
+    return p;
+  }
 }
 
 type AccountForGmail = Pick<AccountRow, 'id' | 'email' | 'auth_method' | 'learned_units_sec'>;
@@ -320,22 +340,6 @@ class Clients {
   }
 }
 
-/** A message's bodies, with body parts Gmail delivered as attachment ids fetched. */
-async function fetchBodies(gmail: GmailApi, gmailId: string): Promise<ParsedMessage | null> {
-  const msg = await gmail.getMessage(gmailId, 'full');
-  if (!msg) return null;
-  const parsed = parseGmailMessage(msg);
-  for (const part of parsed.pendingBodyParts) {
-    const bytes = await gmail.getAttachment(gmailId, part.attachmentId);
-    if (!bytes) continue;
-    const text = decodeBodyPart(bytes, part.charset);
-    if (part.mimeType === 'text/plain' && parsed.bodyText === null) parsed.bodyText = text;
-    if (part.mimeType === 'text/html' && parsed.bodyHtml === null) parsed.bodyHtml = text;
-  }
-  parsed.pendingBodyParts = [];
-  return parsed;
-}
-
 /** Fetch bodies (and record attachments) of matched emails sync withheld, then their files. */
 async function fetchWithheld(deps: Deps, runId: number, emailIds: number[], result: RematchResult): Promise<void> {
   const log = deps.log.child({ run_id: runId });
@@ -347,13 +351,18 @@ async function fetchWithheld(deps: Deps, runId: number, emailIds: number[], resu
     (await all<AccountForGmail>(deps.db, 'SELECT id, email, auth_method, learned_units_sec FROM email_accounts WHERE unenrolled_at IS NULL')).map((a) => [a.id, a]),
   );
   const clients = new Clients(deps, accounts);
+  const budgets = new Budgets(deps);
   const fetchedVia = new Map<number, number[]>();
+  // Files that come with a raw fetch are claimed (under the run's negative id, never a row's)
+  // until the rows naming them commit, so a purge meanwhile cannot delete them.
+  const keep = (bytes: Buffer) => claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, -runId, `run:${runId}`, new Date(deps.clock.now()).toISOString());
 
   for (const chunk of chunks(emailIds, FETCH_CHUNK)) {
     // Healthy mailboxes first; a mailbox waiting for the admin is a last resort.
     const copies = await all<Copy>(
       deps.db,
-      `SELECT m.email_id, m.account_id, m.gmail_message_id FROM email_mailbox_messages m JOIN email_accounts a ON a.id = m.account_id
+      `SELECT m.email_id, m.account_id, m.gmail_message_id, e.size_estimate FROM email_mailbox_messages m JOIN email_accounts a ON a.id = m.account_id
+         JOIN emails e ON e.id = m.email_id
         WHERE m.email_id IN (${marks(chunk.length)}) AND m.deleted_at IS NULL AND a.unenrolled_at IS NULL
         ORDER BY m.email_id, a.state IN ('auth_error', 'needs_consent'), a.sync_enabled DESC, m.account_id`,
       chunk,
@@ -365,13 +374,14 @@ async function fetchWithheld(deps: Deps, runId: number, emailIds: number[], resu
       byEmail.set(c.email_id, list);
     }
     const fetched = await Promise.all(
-      chunk.map(async (emailId): Promise<{ emailId: number; accountId: number; parsed: ParsedMessage } | null> => {
+      chunk.map(async (emailId): Promise<{ emailId: number; accountId: number; parsed: ParsedMessage; files: Map<string, SavedFile> } | null> => {
         for (const copy of byEmail.get(emailId) ?? []) {
           const gmail = await clients.get(copy.account_id);
           if (!gmail) continue;
           try {
-            const parsed = await fetchBodies(gmail, copy.gmail_message_id);
-            if (parsed) return { emailId, accountId: copy.account_id, parsed };
+            const budget = await budgets.get(copy.account_id);
+            const got = await fetchWithheldContent(gmail, copy.gmail_message_id, { sizeEstimate: copy.size_estimate, config: deps.config, budget, log, keep });
+            if (got) return { emailId, accountId: copy.account_id, ...got };
           } catch (err) {
             if (err instanceof GmailStop) clients.kill(copy.account_id, err);
             else log.warn({ event: 'rematch.body_fetch_failed', email_id: emailId, error: err instanceof Error ? err.message : String(err) }, 'could not fetch a withheld body');
@@ -383,7 +393,9 @@ async function fetchWithheld(deps: Deps, runId: number, emailIds: number[], resu
     const got = fetched.filter((f): f is NonNullable<typeof f> => f !== null);
     result.bodies_failed += chunk.length - got.length;
     if (!got.length) continue;
-    const stored = await storeBodies(deps, got);
+    const { ids: stored, files } = await storeBodies(deps, got, [...budgets.loaded.values()]);
+    await releaseBlobClaims(deps.db, [-runId]);
+    result.attachments_saved += files;
     result.bodies_fetched += stored.length;
     for (const f of got) {
       if (!stored.includes(f.emailId)) continue;
@@ -406,13 +418,14 @@ async function fetchWithheld(deps: Deps, runId: number, emailIds: number[], resu
 }
 
 /** Bodies and attachment rows in one transaction, only for emails still matched. Returns the ids stored. */
-async function storeBodies(deps: Deps, got: { emailId: number; parsed: ParsedMessage }[]): Promise<number[]> {
+async function storeBodies(deps: Deps, got: { emailId: number; parsed: ParsedMessage; files?: Map<string, SavedFile> }[], budgets: DownloadBudget[] = []): Promise<{ ids: number[]; files: number }> {
   const now = new Date(deps.clock.now()).toISOString();
   const ctx = { now, maxAttachmentBytes: deps.config.gmail.maxAttachmentBytes };
   const stored: number[] = [];
+  const saved: number[] = [];
   const tx: Transaction = await deps.db.transaction('write');
   try {
-    for (const { emailId, parsed } of got) {
+    for (const { emailId, parsed, files } of got) {
       // An empty snippet marks the email as fetched even when Gmail has no text for it.
       const r = await run(tx, 'UPDATE emails SET body_text = ?, body_html = ?, snippet = ?, updated_at = ? WHERE id = ? AND is_matched = 1', [
         parsed.bodyText,
@@ -422,10 +435,12 @@ async function storeBodies(deps: Deps, got: { emailId: number; parsed: ParsedMes
         emailId,
       ]);
       if (r.rowsAffected === 0) continue;
-      await recordAttachments(tx, emailId, parsed, ctx);
+      saved.push(...(await recordAttachments(tx, emailId, parsed, ctx, files)));
       stored.push(emailId);
     }
     await emailsChanged(tx, stored, { now });
+    await attachmentsChanged(tx, saved, { now });
+    for (const b of budgets) await b.save(tx);
     await tx.commit();
   } catch (err) {
     if (!tx.closed) await tx.rollback().catch(() => undefined);
@@ -433,7 +448,7 @@ async function storeBodies(deps: Deps, got: { emailId: number; parsed: ParsedMes
   } finally {
     tx.close();
   }
-  return stored;
+  return { ids: stored, files: saved.length };
 }
 
 // ---------------------------------------------------------------------------------------

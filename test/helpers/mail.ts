@@ -186,7 +186,7 @@ export class FakeMailbox implements GmailApi {
     return { history: this.history.filter((h) => BigInt(h.id) > from), historyId: String(this.historyId) };
   }
 
-  async getMessage(id: string): Promise<GmailMessage | null> {
+  async getMessage(id: string, format: 'full' | 'metadata' | 'minimal' | 'raw' = 'full'): Promise<GmailMessage | null> {
     this.charge(5);
     this.getMessageCalls.push(id);
     const m = this.messages.get(id);
@@ -196,7 +196,8 @@ export class FakeMailbox implements GmailApi {
     const built = buildMessage(m.raw, { id, threadId: m.threadId, labelIds: m.labels, internalDate: m.internalDate, historyId: '1000' }, {
       attachmentId: (partId) => `att.${gen}.${Buffer.from(`${id}/${partId}`).toString('base64url')}`,
     });
-    return built.full;
+    if (format === 'raw') this.stats.bytes += m.raw.length;
+    return format === 'raw' ? built.raw : built.full;
   }
 
   async getAttachment(messageId: string, attachmentId: string): Promise<Buffer | null> {

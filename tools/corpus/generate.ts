@@ -37,6 +37,11 @@ export interface CorpusOptions {
   spanDays?: number;
   /** Chance that a message carries an attachment (default 0.15). */
   attachmentRate?: number;
+  /**
+   * Conversation lengths: `mixed` (default; mostly 1–4, a few up to 6), `long` (6–14, mean
+   * about 8) or `singles` (every conversation one message), for measuring fetch strategies.
+   */
+  threads?: 'mixed' | 'long' | 'singles';
   /** When set, one matched message carries an attachment bigger than this many bytes. */
   attachmentCapBytes?: number | null;
   /** Real-world fixtures to deliver: true = all (default), false = none, a number = that many (seeded pick), or file names. */
@@ -90,6 +95,7 @@ interface Resolved {
   start: number;
   spanDays: number;
   attachmentRate: number;
+  threads: 'mixed' | 'long' | 'singles';
   attachmentCapBytes: number | null;
   fixtures: true | number | string[] | false;
   fixturesDir: string;
@@ -102,6 +108,11 @@ function resolve(o: CorpusOptions): Resolved {
   const count = (name: string, v: number | undefined, d: number | null): number | null => {
     if (v === undefined) return d;
     if (!Number.isInteger(v) || v < 1) throw new Error(`corpus: ${name} must be a positive integer, got ${v}`);
+    return v;
+  };
+  const threadShape = (v: CorpusOptions['threads']): 'mixed' | 'long' | 'singles' => {
+    if (v === undefined) return 'mixed';
+    if (v !== 'mixed' && v !== 'long' && v !== 'singles') throw new Error(`corpus: threads must be mixed, long or singles, got "${String(v)}"`);
     return v;
   };
   const rate = o.attachmentRate ?? 0.15;
@@ -118,6 +129,7 @@ function resolve(o: CorpusOptions): Resolved {
     start,
     spanDays: count('spanDays', o.spanDays, 350)!,
     attachmentRate: rate,
+    threads: threadShape(o.threads),
     attachmentCapBytes: o.attachmentCapBytes ?? null,
     fixtures: o.fixtures === undefined || o.fixtures === true ? true : o.fixtures,
     fixturesDir: o.fixturesDir ?? DEFAULT_FIXTURES_DIR,
@@ -246,7 +258,7 @@ function* deliveries(o: Resolved, cast: Cast): Generator<Delivery> {
   const gen = new ConversationMaker(o, cast, matcher, root.fork('conversations'));
   const heap = new Heap<Queued>((a, b) => a.d.internalDate < b.d.internalDate || (a.d.internalDate === b.d.internalDate && a.seq < b.seq));
   let seq = 0;
-  const perConversationEstimate = 4;
+  const perConversationEstimate = o.threads === 'singles' ? 1.5 : o.threads === 'long' ? 14 : 4;
   const total = o.conversations ?? Math.ceil((o.messagesPerMailbox! * cast.partners.length) / perConversationEstimate);
   const gap = (o.spanDays * DAY) / total;
   let copies = 0;
@@ -470,7 +482,14 @@ class ConversationMaker {
     }
     const encoded = i === 1 || rng.chance(0.08) ? rng.pick(ENCODED_SUBJECTS) : null;
     const subject = encoded ? encoded.text : this.fill(rng.pick(INVESTOR_TOPICS), rng, inv);
-    const count = i === 2 || i === 3 ? 3 : 1 + Math.min(5, Math.floor(-Math.log(1 - rng.next() * 0.999) * 1.4));
+    const count =
+      this.o.threads === 'singles'
+        ? 1
+        : this.o.threads === 'long'
+          ? 6 + Math.min(8, Math.floor(-Math.log(1 - rng.next() * 0.999) * 2.5))
+          : i === 2 || i === 3
+            ? 3
+            : 1 + Math.min(5, Math.floor(-Math.log(1 - rng.next() * 0.999) * 1.4));
     const replyFirst = count >= 2 && (i === 2 || rng.chance(0.08));
     const plan: Planned[] = [];
     let t = t0;

@@ -31,6 +31,7 @@ const HELP = `Gmail API emulator on loopback.
   --investors N              investors (default 30)
   --messages-per-mailbox N   benchmark-sized corpus instead of --conversations
   --attachment-cap BYTES     put one attachment bigger than this in the corpus
+  --threads mixed|long|singles  conversation lengths of the corpus (default mixed)
   --no-fixtures              leave out test/fixtures/eml
   --mailbox EMAIL            create a mailbox (repeatable)
   --service-account-out PATH register a service account and write its JSON key there (mode 0600)
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
       investors: { type: 'string' },
       'messages-per-mailbox': { type: 'string' },
       'attachment-cap': { type: 'string' },
+      threads: { type: 'string' },
       'no-fixtures': { type: 'boolean' },
       mailbox: { type: 'string', multiple: true },
       'service-account-out': { type: 'string' },
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
       investors: num('investors', values.investors, { int: true, min: 1 }),
       messagesPerMailbox: num('messages-per-mailbox', values['messages-per-mailbox'], { int: true, min: 1 }),
       attachmentCapBytes: num('attachment-cap', values['attachment-cap'], { int: true, min: 1 }),
+      threads: values.threads as 'mixed' | 'long' | 'singles' | undefined,
       fixtures: !values['no-fixtures'],
     });
     const result = await deliverCorpus(emu.control, corpus);
