@@ -8,7 +8,8 @@ import {
   assertInvestorExists,
   contactById,
   insertContact,
-  normaliseAddress,
+  directoryPolicy,
+  externalAddress,
   normaliseList,
   normaliseName,
   RematchSet,
@@ -26,7 +27,7 @@ export const createContact = defineFunction({
   }),
   async run(deps, input, ctx) {
     const name = normaliseName(input.name, 'name');
-    const emails = normaliseList(input.emails, 'emails', normaliseAddress);
+    const emails = normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const investorId = input.investor_id ?? null;
     const now = nowIso(deps.clock);
     const contact = await writeTx(deps.db, async (tx) => {

@@ -4,8 +4,8 @@
 import { z } from 'zod';
 import { one } from '../lib/db/client.js';
 import {
-  normaliseAddress,
-  normaliseDomain,
+  addressField,
+  domainField,
   RematchSet,
   writeTx,
 } from '../lib/directory/directory.js';
@@ -25,7 +25,7 @@ export const createExclusion = defineFunction({
       throw validation('address', 'give exactly one of address or domain');
     }
     const kind = input.address !== undefined ? 'address' : 'domain';
-    const value = kind === 'address' ? normaliseAddress(input.address, 'address') : normaliseDomain(input.domain, 'domain');
+    const value = kind === 'address' ? addressField(input.address, 'address') : domainField(input.domain, 'domain');
     const now = nowIso(deps.clock);
     const exclusion = await writeTx(deps.db, async (tx) => {
       const clash = await one<{ id: number }>(tx, `SELECT id FROM exclusions WHERE ${kind} = ?`, [value]);

@@ -6,8 +6,9 @@ import {
   addValues,
   insertInvestor,
   investorById,
-  normaliseAddress,
-  normaliseDomain,
+  directoryPolicy,
+  externalAddress,
+  investorDomain,
   normaliseList,
   normaliseName,
   RematchSet,
@@ -25,8 +26,8 @@ export const createInvestor = defineFunction({
   }),
   async run(deps, input, ctx) {
     const name = normaliseName(input.name, 'name');
-    const domains = normaliseList(input.domains, 'domains', normaliseDomain);
-    const emails = normaliseList(input.emails, 'emails', normaliseAddress);
+    const domains = normaliseList(input.domains, 'domains', investorDomain(directoryPolicy(deps.config)));
+    const emails = normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const now = nowIso(deps.clock);
     const investor = await writeTx(deps.db, async (tx) => {
       const rq = new RematchSet();

@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { AppError, toAppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
-import { consumeState, exchangeCode, requireOAuthConfig, sameMailbox, storeOAuthAccount } from '../lib/auth/consent.js';
+import { consumeState, exchangeCode, requireOAuthConfig, storeOAuthAccount } from '../lib/auth/consent.js';
+import { sameMailbox } from '../lib/mail/address.js';
 import { SecretKeyError } from '../lib/auth/secrets.js';
 
 const param = (max: number) => z.string().max(max, `must be at most ${max} characters`).optional();
@@ -64,7 +65,7 @@ export const oauthCallback = defineFunction({
           `the consent was given for ${granted.emailAddress.toLowerCase()}, not ${email}; its token was discarded and nothing was stored. Ask for a new link and sign in to Google as ${email}`,
         );
       }
-      const account = await storeOAuthAccount(deps, email, granted.refreshToken);
+      const account = await storeOAuthAccount(deps, email, granted.refreshToken, { byAdmin: verified.byAdmin });
       deps.log.info({ event: 'oauth.connected', email, account_id: account.id, user_id: userId }, 'mailbox connected by OAuth');
       return { email, account_id: account.id, auth_method: 'oauth', state: account.state };
     } catch (err) {

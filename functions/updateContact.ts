@@ -6,7 +6,8 @@ import {
   assertContactEmailsFree,
   assertInvestorExists,
   contactById,
-  normaliseAddress,
+  directoryPolicy,
+  externalAddress,
   normaliseList,
   normaliseName,
   RematchSet,
@@ -27,7 +28,7 @@ export const updateContact = defineFunction({
   }),
   async run(deps, input, ctx) {
     const name = input.name === undefined ? undefined : normaliseName(input.name, 'name');
-    const emails = input.emails && normaliseList(input.emails, 'emails', normaliseAddress);
+    const emails = input.emails && normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const now = nowIso(deps.clock);
     const contact = await writeTx(deps.db, async (tx) => {
       const before = await contactById(tx, input.id);

@@ -5,8 +5,9 @@ import { z } from 'zod';
 import { one } from '../lib/db/client.js';
 import {
   investorById,
-  normaliseAddress,
-  normaliseDomain,
+  directoryPolicy,
+  externalAddress,
+  investorDomain,
   normaliseList,
   normaliseName,
   RematchSet,
@@ -28,8 +29,8 @@ export const updateInvestor = defineFunction({
   }),
   async run(deps, input, ctx) {
     const name = input.name === undefined ? undefined : normaliseName(input.name, 'name');
-    const domains = input.domains && normaliseList(input.domains, 'domains', normaliseDomain);
-    const emails = input.emails && normaliseList(input.emails, 'emails', normaliseAddress);
+    const domains = input.domains && normaliseList(input.domains, 'domains', investorDomain(directoryPolicy(deps.config)));
+    const emails = input.emails && normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const now = nowIso(deps.clock);
     const investor = await writeTx(deps.db, async (tx) => {
       const before = await investorById(tx, input.id);

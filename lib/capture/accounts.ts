@@ -2,6 +2,7 @@
 import { all, one, type Executor } from '../db/client.js';
 import { AppError } from '../core/errors.js';
 import type { AuthMethod } from '../core/config.js';
+import { normalizeAddress } from '../mail/address.js';
 
 export interface AccountRow {
   id: number;
@@ -55,7 +56,7 @@ export async function getAccount(db: Executor, ref: { id?: number; email?: strin
   const row =
     ref.id !== undefined
       ? await one<AccountRow>(db, 'SELECT * FROM email_accounts WHERE id = ? AND unenrolled_at IS NULL', [ref.id])
-      : await one<AccountRow>(db, 'SELECT * FROM email_accounts WHERE email = ? AND unenrolled_at IS NULL', [(ref.email ?? '').trim().toLowerCase()]);
+      : await one<AccountRow>(db, 'SELECT * FROM email_accounts WHERE email = ? AND unenrolled_at IS NULL', [normalizeAddress(ref.email) ?? '']);
   if (!row) throw new AppError('NOT_FOUND', ref.id !== undefined ? `no mailbox with id ${ref.id}` : `no enrolled mailbox ${ref.email}`);
   return row;
 }

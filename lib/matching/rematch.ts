@@ -8,7 +8,7 @@
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from '../capture/accounts.js';
 import { emailsChanged } from '../capture/changes.js';
-import { domainAndParents, foldAddress, normalizeAddress, normalizeDomain } from '../mail/address.js';
+import { domainAndParents, foldAddress, foldDomain, normalizeAddress } from '../mail/address.js';
 import { downloadPendingAttachments } from '../capture/attachments.js';
 import { deleteUnreferencedBlobs } from '../capture/blobs.js';
 import { all, run, type Executor } from '../db/client.js';
@@ -450,11 +450,8 @@ export async function affectedEmailIds(db: Executor, queued: { addresses: Iterab
   }
   const domains = new Set<string>();
   for (const d of queued.domains) {
-    const n = normalizeDomain(d);
-    if (!n) continue;
-    domains.add(n);
-    if (n === 'googlemail.com') domains.add('gmail.com');
-    if (n === 'gmail.com') domains.add('googlemail.com');
+    const n = foldDomain(d);
+    if (n) domains.add(n);
   }
   if (!addresses.size && !domains.size) return [];
   // Distinct addresses come from the address index alone; folding happens here, in memory.
@@ -464,7 +461,7 @@ export async function affectedEmailIds(db: Executor, queued: { addresses: Iterab
     .filter((a) => {
       if (addresses.has(foldAddress(a))) return true;
       const at = a.lastIndexOf('@');
-      return at > 0 && domainAndParents(a.slice(at + 1)).some((d) => domains.has(d));
+      return at > 0 && domainAndParents(a.slice(at + 1)).some((d) => domains.has(foldDomain(d)));
     });
   const ids = new Set<number>();
   for (const c of chunks(hits, IN_CHUNK)) {
