@@ -64,8 +64,8 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
     const email = (await one<{ id: number; thread_id: number | null; is_matched: number; has_body: number }>(
       tx,
       `INSERT INTO emails (dedup_key, rfc822_message_id, subject, from_address, from_name, sent_at, internal_date,
-                           in_reply_to, references_json, size_estimate, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           in_reply_to, references_json, size_estimate, participant_counts, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT(dedup_key) DO UPDATE SET updated_at = excluded.updated_at
        RETURNING id, thread_id, is_matched, (body_text IS NOT NULL OR body_html IS NOT NULL) AS has_body`,
       [
@@ -79,6 +79,7 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
         m.inReplyTo[0] ?? null,
         JSON.stringify(m.references),
         m.sizeEstimate,
+        m.participantCounts ? JSON.stringify(m.participantCounts) : null,
         ctx.now,
         ctx.now,
       ],

@@ -21,7 +21,7 @@ export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Log
     db,
     `INSERT INTO users (username, email, role, password_hash, disabled, created_at, updated_at)
      VALUES (?, ?, 'admin', ?, 0, ?, ?)`,
-    [config.admin.username, config.admin.email ?? null, await hashPassword(config.admin.password), now, now],
+    [config.admin.username, config.admin.email ?? null, await hashPassword(config.admin.password, config.passwordHashLogN), now, now],
   );
   log.info({ event: 'auth.admin_bootstrapped', username: config.admin.username }, 'created the first admin');
   if (config.admin.password.length < 12) {
