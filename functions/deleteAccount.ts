@@ -2,6 +2,7 @@
 // captured copies stay; with purge, its copies and every email no other mailbox holds are
 // deleted, with their attachment files once nothing references them. Running it twice is safe.
 import { z } from 'zod';
+import { recordAudit } from '../lib/audit/audit.js';
 import { getAccount, type AccountRow } from '../lib/capture/accounts.js';
 import { deleteUnreferencedBlobs } from '../lib/capture/blobs.js';
 import { emailsChanged } from '../lib/capture/changes.js';
@@ -13,7 +14,7 @@ import { refreshThreads } from '../lib/capture/threading.js';
 export const deleteAccount = defineFunction({
   name: 'deleteAccount',
   input: z.object({ id: z.number().int().positive(), purge: z.boolean().default(false) }),
-  run: async (deps, input) => {
+  run: async (deps, input, ctx) => {
     // A mailbox unenrolled earlier without purge still holds its copies: purging it later must
     // reach them, so purge also finds unenrolled rows (a plain unenrol of one answers 404).
     const hidden = input.purge ? await one<AccountRow>(deps.db, 'SELECT * FROM email_accounts WHERE id = ? AND unenrolled_at IS NOT NULL', [input.id]) : undefined;
@@ -54,6 +55,7 @@ export const deleteAccount = defineFunction({
       } else {
         await run(tx, 'UPDATE email_accounts SET unenrolled_at = ?, sync_enabled = 0, refresh_token_enc = NULL, updated_at = ? WHERE id = ?', [now, now, acc.id]);
       }
+      await recordAudit(tx, { at: now, actor: ctx.actor, action: input.purge ? 'account.purge' : 'account.unenroll', target: `account:${acc.id}`, detail: { email: acc.email, purge: input.purge, emails_deleted: purgedEmails } });
       await tx.commit();
     } catch (err) {
       await tx.rollback().catch(() => undefined);

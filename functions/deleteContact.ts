@@ -2,6 +2,7 @@
 // (admin); a second run answers NOT_FOUND.
 import { z } from 'zod';
 import { contactById, RematchSet, writeTx } from '../lib/directory/directory.js';
+import { reviewable, settleChange } from '../lib/directory/review.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
 
@@ -9,13 +10,17 @@ export const deleteContact = defineFunction({
   name: 'deleteContact',
   input: z.object({ id: z.coerce.number().int().positive() }),
   async run(deps, input, ctx) {
-    await writeTx(deps.db, async (tx) => {
-      const contact = await contactById(tx, input.id);
-      const rq = new RematchSet();
-      rq.add('address', contact.emails);
-      await tx.execute({ sql: 'DELETE FROM contacts WHERE id = ?', args: [contact.id] });
-      await rq.flush(tx, nowIso(deps.clock));
-    });
+    const out = await reviewable(deps, ctx, { fn: 'deleteContact', input, summary: `delete contact ${input.id}` }, () =>
+      writeTx(deps.db, async (tx) => {
+        const contact = await contactById(tx, input.id);
+        const rq = new RematchSet();
+        rq.add('address', contact.emails);
+        await tx.execute({ sql: 'DELETE FROM contacts WHERE id = ?', args: [contact.id] });
+        await settleChange(deps, ctx, tx, rq, { action: 'contact.delete', target: `contact:${contact.id}`, before: contact });
+        return null;
+      }),
+    );
+    if (out) return out;
     deps.log.info({ event: 'directory.contact_deleted', contact_id: input.id, by: ctx.actor?.id }, 'contact deleted');
     return null;
   },

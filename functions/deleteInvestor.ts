@@ -4,19 +4,24 @@
 import { z } from 'zod';
 import { investorById, queueInvestorAddresses, RematchSet, writeTx } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
 
 export const deleteInvestor = defineFunction({
   name: 'deleteInvestor',
   input: z.object({ id: z.coerce.number().int().positive() }),
   async run(deps, input, ctx) {
-    await writeTx(deps.db, async (tx) => {
-      const investor = await investorById(tx, input.id);
-      const rq = new RematchSet();
-      await queueInvestorAddresses(tx, investor.id, rq);
-      await tx.execute({ sql: 'DELETE FROM investors WHERE id = ?', args: [investor.id] });
-      await rq.flush(tx, nowIso(deps.clock));
-    });
+    const out = await reviewable(deps, ctx, { fn: 'deleteInvestor', input, summary: `delete investor ${input.id}` }, () =>
+      writeTx(deps.db, async (tx) => {
+        const investor = await investorById(tx, input.id);
+        const rq = new RematchSet();
+        await queueInvestorAddresses(tx, investor.id, rq);
+        await tx.execute({ sql: 'DELETE FROM investors WHERE id = ?', args: [investor.id] });
+        await settleChange(deps, ctx, tx, rq, { action: 'investor.delete', target: `investor:${investor.id}`, before: investor });
+        return null;
+      }),
+    );
+    if (out) return out;
     deps.log.info({ event: 'directory.investor_deleted', investor_id: input.id, by: ctx.actor?.id }, 'investor deleted');
     return null;
   },

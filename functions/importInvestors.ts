@@ -23,6 +23,7 @@ import {
 } from '../lib/directory/directory.js';
 import { AppError, validation } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
 
 /** A record and how to name it in an error: the row label and what goes before a field. */
@@ -167,13 +168,27 @@ export const importInvestors = defineFunction({
     const items = Array.isArray(input) ? await fromJson(input, directoryPolicy(deps.config)) : await fromCsv(input.csv, directoryPolicy(deps.config));
     const now = nowIso(deps.clock);
     const touched: Touched = { investors: new Set(), contacts: new Set() };
-    await writeTx(deps.db, async (tx) => {
-      const rq = new RematchSet();
-      for (const item of items) {
-        await atRow(item, () => upsertInvestorRecord(tx, item.rec, { now, rq, touched, fieldOf: item.fieldOf }));
-      }
-      await rq.flush(tx, now);
-    });
+    const out = await reviewable(deps, ctx, { fn: 'importInvestors', input, summary: `import of ${items.length} rows` }, () =>
+      writeTx(deps.db, async (tx) => {
+        const rq = new RematchSet();
+        for (const item of items) {
+          await atRow(item, () => upsertInvestorRecord(tx, item.rec, { now, rq, touched, fieldOf: item.fieldOf }));
+        }
+        await settleChange(deps, ctx, tx, rq, {
+          action: 'directory.import',
+          target: null,
+          after: {
+            rows: items.length,
+            investors: [...touched.investors],
+            contacts: [...touched.contacts],
+            addresses: [...rq.addresses].slice(0, 1000),
+            domains: [...rq.domains].slice(0, 1000),
+          },
+        });
+        return null;
+      }),
+    );
+    if (out) return out;
     const counts = { investors: touched.investors.size, contacts: touched.contacts.size };
     deps.log.info({ event: 'directory.imported', rows: items.length, ...counts, by: ctx.actor?.id }, 'directory imported');
     return counts;

@@ -1,4 +1,7 @@
 // The registry: name → function module. Routes, the scheduler and the CLI look functions up here.
+import { approveReview } from './approveReview.js';
+import { listAudit } from './listAudit.js';
+import { listReviews } from './listReviews.js';
 import type { AnyFn } from '../lib/core/fn.js';
 import { login } from './login.js';
 import { logout } from './logout.js';
@@ -81,4 +84,7 @@ export const functions: Record<string, AnyFn> = {
   listThreads: listThreads as AnyFn,
   getThread: getThread as AnyFn,
   getAttachment: getAttachment as AnyFn,
+  listAudit: listAudit as AnyFn,
+  listReviews: listReviews as AnyFn,
+  approveReview: approveReview as AnyFn,
 };

@@ -219,7 +219,7 @@ export async function storeBlob(dataDir: string, bytes: Buffer, attachmentId: nu
   const finalPath = blobAbsPath(dataDir, sha256);
   const existing = await stat(finalPath).catch(() => null);
   if (existing?.isFile() && existing.size === bytes.length) return sha256;
-  await mkdir(path.dirname(finalPath), { recursive: true });
+  await mkdir(path.dirname(finalPath), { recursive: true, mode: 0o700 });
   const tempPath = path.join(path.dirname(finalPath), `.${sha256}.${randomUUID()}.tmp`);
   try {
     const fh = await open(tempPath, 'wx', 0o600);

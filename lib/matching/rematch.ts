@@ -8,6 +8,7 @@
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from '../capture/accounts.js';
 import { emailsChanged } from '../capture/changes.js';
+import { recordAudit } from '../audit/audit.js';
 import { domainAndParents, foldAddress, foldDomain, normalizeAddress } from '../mail/address.js';
 import { downloadPendingAttachments } from '../capture/attachments.js';
 import { deleteUnreferencedBlobs } from '../capture/blobs.js';
@@ -237,6 +238,9 @@ async function rematchPage(
     const removed = new Set(removeLinkIds);
     const removedFrom = links.filter((l) => removed.has(l.id)).map((l) => l.email_id);
     await emailsChanged(tx, [...removedFrom, ...addLinks.map((a) => a.emailId), ...nowMatched, ...purge], { now });
+    if (purge.length) {
+      await recordAudit(tx, { at: now, action: 'rematch.purge', target: null, detail: { emails: purge.length, attachments: attachmentsPurged, email_ids: purge.slice(0, 1000) } });
+    }
     await tx.commit();
 
     result.messages_seen += emails.length;
