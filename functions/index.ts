@@ -2,6 +2,7 @@
 import { approveReview } from './approveReview.js';
 import { listAudit } from './listAudit.js';
 import { listReviews } from './listReviews.js';
+import { pruneSessions } from './pruneSessions.js';
 import type { AnyFn } from '../lib/core/fn.js';
 import { login } from './login.js';
 import { logout } from './logout.js';
@@ -87,4 +88,5 @@ export const functions: Record<string, AnyFn> = {
   listAudit: listAudit as AnyFn,
   listReviews: listReviews as AnyFn,
   approveReview: approveReview as AnyFn,
+  pruneSessions: pruneSessions as AnyFn,
 };

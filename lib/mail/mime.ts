@@ -14,8 +14,10 @@ const ENCODED_WORD = /=\?[^?\s]+\?[bBqQ]\?[^?]*\?=/;
 
 // Caps on what a sender controls, applied before any parsing so every parser below sees
 // bounded input and the store receives bounded rows (SQL variables, index sizes).
-/** Longest header value kept, in UTF-16 code units (a Subject, a Date, a Content-Type). */
+/** Longest header value kept once decoded, in UTF-16 code units (a Subject, a Content-Type). */
 export const MAX_HEADER_CHARS = 16 * 1024;
+/** Longest raw (still encoded) header value read: encoded words take up to ~4× their text. */
+export const MAX_RAW_HEADER_CHARS = 4 * MAX_HEADER_CHARS;
 /** Address headers (To, Cc …) are parsed from at most this much text per role. */
 export const MAX_ADDRESS_HEADER_CHARS = 32 * 1024;
 /** Addresses kept per role; the full count is recorded beside them. */
@@ -57,12 +59,12 @@ export function capUtf8Bytes(s: string, max: number): string {
  * encoded, so decoding only happens when an encoded word is present: decoding twice is harmless.
  */
 export function decodeHeaderWords(value: string): string {
-  value = capChars(value, MAX_HEADER_CHARS);
-  if (!ENCODED_WORD.test(value)) return value;
+  value = capChars(value, MAX_RAW_HEADER_CHARS);
+  if (!ENCODED_WORD.test(value)) return capChars(value, MAX_HEADER_CHARS);
   try {
-    return fixC1(decodeWords(value));
+    return capChars(fixC1(decodeWords(value)), MAX_HEADER_CHARS);
   } catch {
-    return value;
+    return capChars(value, MAX_HEADER_CHARS);
   }
 }
 
@@ -194,7 +196,7 @@ export interface StructuredValue {
  * values with tspecials, stray semicolons and unterminated quotes are tolerated.
  */
 export function parseStructuredHeader(raw: string | null | undefined): StructuredValue {
-  const s = capChars(raw ?? '', MAX_HEADER_CHARS).replace(/\r?\n[ \t]*/g, ' ');
+  const s = capChars(raw ?? '', MAX_RAW_HEADER_CHARS).replace(/\r?\n[ \t]*/g, ' ');
   const pieces: string[] = [];
   let cur = '';
   let inQuote = false;
@@ -478,7 +480,7 @@ function headerValues(headers: Header[] | null | undefined, name: string): strin
   const lower = name.toLowerCase();
   const out: string[] = [];
   for (const h of headers ?? []) {
-    if ((h.name ?? '').toLowerCase() === lower && typeof h.value === 'string') out.push(capChars(h.value, MAX_HEADER_CHARS));
+    if ((h.name ?? '').toLowerCase() === lower && typeof h.value === 'string') out.push(capChars(h.value, MAX_RAW_HEADER_CHARS));
   }
   return out;
 }
@@ -584,7 +586,6 @@ function normalisedIds(values: string[], limit: number, from: 'start' | 'end'): 
     for (const id of extractIds(v)) {
       if (id.length > MAX_ID_CHARS) continue;
       const lower = id.toLowerCase();
-      if (from === 'end') seen.delete(lower);
       seen.add(lower);
       if (from === 'start' && seen.size >= limit) return [...seen];
     }

@@ -21,6 +21,8 @@ export function jobs(deps: Deps): Job[] {
     ...(syncAll ? [{ name: 'syncAll', every: { seconds: gmail.syncIntervalMin * 60 }, fn: syncAll, input: { trigger: 'schedule' }, enabled: gmail.enabled }] : []),
     // Directory edits queue addresses; their mail is re-matched within a minute (purges included, even with Gmail off).
     { name: 'rematchQueued', every: { seconds: 60 }, fn: functions.rematchQueued!, input: { trigger: 'schedule' }, enabled: true },
+    // Expired and revoked tokens are deleted, not just refused.
+    { name: 'pruneSessions', every: { seconds: 3600 }, fn: functions.pruneSessions!, input: { trigger: 'schedule' }, enabled: true },
   ];
 }
 
