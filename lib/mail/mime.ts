@@ -476,11 +476,11 @@ function referenceValues(headers: Header[] | null | undefined): string[] {
   return out;
 }
 
-function headerValues(headers: Header[] | null | undefined, name: string): string[] {
+function headerValues(headers: Header[] | null | undefined, name: string, cap = MAX_RAW_HEADER_CHARS): string[] {
   const lower = name.toLowerCase();
   const out: string[] = [];
   for (const h of headers ?? []) {
-    if ((h.name ?? '').toLowerCase() === lower && typeof h.value === 'string') out.push(capChars(h.value, MAX_RAW_HEADER_CHARS));
+    if ((h.name ?? '').toLowerCase() === lower && typeof h.value === 'string') out.push(capChars(h.value, cap));
   }
   return out;
 }
@@ -543,10 +543,10 @@ export function parseAddressListCounted(values: string[], limit = Infinity): { a
       budget -= v.length;
     }
   }
-  for (const value of bounded) {
+  for (const entry of bounded.flatMap(addressEntries)) {
     let parsed: { name: string; address?: string }[];
     try {
-      parsed = addressParser(value.replace(/\r?\n/g, ' '), { flatten: true }) as { name: string; address?: string }[];
+      parsed = addressParser(entry, { flatten: true }) as { name: string; address?: string }[];
     } catch {
       parsed = [];
     }
@@ -558,6 +558,53 @@ export function parseAddressListCounted(values: string[], limit = Infinity): { a
     }
   }
   return { addresses: out, count: seen.size + unread };
+}
+
+/** An address list entry longer than this is not one (a name of 256 and an address of 320 fit). */
+const MAX_ENTRY_CHARS = 1024;
+/** Real entries hold a group colon or two; postal-mime is quadratic on long runs of them. */
+const MAX_ENTRY_COLONS = 4;
+
+/**
+ * The entries of an address list, split at top-level `,` and `;` in one pass (quotes, angle
+ * brackets and comments respected). postal-mime's parser is quadratic on some inputs, so it
+ * only ever sees one short entry at a time; oversized or colon-stuffed entries are dropped.
+ */
+function addressEntries(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let quoted = false;
+  let angle = 0;
+  let comment = 0;
+  let colons = 0;
+  const flush = (end: number) => {
+    const e = value.slice(start, end).replace(/\r?\n/g, ' ');
+    if (e.trim() && e.length <= MAX_ENTRY_CHARS && colons <= MAX_ENTRY_COLONS) out.push(e);
+    start = end + 1;
+    colons = 0;
+  };
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (quoted) {
+      if (ch === '\\') i++;
+      else if (ch === '"') quoted = false;
+      continue;
+    }
+    if (comment > 0) {
+      if (ch === '\\') i++;
+      else if (ch === '(') comment++;
+      else if (ch === ')') comment--;
+      continue;
+    }
+    if (ch === '"') quoted = true;
+    else if (ch === '(') comment = 1;
+    else if (ch === '<') angle++;
+    else if (ch === '>') angle = Math.max(0, angle - 1);
+    else if (ch === ':') colons++;
+    else if ((ch === ',' || ch === ';') && angle === 0) flush(i);
+  }
+  flush(value.length);
+  return out;
 }
 
 function countChar(s: string, ch: string): number {
@@ -674,7 +721,8 @@ export function parseGmailMessage(msg: GmailMessage, opts: ParseOptions = {}): P
   const subject = subjectRaw === null ? null : decodeHeaderWords(subjectRaw).replace(/[\r\n]+/g, ' ').trim();
   const counts: Record<string, number> = {};
   const role = (name: string, key: string): Address[] => {
-    const r = parseAddressListCounted(headerValues(headers, name), MAX_PARTICIPANTS_PER_ROLE);
+    // Uncapped values: the count covers every address; parsing itself reads a bounded prefix.
+    const r = parseAddressListCounted(headerValues(headers, name, Infinity), MAX_PARTICIPANTS_PER_ROLE);
     if (r.count > r.addresses.length) counts[key] = r.count;
     return r.addresses;
   };
