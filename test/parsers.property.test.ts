@@ -85,7 +85,7 @@ describe('linear time on adversarial input', () => {
     };
     const t = performance.now();
     const p = parseGmailMessage(msg as never, { bodies: false });
-    expect(performance.now() - t).toBeLessThan(500);
+    expect(performance.now() - t).toBeLessThan(1500);
     expect(p.subject!.length).toBeLessThanOrEqual(MAX_HEADER_CHARS);
     expect(p.to).toHaveLength(500);
     expect(p.participantCounts!.to).toBe(10_000);
