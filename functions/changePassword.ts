@@ -1,13 +1,13 @@
 // Changes the signed-in user's own password and ends their other sessions; the token the
-// request came with stays valid. Runs on POST /api/auth/password. A wrong current password
-// counts as a failed login for throttling.
+// request came with stays valid. Runs on POST /api/auth/password. The caller is already
+// signed in, so this is not a login attempt: it neither counts towards nor is refused by the
+// login throttle (which would let a session lock its own user out of signing in).
 import { z } from 'zod';
 import { hashPassword, verifyPassword } from '../lib/auth/credentials.js';
 import { one } from '../lib/db/client.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
-import { assertNotThrottled, recordLoginFailure } from '../lib/auth/throttle.js';
 import { Password, presentedTokenId } from '../lib/directory/users.js';
 
 export const changePassword = defineFunction({
@@ -27,16 +27,12 @@ export const changePassword = defineFunction({
   async run(deps, input, ctx) {
     const actor = ctx.actor;
     if (!actor) throw new AppError('UNAUTHENTICATED', 'changePassword changes the signed-in user\'s password; use updateUser from the command line');
-    const now = deps.clock.now();
-    const client = ctx.client ?? 'local';
-    await assertNotThrottled(deps.db, actor.username, client, now);
     const user = await one<{ password_hash: string }>(deps.db, 'SELECT password_hash FROM users WHERE id = ?', [actor.id]);
     if (!user) throw new AppError('UNAUTHENTICATED', 'user no longer exists');
     if (!(await verifyPassword(input.current_password, user.password_hash))) {
-      await recordLoginFailure(deps.db, actor.username, client, now);
       throw new AppError('VALIDATION', 'current_password: is not your current password', { field: 'current_password' });
     }
-    const hash = await hashPassword(input.new_password);
+    const hash = await hashPassword(input.new_password, deps.config.passwordHashLogN);
     const at = nowIso(deps.clock);
     await deps.db.batch(
       [

@@ -8,13 +8,16 @@ import {
   assertInvestorExists,
   contactById,
   insertContact,
-  normaliseAddress,
+  directoryPolicy,
+  externalAddress,
   normaliseList,
   normaliseName,
   RematchSet,
   writeTx,
+  type ContactView,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { heldAnswer, isPendingReview, reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
 
 export const createContact = defineFunction({
@@ -26,18 +29,23 @@ export const createContact = defineFunction({
   }),
   async run(deps, input, ctx) {
     const name = normaliseName(input.name, 'name');
-    const emails = normaliseList(input.emails, 'emails', normaliseAddress);
+    const emails = normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const investorId = input.investor_id ?? null;
     const now = nowIso(deps.clock);
-    const contact = await writeTx(deps.db, async (tx) => {
-      await assertInvestorExists(tx, investorId);
-      await assertContactEmailsFree(tx, emails, null, 'emails');
-      const rq = new RematchSet();
-      const id = await insertContact(tx, { name, investor_id: investorId }, now);
-      await addValues(tx, 'contact_emails', id, emails, rq);
-      await rq.flush(tx, now);
-      return contactById(tx, id);
-    });
+    const out = await reviewable(deps, ctx, { fn: 'createContact', input, summary: `create contact ${name}` }, () =>
+      writeTx(deps.db, async (tx) => {
+        await assertInvestorExists(tx, investorId);
+        await assertContactEmailsFree(tx, emails, null, 'emails');
+        const rq = new RematchSet();
+        const id = await insertContact(tx, { name, investor_id: investorId }, now);
+        await addValues(tx, 'contact_emails', id, emails, rq);
+        const view = await contactById(tx, id);
+        await settleChange(deps, ctx, tx, rq, { action: 'contact.create', target: `contact:${id}`, after: view });
+        return view;
+      }),
+    );
+    if (isPendingReview(out)) return heldAnswer<ContactView>(out);
+    const contact = out;
     deps.log.info({ event: 'directory.contact_created', contact_id: contact.id, by: ctx.actor?.id }, 'contact created');
     return contact;
   },

@@ -4,13 +4,14 @@
 import { z } from 'zod';
 import { one } from '../lib/db/client.js';
 import {
-  normaliseAddress,
-  normaliseDomain,
+  addressField,
+  domainField,
   RematchSet,
   writeTx,
 } from '../lib/directory/directory.js';
 import { AppError, validation } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
 
 export const createExclusion = defineFunction({
@@ -25,7 +26,7 @@ export const createExclusion = defineFunction({
       throw validation('address', 'give exactly one of address or domain');
     }
     const kind = input.address !== undefined ? 'address' : 'domain';
-    const value = kind === 'address' ? normaliseAddress(input.address, 'address') : normaliseDomain(input.domain, 'domain');
+    const value = kind === 'address' ? addressField(input.address, 'address') : domainField(input.domain, 'domain');
     const now = nowIso(deps.clock);
     const exclusion = await writeTx(deps.db, async (tx) => {
       const clash = await one<{ id: number }>(tx, `SELECT id FROM exclusions WHERE ${kind} = ?`, [value]);
@@ -33,8 +34,11 @@ export const createExclusion = defineFunction({
       const rs = await tx.execute({ sql: `INSERT INTO exclusions (${kind}, created_at) VALUES (?, ?)`, args: [value, now] });
       const rq = new RematchSet();
       rq.add(kind, [value]);
+      const view = { id: Number(rs.lastInsertRowid), address: kind === 'address' ? value : null, domain: kind === 'domain' ? value : null, created_at: now };
+      // Excluding only withdraws mail, so it never needs review: the gate is for widening.
+      await settleChange(deps, { ...ctx, review: undefined }, tx, new RematchSet(), { action: 'exclusion.create', target: `exclusion:${view.id}`, after: view });
       await rq.flush(tx, now);
-      return { id: Number(rs.lastInsertRowid), address: kind === 'address' ? value : null, domain: kind === 'domain' ? value : null, created_at: now };
+      return view;
     });
     deps.log.info({ event: 'directory.exclusion_created', exclusion_id: exclusion.id, by: ctx.actor?.id }, 'exclusion created');
     return exclusion;

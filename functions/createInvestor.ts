@@ -6,14 +6,17 @@ import {
   addValues,
   insertInvestor,
   investorById,
-  normaliseAddress,
-  normaliseDomain,
+  directoryPolicy,
+  externalAddress,
+  investorDomain,
   normaliseList,
   normaliseName,
   RematchSet,
   writeTx,
+  type InvestorView,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { heldAnswer, isPendingReview, reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
 
 export const createInvestor = defineFunction({
@@ -25,17 +28,22 @@ export const createInvestor = defineFunction({
   }),
   async run(deps, input, ctx) {
     const name = normaliseName(input.name, 'name');
-    const domains = normaliseList(input.domains, 'domains', normaliseDomain);
-    const emails = normaliseList(input.emails, 'emails', normaliseAddress);
+    const domains = normaliseList(input.domains, 'domains', investorDomain(directoryPolicy(deps.config)));
+    const emails = normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const now = nowIso(deps.clock);
-    const investor = await writeTx(deps.db, async (tx) => {
-      const rq = new RematchSet();
-      const id = await insertInvestor(tx, name, now);
-      await addValues(tx, 'investor_domains', id, domains, rq);
-      await addValues(tx, 'investor_emails', id, emails, rq);
-      await rq.flush(tx, now);
-      return investorById(tx, id);
-    });
+    const out = await reviewable(deps, ctx, { fn: 'createInvestor', input, summary: `create investor ${name}` }, () =>
+      writeTx(deps.db, async (tx) => {
+        const rq = new RematchSet();
+        const id = await insertInvestor(tx, name, now);
+        await addValues(tx, 'investor_domains', id, domains, rq);
+        await addValues(tx, 'investor_emails', id, emails, rq);
+        const view = await investorById(tx, id);
+        await settleChange(deps, ctx, tx, rq, { action: 'investor.create', target: `investor:${id}`, after: view });
+        return view;
+      }),
+    );
+    if (isPendingReview(out)) return heldAnswer<InvestorView>(out);
+    const investor = out;
     deps.log.info({ event: 'directory.investor_created', investor_id: investor.id, by: ctx.actor?.id }, 'investor created');
     return investor;
   },

@@ -18,7 +18,7 @@ export const createUser = defineFunction({
   }),
   async run(deps, input, ctx) {
     // Hashing is slow: do it before holding the write lock.
-    const hash = await hashPassword(input.password);
+    const hash = await hashPassword(input.password, deps.config.passwordHashLogN);
     const email = input.email ?? null;
     const now = nowIso(deps.clock);
     const user = await writeTx(deps.db, async (tx) => {

@@ -5,6 +5,7 @@
 // answer 409 and one that starts after finds the mailbox unenrolled (see beginSync). Account
 // rows are written through lib/capture/accounts.ts.
 import { z } from 'zod';
+import { recordAudit } from '../lib/audit/audit.js';
 import { deleteAccountRow, getAccount, leaseLive, markUnenrolled, type AccountRow } from '../lib/capture/accounts.js';
 import { deleteUnreferencedBlobs } from '../lib/capture/blobs.js';
 import { emailsChanged } from '../lib/capture/changes.js';
@@ -16,7 +17,7 @@ import { refreshThreads } from '../lib/capture/threading.js';
 export const deleteAccount = defineFunction({
   name: 'deleteAccount',
   input: z.object({ id: z.number().int().positive(), purge: z.boolean().default(false) }),
-  run: async (deps, input) => {
+  run: async (deps, input, ctx) => {
     // A mailbox unenrolled earlier without purge still holds its copies: purging it later must
     // reach them, so purge also finds unenrolled rows (a plain unenrol of one answers 404).
     const hidden = input.purge ? await one<AccountRow>(deps.db, 'SELECT * FROM email_accounts WHERE id = ? AND unenrolled_at IS NOT NULL', [input.id]) : undefined;
@@ -63,6 +64,7 @@ export const deleteAccount = defineFunction({
       } else {
         await markUnenrolled(tx, acc.id, now);
       }
+      await recordAudit(tx, { at: now, actor: ctx.actor, action: input.purge ? 'account.purge' : 'account.unenroll', target: `account:${acc.id}`, detail: { email: acc.email, purge: input.purge, emails_deleted: purgedEmails } });
       await tx.commit();
     } catch (err) {
       await tx.rollback().catch(() => undefined);

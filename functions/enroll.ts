@@ -2,9 +2,10 @@
 // is safe (the second call answers the existing account, created: false). The row is written
 // through lib/capture/accounts.ts, the only writer of account state.
 import { z } from 'zod';
+import { recordAudit } from '../lib/audit/audit.js';
 import { accountView, enrollAccount, type AccountRow } from '../lib/capture/accounts.js';
 import { one } from '../lib/db/client.js';
-import type { Deps } from '../lib/core/deps.js';
+import type { CallContext, Deps } from '../lib/core/deps.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 
@@ -18,7 +19,7 @@ export function inWorkspace(deps: Deps, email: string): boolean {
   return deps.config.gmail.workspaceDomains.some((d) => domain === d || domain.endsWith(`.${d}`));
 }
 
-export async function enrollOne(deps: Deps, email: string, method: 'dwd' | 'oauth') {
+export async function enrollOne(deps: Deps, email: string, method: 'dwd' | 'oauth', ctx: CallContext = {}) {
   if (method === 'dwd' && !inWorkspace(deps, email)) {
     throw new AppError('VALIDATION', `${email} is not in the workspace domain (${deps.config.gmail.workspaceDomains.join(', ') || 'CRM_GMAIL_WORKSPACE_DOMAIN is unset'}); domain-wide delegation reaches only the firm's own mailboxes — use auth_method "oauth" for others`, { field: 'email' });
   }
@@ -30,11 +31,12 @@ export async function enrollOne(deps: Deps, email: string, method: 'dwd' | 'oaut
   await enrollAccount(deps.db, email, method, state, now, existing?.id);
   const row = (await one<AccountRow>(deps.db, 'SELECT * FROM email_accounts WHERE email = ?', [email]))!;
   deps.log.info({ event: 'accounts.enrolled', account: email, auth_method: method }, 'mailbox enrolled');
+  await recordAudit(deps.db, { at: now, actor: ctx.actor, action: 'account.enroll', target: `account:${row.id}`, detail: { email, auth_method: method, reenrolled: !!existing } });
   return { account: accountView(row), created: true };
 }
 
 export const enroll = defineFunction({
   name: 'enroll',
   input: EnrollInput,
-  run: async (deps, input) => enrollOne(deps, input.email, input.auth_method ?? deps.config.gmail.authMethod),
+  run: async (deps, input, ctx) => enrollOne(deps, input.email, input.auth_method ?? deps.config.gmail.authMethod, ctx),
 });

@@ -8,7 +8,7 @@ import { enrollOne, inWorkspace } from './enroll.js';
 export const enrollAll = defineFunction({
   name: 'enrollAll',
   input: z.object({}).passthrough(),
-  run: async (deps) => {
+  run: async (deps, _input, ctx) => {
     const users = await all<{ email: string }>(deps.db, 'SELECT email FROM users WHERE email IS NOT NULL AND disabled = 0 ORDER BY email');
     const accounts = [];
     let created = 0;
@@ -16,7 +16,7 @@ export const enrollAll = defineFunction({
       const email = u.email.toLowerCase();
       if (!inWorkspace(deps, email)) continue;
       // Team members are the firm's own mailboxes: delegation is the default way in.
-      const r = await enrollOne(deps, email, deps.config.gmail.authMethod);
+      const r = await enrollOne(deps, email, deps.config.gmail.authMethod, ctx);
       if (r.created) created++;
       accounts.push(r.account);
     }

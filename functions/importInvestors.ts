@@ -9,8 +9,10 @@
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import {
-  normaliseAddress,
-  normaliseDomain,
+  directoryPolicy,
+  externalAddress,
+  investorDomain,
+  type DirectoryPolicy,
   normaliseList,
   normaliseName,
   RematchSet,
@@ -21,6 +23,7 @@ import {
 } from '../lib/directory/directory.js';
 import { AppError, validation } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
 
 /** A record and how to name it in an error: the row label and what goes before a field. */
@@ -53,7 +56,9 @@ function optionalList(v: unknown, field: string): unknown[] | undefined {
   return v;
 }
 
-function fromJson(list: unknown[]): Promise<Item[]> {
+function fromJson(list: unknown[], policy: DirectoryPolicy): Promise<Item[]> {
+  const address = externalAddress(policy);
+  const domain = investorDomain(policy);
   return Promise.all(
     list.map((raw, i) => {
       const where = { label: `row ${i + 1}`, fieldPrefix: `[${i}].` };
@@ -64,7 +69,7 @@ function fromJson(list: unknown[]): Promise<Item[]> {
           if (!isObject(c)) throw validation(at, `${at}: must be an object {name, emails}`);
           return {
             name: normaliseName(c.name, `${at}.name`),
-            emails: normaliseList(optionalList(c.emails, `${at}.emails`), `${at}.emails`, normaliseAddress),
+            emails: normaliseList(optionalList(c.emails, `${at}.emails`), `${at}.emails`, address),
           };
         });
         return {
@@ -72,8 +77,8 @@ function fromJson(list: unknown[]): Promise<Item[]> {
           fieldOf: (path) => path,
           rec: {
             name: normaliseName(raw.name, 'name'),
-            domains: normaliseList(optionalList(raw.domains, 'domains'), 'domains', normaliseDomain),
-            emails: normaliseList(optionalList(raw.emails, 'emails'), 'emails', normaliseAddress),
+            domains: normaliseList(optionalList(raw.domains, 'domains'), 'domains', domain),
+            emails: normaliseList(optionalList(raw.emails, 'emails'), 'emails', address),
             contacts,
           },
         };
@@ -99,7 +104,9 @@ function parseCsv(text: string): { cells: string[]; line: number }[] {
   }));
 }
 
-async function fromCsv(text: string): Promise<Item[]> {
+async function fromCsv(text: string, policy: DirectoryPolicy): Promise<Item[]> {
+  const address = externalAddress(policy);
+  const domain = investorDomain(policy);
   const [header, ...data] = parseCsv(text);
   const expected = `investor,domain,contact_name,contact_email (optionally investor_email)`;
   if (!header) throw validation('csv', `the CSV is empty; its first line must be the header ${expected}`);
@@ -133,14 +140,14 @@ async function fromCsv(text: string): Promise<Item[]> {
           fieldOf: () => 'contact_email',
           rec: {
             name: normaliseName(cell('investor'), 'investor'),
-            domains: cell('domain') ? [normaliseDomain(cell('domain'), 'domain')] : [],
-            emails: cell('investor_email') ? [normaliseAddress(cell('investor_email'), 'investor_email')] : [],
+            domains: cell('domain') ? [domain(cell('domain'), 'domain')] : [],
+            emails: cell('investor_email') ? [address(cell('investor_email'), 'investor_email')] : [],
             contacts:
               contactName || contactEmail
                 ? [
                     {
                       name: contactName ? normaliseName(contactName, 'contact_name') : undefined,
-                      emails: contactEmail ? [normaliseAddress(contactEmail, 'contact_email')] : [],
+                      emails: contactEmail ? [address(contactEmail, 'contact_email')] : [],
                     },
                   ]
                 : [],
@@ -158,16 +165,30 @@ export const importInvestors = defineFunction({
   }),
   async run(deps, input, ctx) {
     // Every row is checked before anything is written; the database then sees one transaction.
-    const items = Array.isArray(input) ? await fromJson(input) : await fromCsv(input.csv);
+    const items = Array.isArray(input) ? await fromJson(input, directoryPolicy(deps.config)) : await fromCsv(input.csv, directoryPolicy(deps.config));
     const now = nowIso(deps.clock);
     const touched: Touched = { investors: new Set(), contacts: new Set() };
-    await writeTx(deps.db, async (tx) => {
-      const rq = new RematchSet();
-      for (const item of items) {
-        await atRow(item, () => upsertInvestorRecord(tx, item.rec, { now, rq, touched, fieldOf: item.fieldOf }));
-      }
-      await rq.flush(tx, now);
-    });
+    const out = await reviewable(deps, ctx, { fn: 'importInvestors', input, summary: `import of ${items.length} rows` }, () =>
+      writeTx(deps.db, async (tx) => {
+        const rq = new RematchSet();
+        for (const item of items) {
+          await atRow(item, () => upsertInvestorRecord(tx, item.rec, { now, rq, touched, fieldOf: item.fieldOf }));
+        }
+        await settleChange(deps, ctx, tx, rq, {
+          action: 'directory.import',
+          target: null,
+          after: {
+            rows: items.length,
+            investors: [...touched.investors],
+            contacts: [...touched.contacts],
+            addresses: [...rq.addresses].slice(0, 1000),
+            domains: [...rq.domains].slice(0, 1000),
+          },
+        });
+        return null;
+      }),
+    );
+    if (out) return out;
     const counts = { investors: touched.investors.size, contacts: touched.contacts.size };
     deps.log.info({ event: 'directory.imported', rows: items.length, ...counts, by: ctx.actor?.id }, 'directory imported');
     return counts;

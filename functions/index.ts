@@ -1,4 +1,8 @@
 // The registry: name → function module. Routes, the scheduler and the CLI look functions up here.
+import { approveReview } from './approveReview.js';
+import { listAudit } from './listAudit.js';
+import { listReviews } from './listReviews.js';
+import { pruneSessions } from './pruneSessions.js';
 import type { AnyFn } from '../lib/core/fn.js';
 import { login } from './login.js';
 import { logout } from './logout.js';
@@ -99,4 +103,8 @@ export const functions: Record<string, AnyFn> = {
   createFeedToken: createFeedToken as AnyFn,
   listFeedTokens: listFeedTokens as AnyFn,
   deleteFeedToken: deleteFeedToken as AnyFn,
+  listAudit: listAudit as AnyFn,
+  listReviews: listReviews as AnyFn,
+  approveReview: approveReview as AnyFn,
+  pruneSessions: pruneSessions as AnyFn,
 };

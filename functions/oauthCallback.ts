@@ -5,9 +5,11 @@
 // Runs on GET /api/email/oauth/callback, which needs no bearer token: the state proves who
 // asked. Running it twice with the same state is refused the second time.
 import { z } from 'zod';
+import { recordAudit } from '../lib/audit/audit.js';
 import { AppError, toAppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
-import { consumeState, exchangeCode, requireOAuthConfig, sameMailbox, storeOAuthAccount } from '../lib/auth/consent.js';
+import { consumeState, exchangeCode, requireOAuthConfig, storeOAuthAccount } from '../lib/auth/consent.js';
+import { sameMailbox } from '../lib/mail/address.js';
 import { SecretKeyError } from '../lib/auth/secrets.js';
 
 const param = (max: number) => z.string().max(max, `must be at most ${max} characters`).optional();
@@ -64,8 +66,11 @@ export const oauthCallback = defineFunction({
           `the consent was given for ${granted.emailAddress.toLowerCase()}, not ${email}; its token was discarded and nothing was stored. Ask for a new link and sign in to Google as ${email}`,
         );
       }
-      const account = await storeOAuthAccount(deps, email, granted.refreshToken);
+      const account = await storeOAuthAccount(deps, email, granted.refreshToken, { byAdmin: verified.byAdmin });
       deps.log.info({ event: 'oauth.connected', email, account_id: account.id, user_id: userId }, 'mailbox connected by OAuth');
+      if (account.reenrolled) {
+        await recordAudit(deps.db, { at: new Date(deps.clock.now()).toISOString(), actor: { id: verified.userId, username: '' }, action: 'account.enroll', target: `account:${account.id}`, detail: { email, auth_method: 'oauth', by_consent: true } });
+      }
       return { email, account_id: account.id, auth_method: 'oauth', state: account.state };
     } catch (err) {
       const e = toAppError(err);

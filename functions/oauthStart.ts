@@ -8,6 +8,7 @@ import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { consentUrl, issueState, requireOAuthConfig } from '../lib/auth/consent.js';
 import { SecretKeyError } from '../lib/auth/secrets.js';
+import { normalizeAddress } from '../lib/mail/address.js';
 
 export const OauthStartInput = z.object({
   email: z.string({ message: 'email is required' }).trim().toLowerCase().email('email must be an email address'),
@@ -26,7 +27,7 @@ export const oauthStart = defineFunction({
     const { email } = input;
     let userId: number;
     if (ctx.actor) {
-      const own = (ctx.actor.email ?? '').toLowerCase() === email;
+      const own = normalizeAddress(ctx.actor.email) === normalizeAddress(email);
       if (ctx.actor.role !== 'admin' && !own) {
         throw new AppError('FORBIDDEN', 'a team member may start consent only for their own address; ask an admin for another mailbox');
       }

@@ -6,15 +6,18 @@ import {
   assertContactEmailsFree,
   assertInvestorExists,
   contactById,
-  normaliseAddress,
+  directoryPolicy,
+  externalAddress,
   normaliseList,
   normaliseName,
   RematchSet,
   replaceValues,
   touch,
   writeTx,
+  type ContactView,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { heldAnswer, isPendingReview, reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
 
 export const updateContact = defineFunction({
@@ -27,9 +30,10 @@ export const updateContact = defineFunction({
   }),
   async run(deps, input, ctx) {
     const name = input.name === undefined ? undefined : normaliseName(input.name, 'name');
-    const emails = input.emails && normaliseList(input.emails, 'emails', normaliseAddress);
+    const emails = input.emails && normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const now = nowIso(deps.clock);
-    const contact = await writeTx(deps.db, async (tx) => {
+    const out = await reviewable(deps, ctx, { fn: 'updateContact', input, summary: `update contact ${input.id}` }, () =>
+      writeTx(deps.db, async (tx) => {
       const before = await contactById(tx, input.id);
       const rq = new RematchSet();
       const sets: string[] = [];
@@ -52,9 +56,13 @@ export const updateContact = defineFunction({
         changed = (await replaceValues(tx, 'contact_emails', before.id, emails, rq)) || changed;
       }
       if (changed) await touch(tx, 'contacts', before.id, now);
-      await rq.flush(tx, now);
-      return contactById(tx, before.id);
-    });
+      const after = await contactById(tx, before.id);
+      await settleChange(deps, ctx, tx, rq, { action: 'contact.update', target: `contact:${before.id}`, before, after });
+      return after;
+      }),
+    );
+    if (isPendingReview(out)) return heldAnswer<ContactView>(out);
+    const contact = out;
     deps.log.info({ event: 'directory.contact_updated', contact_id: contact.id, by: ctx.actor?.id }, 'contact updated');
     return contact;
   },

@@ -5,17 +5,20 @@ import { z } from 'zod';
 import { one } from '../lib/db/client.js';
 import {
   investorById,
-  normaliseAddress,
-  normaliseDomain,
+  directoryPolicy,
+  externalAddress,
+  investorDomain,
   normaliseList,
   normaliseName,
   RematchSet,
   replaceValues,
   touch,
   writeTx,
+  type InvestorView,
 } from '../lib/directory/directory.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { heldAnswer, isPendingReview, reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
 
 export const updateInvestor = defineFunction({
@@ -28,10 +31,11 @@ export const updateInvestor = defineFunction({
   }),
   async run(deps, input, ctx) {
     const name = input.name === undefined ? undefined : normaliseName(input.name, 'name');
-    const domains = input.domains && normaliseList(input.domains, 'domains', normaliseDomain);
-    const emails = input.emails && normaliseList(input.emails, 'emails', normaliseAddress);
+    const domains = input.domains && normaliseList(input.domains, 'domains', investorDomain(directoryPolicy(deps.config)));
+    const emails = input.emails && normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const now = nowIso(deps.clock);
-    const investor = await writeTx(deps.db, async (tx) => {
+    const out = await reviewable(deps, ctx, { fn: 'updateInvestor', input, summary: `update investor ${input.id}` }, () =>
+      writeTx(deps.db, async (tx) => {
       const before = await investorById(tx, input.id);
       const rq = new RematchSet();
       let changed = false;
@@ -44,9 +48,13 @@ export const updateInvestor = defineFunction({
       if (domains) changed = (await replaceValues(tx, 'investor_domains', before.id, domains, rq)) || changed;
       if (emails) changed = (await replaceValues(tx, 'investor_emails', before.id, emails, rq)) || changed;
       if (changed) await touch(tx, 'investors', before.id, now);
-      await rq.flush(tx, now);
-      return investorById(tx, before.id);
-    });
+      const after = await investorById(tx, before.id);
+      await settleChange(deps, ctx, tx, rq, { action: 'investor.update', target: `investor:${before.id}`, before, after });
+      return after;
+      }),
+    );
+    if (isPendingReview(out)) return heldAnswer<InvestorView>(out);
+    const investor = out;
     deps.log.info({ event: 'directory.investor_updated', investor_id: investor.id, by: ctx.actor?.id }, 'investor updated');
     return investor;
   },

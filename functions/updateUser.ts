@@ -19,7 +19,7 @@ export const updateUser = defineFunction({
     disabled: z.boolean().optional(),
   }),
   async run(deps, input, ctx) {
-    const hash = input.password === undefined ? undefined : await hashPassword(input.password);
+    const hash = input.password === undefined ? undefined : await hashPassword(input.password, deps.config.passwordHashLogN);
     const now = deps.clock.now();
     const { user, revoke } = await writeTx(deps.db, async (tx) => {
       const before = await userById(tx, input.id);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { all } from '../lib/db/client.js';
-import { normaliseAddress, normaliseDomain } from '../lib/directory/directory.js';
+import { addressField, domainField } from '../lib/directory/directory.js';
 import { AppError } from '../lib/core/errors.js';
 import { apiClient } from './helpers/api.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
@@ -39,8 +39,8 @@ function refusal(fn: () => unknown): AppError {
 
 describe('normalisation', () => {
   it('domains are trimmed and lower-cased; subdomains are fine', () => {
-    expect(normaliseDomain('  Fund.COM ', 'domains[0]')).toBe('fund.com');
-    expect(normaliseDomain('mail.fundx.com', 'domains[0]')).toBe('mail.fundx.com');
+    expect(domainField('  Fund.COM ', 'domains[0]')).toBe('fund.com');
+    expect(domainField('mail.fundx.com', 'domains[0]')).toBe('mail.fundx.com');
   });
 
   it.each([
@@ -55,7 +55,7 @@ describe('normalisation', () => {
     ['x.com:8080', /not a domain name/],
     ['', /is empty/],
   ])('domain %j is refused with a message naming the field', (raw, why) => {
-    const err = refusal(() => normaliseDomain(raw, 'domains[1]'));
+    const err = refusal(() => domainField(raw, 'domains[1]'));
     expect(err.code).toBe('VALIDATION');
     expect(err.field).toBe('domains[1]');
     expect(err.message).toMatch(/^domains\[1\]: /);
@@ -63,9 +63,9 @@ describe('normalisation', () => {
   });
 
   it('addresses are trimmed and lower-cased; malformed ones are refused', () => {
-    expect(normaliseAddress(' Ann.Lee+deals@Fund.com ', 'emails[0]')).toBe('ann.lee+deals@fund.com');
+    expect(addressField(' Ann.Lee+deals@Fund.com ', 'emails[0]')).toBe('ann.lee+deals@fund.com');
     for (const bad of ['ann', 'ann@', '@fund.com', 'ann@fund', 'ann lee@fund.com', 'ann@@fund.com', 'ann@fund..com', '.ann@fund.com', 'a<b>@fund.com']) {
-      expect(refusal(() => normaliseAddress(bad, 'emails[2]')).field).toBe('emails[2]');
+      expect(refusal(() => addressField(bad, 'emails[2]')).field).toBe('emails[2]');
     }
   });
 });

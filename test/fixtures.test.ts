@@ -6,7 +6,7 @@ import path from 'node:path';
 import PostalMime from 'postal-mime';
 import { describe, expect, it } from 'vitest';
 import { normalizeAddress } from '../lib/mail/address.js';
-import { parseGmailMessage } from '../lib/mail/mime.js';
+import { MAX_HEADER_CHARS, parseGmailMessage } from '../lib/mail/mime.js';
 import type { ParsedMessage } from '../lib/mail/types.js';
 import { buildMessage, type StoredMessageMeta } from '../tools/gmail-emulator/message.js';
 
@@ -115,7 +115,8 @@ describe('fixture corpus', () => {
       const oracle = await PostalMime.parse(raw);
 
       if (oracle.subject === undefined) expect(collapse(parsed.subject)).toBe('');
-      else expect(sameText(collapse(parsed.subject), collapse(oracle.subject)), `${parsed.subject} vs ${oracle.subject}`).toBe(true);
+      // Subjects are kept to their first MAX_HEADER_CHARS characters; the oracle keeps them whole.
+      else expect(sameText(collapse(parsed.subject), collapse(oracle.subject.slice(0, MAX_HEADER_CHARS))), `${parsed.subject} vs ${oracle.subject}`).toBe(true);
 
       const oracleFrom = oracleAddresses(oracle.from as OracleAddress | undefined)[0];
       if (oracleFrom) expect(parsed.from?.address).toBe(oracleFrom);

@@ -30,7 +30,7 @@ describe('migrations', () => {
     expect(ledger.map((r) => r.name)).toEqual(files());
     for (const r of ledger) expect(r.checksum).toMatch(/^[0-9a-f]{64}$/);
     const t = await tables();
-    for (const name of ['users', 'tokens', 'login_failures', 'investors', 'investor_domains', 'investor_emails', 'contacts', 'contact_emails', 'exclusions', 'emails', 'email_accounts', 'email_rematch_queue']) {
+    for (const name of ['users', 'tokens', 'login_attempts', 'audit_log', 'rematch_reviews', 'investors', 'investor_domains', 'investor_emails', 'contacts', 'contact_emails', 'exclusions', 'emails', 'email_accounts', 'email_rematch_queue']) {
       expect(t).toContain(name);
     }
   });

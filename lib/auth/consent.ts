@@ -10,6 +10,7 @@ import { one, run, type Db } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
 import { createOAuthClient, GMAIL_READONLY_SCOPE } from '../gmail/tokens.js';
+import { normalizeAddress } from '../mail/address.js';
 import { GmailStop } from '../gmail/types.js';
 import { markNeedsConsentState, upsertOAuthAccount } from '../capture/accounts.js';
 import { decryptSecret, encryptSecret, SecretDecryptError, SecretKeyError, signValue, verifySignature } from './secrets.js';
@@ -58,6 +59,8 @@ export interface VerifiedState {
   nonce: string;
   userId: number;
   email: string;
+  /** The consent was asked for by an admin (who may re-enrol an unenrolled mailbox by it). */
+  byAdmin: boolean;
 }
 
 export async function issueState(deps: Deps, userId: number, email: string): Promise<{ state: string; expires_at: string }> {
@@ -113,10 +116,10 @@ export async function consumeState(deps: Deps, state: string): Promise<VerifiedS
     [p.u],
   );
   if (!user || user.disabled) throw refused('the team member who asked for this consent no longer exists or is disabled');
-  if (user.role !== 'admin' && (user.email ?? '').toLowerCase() !== p.e) {
+  if (user.role !== 'admin' && normalizeAddress(user.email) !== normalizeAddress(p.e)) {
     throw new AppError('FORBIDDEN', `the team member who asked for this consent may no longer connect ${p.e}`);
   }
-  return { nonce: p.n, userId: p.u, email: p.e };
+  return { nonce: p.n, userId: p.u, email: p.e, byAdmin: user.role === 'admin' };
 }
 
 export function consentUrl(config: Config, email: string, state: string): string {
@@ -188,33 +191,27 @@ export async function exchangeCode(config: Config, code: string): Promise<Grante
   return { emailAddress, refreshToken: tokens.refresh_token };
 }
 
-/**
- * One mailbox, written two ways: case never matters, and for gmail.com (alias googlemail.com)
- * dots in the local part do not either. A +tag is not folded: it names no mailbox of its own.
- */
-export function sameMailbox(a: string, b: string): boolean {
-  const fold = (s: string) => {
-    const lower = s.trim().toLowerCase();
-    const at = lower.lastIndexOf('@');
-    let local = lower.slice(0, at);
-    let domain = lower.slice(at + 1);
-    if (domain === 'googlemail.com') domain = 'gmail.com';
-    if (domain === 'gmail.com') local = local.replace(/\./g, '');
-    return `${local}@${domain}`;
-  };
-  return fold(a) === fold(b);
-}
-
 // ---- the account row ----
 
 /**
  * Enrol the mailbox as an OAuth account, or switch an existing row to OAuth with the new token
- * (an unenrolled one comes back enabled, a paused one stays paused). history_id and the
+ * (a paused one stays paused). A mailbox an admin unenrolled stays unenrolled unless the
+ * consent was asked for by an admin: unenrolling is the admin's decision, and its owner
+ * clicking an old or new consent link must not undo it (FORBIDDEN, nothing stored). history_id and the
  * backfill checkpoint are left alone so a re-consent resumes where sync stopped; a run in
  * progress keeps its `syncing` state and settles it itself.
  */
-export async function storeOAuthAccount(deps: Deps, email: string, refreshToken: string): Promise<{ id: number; state: string }> {
-  return upsertOAuthAccount(deps.db, email, sealToken(deps, refreshToken), new Date(deps.clock.now()).toISOString());
+export async function storeOAuthAccount(
+  deps: Deps,
+  email: string,
+  refreshToken: string,
+  opts: { byAdmin?: boolean } = {},
+): Promise<{ id: number; state: string; reenrolled: boolean }> {
+  const row = await upsertOAuthAccount(deps.db, email, sealToken(deps, refreshToken), new Date(deps.clock.now()).toISOString(), opts);
+  if (!row) {
+    throw new AppError('FORBIDDEN', `${email} was unenrolled by an admin; nothing was stored. Ask an admin to enrol it again`);
+  }
+  return row;
 }
 
 function sealToken(deps: Deps, token: string): string {

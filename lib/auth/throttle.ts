@@ -1,51 +1,100 @@
-// Login throttling: 10 failures within 15 minutes for one username, or from one client
-// address, and further attempts answer RATE_LIMITED until the window has passed — even with
-// the right password, so guessing on does not tell a guesser when it hit.
+// Login throttling (CONTRACT §7). Every attempt is reserved — written down — before the
+// password is checked, in one statement that also enforces the limits, so parallel guesses
+// cannot all slip in before the first failure lands. The limits are per (username, client)
+// and per client: one client's guessing never locks the user out of another client. A
+// username guessed from many clients slows down (a capped delay before each check), but the
+// right password from a fresh client still gets in.
+//
+// Usernames are stored and compared only as a keyed hash: what people type into the username
+// box is often their password.
+import { createHash } from 'node:crypto';
 import type { Db } from '../db/client.js';
-import { all, run } from '../db/client.js';
+import { all, one, run } from '../db/client.js';
 import { AppError } from '../core/errors.js';
 
 export const LOGIN_WINDOW_MS = 15 * 60_000;
+/** Failures for one username from one client within the window. */
 export const LOGIN_MAX_FAILURES = 10;
+/** Failures from one client, whatever the usernames, within the window. */
+export const LOGIN_MAX_CLIENT_FAILURES = 30;
+/** From this many failures for a username (all clients together), each attempt for it waits first. */
+export const USERNAME_BACKOFF_AFTER = 10;
+export const USERNAME_BACKOFF_MAX_MS = 8_000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The stored form of a username: a hash of its case-folded text, never the text. */
+export function usernameKey(username: string): string {
+  return createHash('sha256').update(`crm-login\0${username.trim().toLowerCase()}`).digest('hex');
+}
+
+export interface Reservation {
+  id: number;
+  key: string;
+  client: string;
+  /** How long to wait before checking the password: the username is being guessed from elsewhere. */
+  delayMs: number;
+}
+
 /**
- * Seconds until fewer than LOGIN_MAX_FAILURES of these failures lie inside the window, or 0
- * when that is already so. Only the newest LOGIN_MAX_FAILURES matter: the throttle lifts
- * when the oldest of them leaves the window.
+ * Record the attempt, or refuse it (RATE_LIMITED with the wait) when this client has used up
+ * its tries for this username or in all. The count and the insert are one statement, so two
+ * parallel attempts can never both take the last free place.
  */
-async function waitSec(db: Db, column: 'username' | 'client', key: string, nowMs: number): Promise<number> {
-  const recent = await all<{ at: string }>(
+export async function reserveLoginAttempt(db: Db, username: string, client: string, nowMs: number): Promise<Reservation> {
+  const key = usernameKey(username);
+  const since = iso(nowMs - LOGIN_WINDOW_MS);
+  await run(db, 'DELETE FROM login_attempts WHERE at <= ?', [since]);
+  const row = await one<{ id: number }>(
     db,
-    `SELECT at FROM login_failures WHERE ${column} = ? AND at > ? ORDER BY at DESC LIMIT ?`,
-    [key, iso(nowMs - LOGIN_WINDOW_MS), LOGIN_MAX_FAILURES],
+    `INSERT INTO login_attempts (username_key, client, at)
+     SELECT ?1, ?2, ?3
+      WHERE (SELECT count(*) FROM login_attempts WHERE username_key = ?1 AND client = ?2 AND at > ?4) < ?5
+        AND (SELECT count(*) FROM login_attempts WHERE client = ?2 AND at > ?4) < ?6
+     RETURNING id`,
+    [key, client, iso(nowMs), since, LOGIN_MAX_FAILURES, LOGIN_MAX_CLIENT_FAILURES],
   );
-  if (recent.length < LOGIN_MAX_FAILURES) return 0;
+  if (!row) {
+    const wait = Math.max(
+      await waitSec(db, 'username_key = ? AND client = ?', [key, client], LOGIN_MAX_FAILURES, nowMs),
+      await waitSec(db, 'client = ?', [client], LOGIN_MAX_CLIENT_FAILURES, nowMs),
+    );
+    throw new AppError('RATE_LIMITED', `too many failed logins from this address; try again in ${wait} seconds`, { retryAfterSec: wait });
+  }
+  const others = await one<{ n: number }>(db, 'SELECT count(*) AS n FROM login_attempts WHERE username_key = ? AND at > ? AND id <> ?', [
+    key,
+    since,
+    row.id,
+  ]);
+  return { id: row.id, key, client, delayMs: backoffMs(others?.n ?? 0) };
+}
+
+/** 0 below the threshold, then doubling per further ten failures from 500 ms, capped. */
+export function backoffMs(failures: number): number {
+  if (failures < USERNAME_BACKOFF_AFTER) return 0;
+  const steps = Math.floor((failures - USERNAME_BACKOFF_AFTER) / 10);
+  return Math.min(USERNAME_BACKOFF_MAX_MS, 500 * 2 ** Math.min(steps, 8));
+}
+
+/**
+ * Seconds until fewer than `limit` attempts matching `where` lie inside the window. Only the
+ * newest `limit` matter: the throttle lifts when the oldest of them leaves the window.
+ */
+async function waitSec(db: Db, where: string, args: string[], limit: number, nowMs: number): Promise<number> {
+  const recent = await all<{ at: string }>(db, `SELECT at FROM login_attempts WHERE ${where} AND at > ? ORDER BY at DESC LIMIT ?`, [
+    ...args,
+    iso(nowMs - LOGIN_WINDOW_MS),
+    limit,
+  ]);
+  if (recent.length < limit) return 0;
   const liftsAt = Date.parse(recent[recent.length - 1]!.at) + LOGIN_WINDOW_MS;
   return Math.max(1, Math.ceil((liftsAt - nowMs) / 1000));
 }
 
-/** Throws RATE_LIMITED (with the wait in seconds) when this username or this client is throttled. */
-export async function assertNotThrottled(db: Db, username: string, client: string, nowMs: number): Promise<void> {
-  const wait = Math.max(await waitSec(db, 'username', username, nowMs), await waitSec(db, 'client', client, nowMs));
-  if (wait > 0) {
-    throw new AppError('RATE_LIMITED', `too many failed logins; try again in ${wait} seconds`, { retryAfterSec: wait });
-  }
-}
-
-export async function recordLoginFailure(db: Db, username: string, client: string, nowMs: number): Promise<void> {
-  await db.batch(
-    [
-      // Rows older than the window can never count again.
-      { sql: 'DELETE FROM login_failures WHERE at <= ?', args: [iso(nowMs - LOGIN_WINDOW_MS)] },
-      { sql: 'INSERT INTO login_failures (username, client, at) VALUES (?, ?, ?)', args: [username, client, iso(nowMs)] },
-    ],
-    'write',
-  );
-}
-
-/** A successful login clears that username's failures (the client's stay: it may be guessing others). */
-export async function clearLoginFailures(db: Db, username: string): Promise<void> {
-  await run(db, 'DELETE FROM login_failures WHERE username = ?', [username]);
+/**
+ * The attempt succeeded: it and this client's earlier failures for the username are cleared.
+ * Other clients' failures stay (they may be the ones guessing).
+ */
+export async function clearLoginAttempts(db: Db, r: Reservation): Promise<void> {
+  await run(db, 'DELETE FROM login_attempts WHERE username_key = ? AND client = ?', [r.key, r.client]);
 }

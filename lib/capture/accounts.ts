@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { all, one, run, type Executor } from '../db/client.js';
 import { AppError } from '../core/errors.js';
 import type { AuthMethod } from '../core/config.js';
+import { normalizeAddress } from '../mail/address.js';
 
 /** A lease lasts this long unless its holder renews it; the heartbeat renews it far sooner. */
 export const LEASE_MS = 60_000;
@@ -77,7 +78,7 @@ export async function getAccount(db: Executor, ref: { id?: number; email?: strin
   const row =
     ref.id !== undefined
       ? await one<AccountRow>(db, 'SELECT * FROM email_accounts WHERE id = ? AND unenrolled_at IS NULL', [ref.id])
-      : await one<AccountRow>(db, 'SELECT * FROM email_accounts WHERE email = ? AND unenrolled_at IS NULL', [(ref.email ?? '').trim().toLowerCase()]);
+      : await one<AccountRow>(db, 'SELECT * FROM email_accounts WHERE email = ? AND unenrolled_at IS NULL', [normalizeAddress(ref.email) ?? '']);
   if (!row) throw new AppError('NOT_FOUND', ref.id !== undefined ? `no mailbox with id ${ref.id}` : `no enrolled mailbox ${ref.email}`);
   return row;
 }
@@ -136,7 +137,15 @@ export async function deleteAccountRow(tx: Executor, id: number): Promise<void> 
 }
 
 /** See storeOAuthAccount: an unenrolled row comes back enabled, a run in progress keeps `syncing`. */
-export async function upsertOAuthAccount(db: Executor, email: string, sealedToken: string, nowIso: string): Promise<{ id: number; state: string }> {
+export async function upsertOAuthAccount(
+  db: Executor,
+  email: string,
+  sealedToken: string,
+  nowIso: string,
+  opts: { byAdmin?: boolean } = {},
+): Promise<{ id: number; state: string; reenrolled: boolean } | null> {
+  const before = await one<{ unenrolled_at: string | null }>(db, 'SELECT unenrolled_at FROM email_accounts WHERE email = ?', [email]);
+  // An admin unenrolled it: only an admin's own consent brings it back (null: nothing stored).
   const row = await one<{ id: number; state: string }>(
     db,
     `INSERT INTO email_accounts (email, auth_method, sync_enabled, state, refresh_token_enc, last_error, created_at, updated_at)
@@ -149,10 +158,11 @@ export async function upsertOAuthAccount(db: Executor, email: string, sealedToke
        state = CASE WHEN email_accounts.state = 'syncing' THEN 'syncing' ELSE 'idle' END,
        last_error = NULL,
        updated_at = excluded.updated_at
+     WHERE email_accounts.unenrolled_at IS NULL OR ?
      RETURNING id, state`,
-    [email, sealedToken, nowIso, nowIso],
+    [email, sealedToken, nowIso, nowIso, opts.byAdmin ? 1 : 0],
   );
-  return row!;
+  return row ? { ...row, reenrolled: !!before?.unenrolled_at } : null;
 }
 
 export async function markNeedsConsentState(db: Executor, id: number, message: string, nowIso: string): Promise<void> {

@@ -142,8 +142,8 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
     const rows = await all<EmailRow>(
       tx,
       `INSERT INTO emails (dedup_key, rfc822_message_id, subject, from_address, from_name, sent_at, internal_date,
-                           in_reply_to, references_json, size_estimate, created_at, updated_at)
-       VALUES ${marks(c.length, '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')}
+                           in_reply_to, references_json, size_estimate, participant_counts, created_at, updated_at)
+       VALUES ${marks(c.length, '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')}
        ON CONFLICT(dedup_key) DO UPDATE SET updated_at = excluded.updated_at
        RETURNING id, dedup_key, thread_id, is_matched, (body_text IS NOT NULL OR body_html IS NOT NULL) AS has_body`,
       c.flatMap(({ parsed: m }) => [
@@ -157,6 +157,7 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
         m.inReplyTo[0] ?? null,
         JSON.stringify(m.references),
         m.sizeEstimate,
+        m.participantCounts ? JSON.stringify(m.participantCounts) : null,
         ctx.now,
         ctx.now,
       ]),

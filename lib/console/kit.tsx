@@ -1,6 +1,7 @@
 // How a console route is guarded and answered: who may see it, the CSRF and origin checks
 // on posts, errors shown as pages (or carried back to the form's page), and the headers.
 import type { Context } from 'hono';
+import { isPendingReview } from '../directory/review.js';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { Deps } from '../core/deps.js';
 import { AppError, toAppError } from '../core/errors.js';
@@ -39,6 +40,13 @@ export function field(form: Form, name: string): string {
 /** One address or domain per line (or comma-separated), blanks dropped. */
 export function lines(s: string): string[] {
   return s.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
+}
+
+/** What to tell the user after a directory change: done, or held for an admin's approval. */
+export function outcomeNote(out: unknown, done: string): string {
+  if (!isPendingReview(out)) return done;
+  const r = out.pending_review;
+  return `Not applied yet: this change would newly expose ${r.newly_exposed} withheld emails (more than ${r.threshold}), so it waits for an admin's approval (review ${r.id}).`;
 }
 
 export function withFlash(path: string, kind: 'ok' | 'err', message: string): string {

@@ -18,6 +18,10 @@ export interface Config {
   trustedProxies: string[];
   /** The address users reach the service at (behind a proxy); decides the console's Secure cookie and allowed Origin. */
   publicUrl?: string;
+  /** scrypt cost for new password hashes, as log2 N; weaker stored hashes are upgraded at login. */
+  passwordHashLogN: number;
+  /** A directory change that would newly expose more withheld emails than this waits for an admin. */
+  rematchReviewThreshold: number;
   gmail: {
     enabled: boolean;
     authMethod: AuthMethod;
@@ -91,6 +95,8 @@ const Env = z.object({
   CRM_ADMIN_EMAIL: z.string().email('must be an email address').optional(),
   CRM_TRUSTED_PROXIES: z.string().optional(),
   CRM_PUBLIC_URL: url(['http:', 'https:']).optional(),
+  CRM_PASSWORD_SCRYPT_LOG_N: intIn(14, 20).default(17),
+  CRM_REMATCH_REVIEW_THRESHOLD: intIn(0, 10_000_000).default(200),
   CRM_GMAIL_INTEGRATION_ENABLED: bool.default(false),
   CRM_GMAIL_AUTH_METHOD: z.enum(['dwd', 'oauth'], { message: 'must be dwd or oauth' }).default('dwd'),
   CRM_GMAIL_SA_KEY_PATH: z.string().optional(),
@@ -193,6 +199,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : undefined,
     publicUrl: e.CRM_PUBLIC_URL ? new URL(e.CRM_PUBLIC_URL).origin : undefined,
     trustedProxies: (e.CRM_TRUSTED_PROXIES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    passwordHashLogN: e.CRM_PASSWORD_SCRYPT_LOG_N,
+    rematchReviewThreshold: e.CRM_REMATCH_REVIEW_THRESHOLD,
     gmail: {
       enabled: e.CRM_GMAIL_INTEGRATION_ENABLED,
       authMethod: e.CRM_GMAIL_AUTH_METHOD,

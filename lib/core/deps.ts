@@ -32,4 +32,6 @@ export interface Actor {
 export interface CallContext {
   actor?: Actor;
   client?: string;
+  /** Set when an admin approved a held directory change and it is being applied. */
+  review?: { id: number; by?: Actor };
 }

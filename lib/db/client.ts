@@ -22,7 +22,7 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   const isFile = opts.url.startsWith('file:');
   if (isFile) {
     const file = filePathOf(opts.url);
-    mkdirSync(path.dirname(file), { recursive: true });
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   }
   // The embedded client keeps a pool of connections, and a PRAGMA run through execute()
   // reaches only one of them. The busy timeout therefore goes in the client options

@@ -4,6 +4,8 @@
 import type { InStatement, Transaction } from '@libsql/client';
 import { all, one, type Db, type Executor } from '../db/client.js';
 import { AppError, validation } from '../core/errors.js';
+import type { Config } from '../core/config.js';
+import { isAddressWithin, isFreeMailDomain, isPublicSuffix, isWithinDomains, normalizeAddress, normalizeDomain } from '../mail/address.js';
 
 /** Run `fn` in one write transaction: everything it wrote is kept, or (on any throw) nothing. */
 export async function writeTx<T>(db: Db, fn: (tx: Transaction) => Promise<T>): Promise<T> {
@@ -27,34 +29,75 @@ const LABEL = '(?!-)[a-z0-9-]{1,63}(?<!-)';
 const HOSTNAME_RE = new RegExp(`^(?=.{1,253}$)${LABEL}(\\.${LABEL})+$`);
 const LOCAL_RE = /^(?=.{1,64}$)[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 
-export function normaliseDomain(raw: unknown, field: string): string {
+export function domainField(raw: unknown, field: string): string {
   if (typeof raw !== 'string') throw validation(field, `${field}: must be a domain name such as fund.com`);
-  const d = raw.trim().toLowerCase();
-  const shown = JSON.stringify(raw);
-  if (!d) throw validation(field, `${field}: is empty; give a domain name such as fund.com`);
-  if (/^[a-z][a-z0-9+.-]*:\/\//.test(d)) {
+  const shown = JSON.stringify(raw.length > 300 ? `${raw.slice(0, 300)}…` : raw);
+  const t = raw.trim();
+  if (!t) throw validation(field, `${field}: is empty; give a domain name such as fund.com`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(t)) {
     throw validation(field, `${field}: ${shown} is a URL; give the domain alone (fund.com, not https://fund.com)`);
   }
-  if (d.startsWith('@')) throw validation(field, `${field}: ${shown} starts with @; give the domain without it (fund.com)`);
-  if (d.includes('@')) throw validation(field, `${field}: ${shown} is an email address; put addresses in emails, domains here`);
-  if (/\s/.test(d)) throw validation(field, `${field}: ${shown} contains spaces; give one domain name such as fund.com`);
-  if (d.includes('/')) throw validation(field, `${field}: ${shown} has a path; give the domain alone (fund.com, not fund.com/about)`);
+  if (t.startsWith('@')) throw validation(field, `${field}: ${shown} starts with @; give the domain without it (fund.com)`);
+  if (t.includes('@')) throw validation(field, `${field}: ${shown} is an email address; put addresses in emails, domains here`);
+  if (/\s/.test(t)) throw validation(field, `${field}: ${shown} contains spaces; give one domain name such as fund.com`);
+  if (t.includes('/')) throw validation(field, `${field}: ${shown} has a path; give the domain alone (fund.com, not fund.com/about)`);
+  const d = normalizeDomain(t);
   if (!HOSTNAME_RE.test(d)) {
     throw validation(field, `${field}: ${shown} is not a domain name; give a hostname with a dot, such as fund.com or mail.fund.com`);
   }
   return d;
 }
 
-export function normaliseAddress(raw: unknown, field: string): string {
+export function addressField(raw: unknown, field: string): string {
   if (typeof raw !== 'string') throw validation(field, `${field}: must be an email address such as name@fund.com`);
-  const a = raw.trim().toLowerCase();
-  const shown = JSON.stringify(raw);
-  if (!a) throw validation(field, `${field}: is empty; give an email address such as name@fund.com`);
-  const at = a.lastIndexOf('@');
-  if (at <= 0 || !LOCAL_RE.test(a.slice(0, at)) || !HOSTNAME_RE.test(a.slice(at + 1))) {
+  const shown = JSON.stringify(raw.length > 300 ? `${raw.slice(0, 300)}…` : raw);
+  if (!raw.trim()) throw validation(field, `${field}: is empty; give an email address such as name@fund.com`);
+  const a = normalizeAddress(raw);
+  const at = a ? a.lastIndexOf('@') : -1;
+  if (!a || at <= 0 || !LOCAL_RE.test(a.slice(0, at)) || !HOSTNAME_RE.test(a.slice(at + 1))) {
     throw validation(field, `${field}: ${shown} is not a valid email address (name@fund.com)`);
   }
   return a;
+}
+
+/** What the directory may hold, from the configuration: the workspace is never a contact. */
+export interface DirectoryPolicy {
+  workspaceDomains: readonly string[];
+}
+
+export const directoryPolicy = (config: Config): DirectoryPolicy => ({ workspaceDomains: config.gmail.workspaceDomains });
+
+const workspaceRefusal = (field: string, what: string, policy: DirectoryPolicy) =>
+  validation(
+    field,
+    `${field}: ${what} is in the firm's own workspace (${policy.workspaceDomains.join(', ')}); team mail is internal and is never tied to a contact or investor`,
+  );
+
+/** A contact's or investor's address: valid, and not one of the firm's own. */
+export function externalAddress(policy: DirectoryPolicy): (raw: unknown, field: string) => string {
+  return (raw, field) => {
+    const a = addressField(raw, field);
+    if (isAddressWithin(a, policy.workspaceDomains)) throw workspaceRefusal(field, a, policy);
+    return a;
+  };
+}
+
+/**
+ * An investor's domain: valid, not the workspace's, and naming one organisation: a public suffix
+ * (co.uk) or a free-mail provider (gmail.com) would tie strangers' mail to the investor.
+ */
+export function investorDomain(policy: DirectoryPolicy): (raw: unknown, field: string) => string {
+  return (raw, field) => {
+    const d = domainField(raw, field);
+    if (isWithinDomains(d, policy.workspaceDomains)) throw workspaceRefusal(field, d, policy);
+    if (isPublicSuffix(d)) {
+      throw validation(field, `${field}: ${d} is a public suffix (anyone can register a name under it); give the investor's own domain, such as fund.co.uk`);
+    }
+    if (isFreeMailDomain(d)) {
+      throw validation(field, `${field}: ${d} is a free-mail provider; add the investor's people by address (emails) instead`);
+    }
+    return d;
+  };
 }
 
 /** Normalise every entry of a list, naming the bad one as `field[i]`; duplicates collapse. */

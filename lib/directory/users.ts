@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { CallContext, Role } from '../core/deps.js';
 import { all, one, type Executor } from '../db/client.js';
-import { normaliseAddress } from './directory.js';
+import { addressField } from './directory.js';
 import { AppError } from '../core/errors.js';
 
 export interface UserView {
@@ -48,7 +48,7 @@ export const UserEmail = z
   .transform((v, ctx) => {
     if (v === null || !v.trim()) return null;
     try {
-      return normaliseAddress(v, 'email');
+      return addressField(v, 'email');
     } catch {
       ctx.addIssue({ code: 'custom', message: 'must be an email address such as name@fund.com' });
       return z.NEVER;

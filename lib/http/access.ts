@@ -59,7 +59,23 @@ export function clientAddress(c: Context, trustedProxies: string[]): string {
   return bare;
 }
 
+/**
+ * JSON routes take only JSON: a `text/plain` or form POST needs no CORS preflight, so
+ * accepting one would let any web page an admin visits call the API (log them out of their
+ * throttle budget, for one). A request with no body and no type is an empty object.
+ */
+export function assertJsonType(c: Context): void {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type)) return;
+  const length = c.req.header('content-length');
+  if (!type && (length === undefined || length === '0') && !c.req.header('transfer-encoding')) return;
+  throw new AppError('UNSUPPORTED_MEDIA_TYPE', `request body must be JSON (Content-Type: application/json), not ${type || 'untyped'}`, {
+    field: 'content-type',
+  });
+}
+
 export async function jsonBody(c: Context): Promise<unknown> {
+  assertJsonType(c);
   const text = await c.req.text();
   if (!text.trim()) return {};
   try {

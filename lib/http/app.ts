@@ -5,6 +5,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Deps } from '../core/deps.js';
 import { AppError, envelope, toAppError } from '../core/errors.js';
 import type { Env } from './access.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerDirectoryRoutes } from './routes/directory.js';
 import { registerEmailRoutes } from './routes/email.js';
@@ -53,6 +54,7 @@ export function createApp(deps: Deps): Hono<Env> {
   registerOauthRoutes(app, deps);
   registerSearchRoutes(app, deps);
   registerFeedRoutes(app, deps);
+  registerAuditRoutes(app, deps);
   registerConsole(app, deps);
 
   app.notFound((c) => c.json(envelope(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));

@@ -5,6 +5,8 @@
 // Content-Disposition header does.
 
 const MAX_CODE_POINTS = 120;
+/** Raw names are cut to this many code units before any cleaning: no work grows with a hostile name. */
+const MAX_RAW_CHARS = 1024;
 const MAX_UTF8_BYTES = 240;
 const FALLBACK = 'attachment';
 
@@ -15,6 +17,34 @@ const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u
 // header quoting can be confused.
 const FORBIDDEN = /[\\/:*?"<>|]/g;
 const RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)$/i;
+
+const isDotOrSpace = (ch: string) => ch === '.' || /\s/u.test(ch);
+
+/** Trailing dots and white space removed in one backwards scan (`/[.\s]+$/` is quadratic on long runs). */
+function trimEnd(s: string): string {
+  let end = s.length;
+  while (end > 0 && isDotOrSpace(s[end - 1]!)) end--;
+  return s.slice(0, end);
+}
+
+function trimStart(s: string): string {
+  let start = 0;
+  while (start < s.length && isDotOrSpace(s[start]!)) start++;
+  return s.slice(start);
+}
+
+/** The first MAX_RAW_CHARS code units, without a dangling half surrogate pair, well-formed. */
+function capRaw(s: string): string {
+  let out = s;
+  if (out.length > MAX_RAW_CHARS) {
+    let end = MAX_RAW_CHARS;
+    const c = out.charCodeAt(end - 1);
+    if (c >= 0xd800 && c <= 0xdbff) end--;
+    out = out.slice(0, end);
+  }
+  // A lone surrogate would make encodeURIComponent throw when the header is built.
+  return out.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
 
 const segmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
 
@@ -38,7 +68,7 @@ function truncate(name: string): string {
     if (Array.from(next).length > budgetPoints || utf8Length(next) > budgetBytes) break;
     out = next;
   }
-  return out.replace(/[\s.]+$/u, '') + ext;
+  return trimEnd(out) + ext;
 }
 
 /**
@@ -47,11 +77,11 @@ function truncate(name: string): string {
  * Never empty.
  */
 export function safeFilename(raw: string | null | undefined): string {
-  let name = (raw ?? '').normalize('NFC').replace(/[\t\n\v\f\r]+/g, ' ').replace(INVISIBLE, '').replace(FORBIDDEN, '_');
+  let name = capRaw(raw ?? '').normalize('NFC').replace(/[\t\n\v\f\r]+/g, ' ').replace(INVISIBLE, '').replace(FORBIDDEN, '_');
   name = name.replace(/\s+/gu, ' ').trim();
   // Leading dots hide the file or walk up ("..", ".bashrc"); trailing dots and spaces are
   // dropped by Windows, which would change the extension it shows.
-  name = name.replace(/^[.\s]+/u, '').replace(/[.\s]+$/u, '');
+  name = trimEnd(trimStart(name));
   name = truncate(name);
   if (!name) return FALLBACK;
   const stem = name.includes('.') ? name.slice(0, name.indexOf('.')) : name;

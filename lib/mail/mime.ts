@@ -5,23 +5,66 @@ import { createHash } from 'node:crypto';
 import { TextDecoder } from 'node:util';
 import { addressParser, decodeWords } from 'postal-mime';
 import type { gmail_v1 } from '@googleapis/gmail';
-import { normalizeAddress } from './address.js';
+import { normalizeAddress, trimTrailing } from './address.js';
 import { AppError } from '../core/errors.js';
 import type { GmailMessage } from '../gmail/types.js';
 import type { Address, ParsedMessage } from './types.js';
 
 const ENCODED_WORD = /=\?[^?\s]+\?[bBqQ]\?[^?]*\?=/;
 
+// Caps on what a sender controls, applied before any parsing so every parser below sees
+// bounded input and the store receives bounded rows (SQL variables, index sizes).
+/** Longest header value kept once decoded, in UTF-16 code units (a Subject, a Content-Type). */
+export const MAX_HEADER_CHARS = 16 * 1024;
+/** Longest raw (still encoded) header value read: encoded words take up to ~4× their text. */
+export const MAX_RAW_HEADER_CHARS = 4 * MAX_HEADER_CHARS;
+/** Address headers (To, Cc …) are parsed from at most this much text per role. */
+export const MAX_ADDRESS_HEADER_CHARS = 32 * 1024;
+/** Addresses kept per role; the full count is recorded beside them. */
+export const MAX_PARTICIPANTS_PER_ROLE = 500;
+/** References keep their last ids (the nearest ancestors); In-Reply-To its first few. */
+export const MAX_REFERENCES = 100;
+export const MAX_IN_REPLY_TO = 5;
+/** File names are cut to this many UTF-8 bytes (what file systems allow). */
+export const MAX_FILENAME_BYTES = 255;
+/** Attachment rows kept per message, and MIME parts visited at all. */
+export const MAX_ATTACHMENTS = 1000;
+export const MAX_PARTS = 5000;
+
+/** `s` cut to at most `max` UTF-16 code units without leaving half a surrogate pair. */
+export function capChars(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let end = max;
+  const c = s.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return s.slice(0, end);
+}
+
+/** `s` cut to at most `max` UTF-8 bytes on a code point boundary. */
+export function capUtf8Bytes(s: string, max: number): string {
+  if (s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max) return s;
+  let bytes = 0;
+  let out = '';
+  for (const ch of capChars(s, max)) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (bytes + n > max) break;
+    bytes += n;
+    out += ch;
+  }
+  return out;
+}
+
 /**
  * Decodes RFC 2047 encoded words. Gmail may hand a header value already decoded or still
  * encoded, so decoding only happens when an encoded word is present: decoding twice is harmless.
  */
 export function decodeHeaderWords(value: string): string {
-  if (!ENCODED_WORD.test(value)) return value;
+  value = capChars(value, MAX_RAW_HEADER_CHARS);
+  if (!ENCODED_WORD.test(value)) return capChars(value, MAX_HEADER_CHARS);
   try {
-    return fixC1(decodeWords(value));
+    return capChars(fixC1(decodeWords(value)), MAX_HEADER_CHARS);
   } catch {
-    return value;
+    return capChars(value, MAX_HEADER_CHARS);
   }
 }
 
@@ -153,7 +196,7 @@ export interface StructuredValue {
  * values with tspecials, stray semicolons and unterminated quotes are tolerated.
  */
 export function parseStructuredHeader(raw: string | null | undefined): StructuredValue {
-  const s = (raw ?? '').replace(/\r?\n[ \t]*/g, ' ');
+  const s = capChars(raw ?? '', MAX_RAW_HEADER_CHARS).replace(/\r?\n[ \t]*/g, ' ');
   const pieces: string[] = [];
   let cur = '';
   let inQuote = false;
@@ -250,7 +293,7 @@ function decodeRfc2231(list: { index: number; encoded: boolean; text: string }[]
 /** A part's file name as Gmail shows it: Content-Disposition filename, else Content-Type name; '' when none. */
 export function filenameFrom(contentType: StructuredValue, disposition: StructuredValue): string {
   const name = disposition.params.filename ?? contentType.params.name ?? '';
-  return name.replace(/[\r\n\t]+/g, ' ').trim();
+  return capUtf8Bytes(name.replace(/[\r\n\t]+/g, ' ').trim(), MAX_FILENAME_BYTES);
 }
 
 const NAMED_ENTITIES: Record<string, string> = {
@@ -319,12 +362,8 @@ const ASCTIME_DATE = /^(?:[a-z]{3},?\s+)?([a-z]{3})[a-z]*\s+(\d{1,2})\s+(\d{1,2}
  */
 export function parseMailDate(value: string | null | undefined): number | null {
   if (!value) return null;
-  // Obsolete syntax allows comments and spaces inside the time (`09(comment):  55 : 06`).
-  const s = value
-    .replace(/\([^()]*\)/g, ' ')
-    .replace(/\s*:\s*/g, ':')
-    .replace(/\s+/g, ' ')
-    .trim();
+  const s = foldDate(value);
+  if (s === null) return null;
   const m = RFC5322_DATE.exec(s);
   if (m) {
     const day = Number(m[1]);
@@ -360,6 +399,49 @@ export function parseMailDate(value: string | null | undefined): number | null {
   return null;
 }
 
+/** A real Date header is under 100 characters; anything much longer is not one. */
+const MAX_DATE_CHARS = 256;
+
+/**
+ * The Date value with comments removed, whitespace runs collapsed and spaces around `:` dropped
+ * (obsolete syntax allows `09(comment):  55 : 06`), in one pass; null when it is too long to be
+ * a date. One pass: the regexes this replaces were quadratic on long runs of spaces.
+ */
+function foldDate(value: string): string | null {
+  const src = capChars(value, MAX_HEADER_CHARS);
+  let out = '';
+  let depth = 0;
+  let pendingSpace = false;
+  for (let i = 0; i < src.length; i++) {
+    const ch = src[i]!;
+    if (ch === '(') {
+      depth++;
+      pendingSpace = true;
+      continue;
+    }
+    if (ch === ')' && depth > 0) {
+      depth--;
+      pendingSpace = true;
+      continue;
+    }
+    if (depth > 0) continue;
+    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n' || ch === '\f' || ch === '\v' || ch === '\u00a0') {
+      pendingSpace = true;
+      continue;
+    }
+    if (ch === ':') {
+      out += ':';
+      pendingSpace = false;
+    } else {
+      if (pendingSpace && out.length && !out.endsWith(':')) out += ' ';
+      pendingSpace = false;
+      out += ch;
+    }
+    if (out.length > MAX_DATE_CHARS) return null;
+  }
+  return out;
+}
+
 /** Epoch ms from calendar parts read in a zone `offsetMin` east of UTC; null for impossible dates (31 Feb). */
 function utcParts(year: number, month: number, day: number, hour: number, minute: number, second: number, offsetMin: number): number | null {
   if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
@@ -383,11 +465,22 @@ export function chooseSentAt(dateHeader: string | null | undefined, internalDate
 
 type Header = { name?: string | null; value?: string | null };
 
-function headerValues(headers: Header[] | null | undefined, name: string): string[] {
+/** References values, each cut to its last MAX_HEADER_CHARS: the nearest ancestors are at the end. */
+function referenceValues(headers: Header[] | null | undefined): string[] {
+  const out: string[] = [];
+  for (const h of headers ?? []) {
+    if ((h.name ?? '').toLowerCase() !== 'references' || typeof h.value !== 'string') continue;
+    const v = h.value;
+    out.push(v.length > MAX_HEADER_CHARS ? v.slice(v.indexOf('<', v.length - MAX_HEADER_CHARS) >>> 0 || v.length - MAX_HEADER_CHARS) : v);
+  }
+  return out;
+}
+
+function headerValues(headers: Header[] | null | undefined, name: string, cap = MAX_RAW_HEADER_CHARS): string[] {
   const lower = name.toLowerCase();
   const out: string[] = [];
   for (const h of headers ?? []) {
-    if ((h.name ?? '').toLowerCase() === lower && typeof h.value === 'string') out.push(h.value);
+    if ((h.name ?? '').toLowerCase() === lower && typeof h.value === 'string') out.push(capChars(h.value, cap));
   }
   return out;
 }
@@ -396,10 +489,14 @@ function firstHeader(headers: Header[] | null | undefined, name: string): string
   return headerValues(headers, name)[0] ?? null;
 }
 
+/** Display names are cut to this many characters: a name is not a place to store a book. */
+const MAX_NAME_CHARS = 256;
+
 function cleanName(name: string | null | undefined): string | null {
   if (!name) return null;
-  const n = fixC1(decodeHeaderWords(name)).replace(/\s+/g, ' ').trim().replace(/^"(.*)"$/, '$1').trim();
-  return n || null;
+  let n = fixC1(decodeHeaderWords(capChars(name, 4 * MAX_NAME_CHARS))).replace(/\s+/g, ' ').trim();
+  if (n.length >= 2 && n.startsWith('"') && n.endsWith('"')) n = n.slice(1, -1).trim();
+  return capChars(n, MAX_NAME_CHARS) || null;
 }
 
 /** `pete(his account)@silly.test(his host)` → `pete@silly.test`: RFC 5322 comments and folding whitespace removed. */
@@ -413,14 +510,43 @@ function stripComments(address: string | undefined): string | undefined {
 /**
  * Every address in the given header values, lower-cased and de-duplicated (first display name
  * wins). Groups are flattened; entries that are not addresses are dropped; never throws.
+ * At most MAX_ADDRESS_HEADER_CHARS of text is read in all (the first values first).
  */
 export function parseAddressList(values: string[]): Address[] {
+  return parseAddressListCounted(values).addresses;
+}
+
+/**
+ * parseAddressList plus how many addresses the headers hold: counted exactly within the read
+ * text, estimated by `@` signs beyond it. `addresses` holds at most `limit` of them.
+ */
+export function parseAddressListCounted(values: string[], limit = Infinity): { addresses: Address[]; count: number } {
   const out: Address[] = [];
   const seen = new Set<string>();
-  for (const value of values) {
+  let budget = MAX_ADDRESS_HEADER_CHARS;
+  let unread = 0;
+  const bounded: string[] = [];
+  for (const v of values) {
+    if (budget <= 0) {
+      unread += countChar(v, '@');
+      continue;
+    }
+    if (v.length > budget) {
+      // Cut at the last separator inside the budget so no address is read half.
+      let cut = v.lastIndexOf(',', budget);
+      if (cut <= 0) cut = budget;
+      bounded.push(v.slice(0, cut));
+      unread += countChar(v.slice(cut), '@');
+      budget = 0;
+    } else {
+      bounded.push(v);
+      budget -= v.length;
+    }
+  }
+  for (const entry of bounded.flatMap(addressEntries)) {
     let parsed: { name: string; address?: string }[];
     try {
-      parsed = addressParser(value.replace(/\r?\n/g, ' '), { flatten: true }) as { name: string; address?: string }[];
+      parsed = addressParser(entry, { flatten: true }) as { name: string; address?: string }[];
     } catch {
       parsed = [];
     }
@@ -428,10 +554,63 @@ export function parseAddressList(values: string[]): Address[] {
       const address = normalizeAddress(p.address) ?? normalizeAddress(stripComments(p.address));
       if (!address || seen.has(address)) continue;
       seen.add(address);
-      out.push({ address, name: cleanName(p.name) });
+      if (out.length < limit) out.push({ address, name: cleanName(p.name) });
     }
   }
+  return { addresses: out, count: seen.size + unread };
+}
+
+/** An address list entry longer than this is not one (a name of 256 and an address of 320 fit). */
+const MAX_ENTRY_CHARS = 1024;
+/** Real entries hold a group colon or two; postal-mime is quadratic on long runs of them. */
+const MAX_ENTRY_COLONS = 4;
+
+/**
+ * The entries of an address list, split at top-level `,` and `;` in one pass (quotes, angle
+ * brackets and comments respected). postal-mime's parser is quadratic on some inputs, so it
+ * only ever sees one short entry at a time; oversized or colon-stuffed entries are dropped.
+ */
+function addressEntries(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let quoted = false;
+  let angle = 0;
+  let comment = 0;
+  let colons = 0;
+  const flush = (end: number) => {
+    const e = value.slice(start, end).replace(/\r?\n/g, ' ');
+    if (e.trim() && e.length <= MAX_ENTRY_CHARS && colons <= MAX_ENTRY_COLONS) out.push(e);
+    start = end + 1;
+    colons = 0;
+  };
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (quoted) {
+      if (ch === '\\') i++;
+      else if (ch === '"') quoted = false;
+      continue;
+    }
+    if (comment > 0) {
+      if (ch === '\\') i++;
+      else if (ch === '(') comment++;
+      else if (ch === ')') comment--;
+      continue;
+    }
+    if (ch === '"') quoted = true;
+    else if (ch === '(') comment = 1;
+    else if (ch === '<') angle++;
+    else if (ch === '>') angle = Math.max(0, angle - 1);
+    else if (ch === ':') colons++;
+    else if ((ch === ',' || ch === ';') && angle === 0) flush(i);
+  }
+  flush(value.length);
   return out;
+}
+
+function countChar(s: string, ch: string): number {
+  let n = 0;
+  for (let i = s.indexOf(ch); i >= 0; i = s.indexOf(ch, i + 1)) n++;
+  return n;
 }
 
 /** Message ids (`<a@b>` tokens) of a Message-ID / In-Reply-To / References value, brackets removed, case kept. */
@@ -441,15 +620,25 @@ function extractIds(value: string): string[] {
   return raw.map((id) => id.replace(/\s+/g, '')).filter((id) => id.length > 0);
 }
 
-function normalisedIds(values: string[]): string[] {
-  const out: string[] = [];
+/** Longest message id kept; a longer token is not an id anyone will reference. */
+const MAX_ID_CHARS = 998;
+
+/**
+ * Distinct lower-cased ids in order of appearance, at most `limit` of them: the first ones
+ * (`from: 'start'`) or the last ones (`from: 'end'`, for References, whose tail is the parent).
+ */
+function normalisedIds(values: string[], limit: number, from: 'start' | 'end'): string[] {
+  const seen = new Set<string>();
   for (const v of values) {
     for (const id of extractIds(v)) {
+      if (id.length > MAX_ID_CHARS) continue;
       const lower = id.toLowerCase();
-      if (!out.includes(lower)) out.push(lower);
+      seen.add(lower);
+      if (from === 'start' && seen.size >= limit) return [...seen];
     }
   }
-  return out;
+  const all = [...seen];
+  return all.length > limit ? all.slice(all.length - limit) : all;
 }
 
 /** Message-ID without angle brackets, case kept; null when absent or empty. */
@@ -506,7 +695,7 @@ interface PartInfo {
 function partInfo(part: Part): PartInfo {
   const contentType = parseStructuredHeader(firstHeader(part.headers, 'Content-Type'));
   const disposition = parseStructuredHeader(firstHeader(part.headers, 'Content-Disposition'));
-  const filename = part.filename ? decodeHeaderWords(part.filename) : filenameFrom(contentType, disposition);
+  const filename = part.filename ? capUtf8Bytes(decodeHeaderWords(part.filename), MAX_FILENAME_BYTES) : filenameFrom(contentType, disposition);
   return { contentType, disposition, filename };
 }
 
@@ -530,6 +719,13 @@ export function parseGmailMessage(msg: GmailMessage, opts: ParseOptions = {}): P
 
   const subjectRaw = firstHeader(headers, 'Subject');
   const subject = subjectRaw === null ? null : decodeHeaderWords(subjectRaw).replace(/[\r\n]+/g, ' ').trim();
+  const counts: Record<string, number> = {};
+  const role = (name: string, key: string): Address[] => {
+    // Uncapped values: the count covers every address; parsing itself reads a bounded prefix.
+    const r = parseAddressListCounted(headerValues(headers, name, Infinity), MAX_PARTICIPANTS_PER_ROLE);
+    if (r.count > r.addresses.length) counts[key] = r.count;
+    return r.addresses;
+  };
 
   const fromList = parseAddressList(headerValues(headers, 'From'));
   const from = fromList[0] ?? parseAddressList(headerValues(headers, 'Sender'))[0] ?? null;
@@ -541,14 +737,15 @@ export function parseGmailMessage(msg: GmailMessage, opts: ParseOptions = {}): P
     internalDate: Number.isFinite(internalDate) ? internalDate : 0,
     messageId,
     dedupKey,
-    inReplyTo: normalisedIds(headerValues(headers, 'In-Reply-To')),
-    references: normalisedIds(headerValues(headers, 'References')),
+    inReplyTo: normalisedIds(headerValues(headers, 'In-Reply-To'), MAX_IN_REPLY_TO, 'start'),
+    references: normalisedIds(referenceValues(headers), MAX_REFERENCES, 'end'),
     subject,
     from,
-    to: parseAddressList(headerValues(headers, 'To')),
-    cc: parseAddressList(headerValues(headers, 'Cc')),
-    bcc: parseAddressList(headerValues(headers, 'Bcc')),
-    replyTo: parseAddressList(headerValues(headers, 'Reply-To')),
+    to: role('To', 'to'),
+    cc: role('Cc', 'cc'),
+    bcc: role('Bcc', 'bcc'),
+    replyTo: role('Reply-To', 'reply_to'),
+    participantCounts: null,
     sentAt: chooseSentAt(firstHeader(headers, 'Date'), internalDate),
     bodyText: null,
     bodyHtml: null,
@@ -562,8 +759,9 @@ export function parseGmailMessage(msg: GmailMessage, opts: ParseOptions = {}): P
     'text/plain': [],
     'text/html': [],
   };
+  let visited = 0;
   const walk = (part: Part, depth: number): void => {
-    if (depth > 64) return;
+    if (depth > 64 || ++visited > MAX_PARTS) return;
     const info = partInfo(part);
     const mimeType = (part.mimeType || info.contentType.value || 'text/plain').toLowerCase();
     const children = part.parts ?? [];
@@ -573,6 +771,7 @@ export function parseGmailMessage(msg: GmailMessage, opts: ParseOptions = {}): P
     }
     const isAttachment = info.filename !== '' || info.disposition.value === 'attachment';
     if (isAttachment) {
+      if (parsed.attachments.length >= MAX_ATTACHMENTS) return;
       const contentId = messageIdOf(firstHeader(part.headers, 'Content-ID'));
       parsed.attachments.push({
         partId: part.partId ?? '',
@@ -590,6 +789,7 @@ export function parseGmailMessage(msg: GmailMessage, opts: ParseOptions = {}): P
     }
   };
   walk(payload, 0);
+  if (Object.keys(counts).length) parsed.participantCounts = counts;
 
   // The body is the first text/plain (and first text/html) part outside attachments; an empty
   // one (e.g. a stray empty alternative) gives way to a later part with content.

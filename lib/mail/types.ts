@@ -33,6 +33,11 @@ export interface ParsedMessage {
   cc: Address[];
   bcc: Address[];
   replyTo: Address[];
+  /**
+   * How many addresses a role's header held, for the roles cut to their first
+   * MAX_PARTICIPANTS_PER_ROLE (`{to: 10000}`); null when nothing was cut.
+   */
+  participantCounts: Record<string, number> | null;
   /** ISO 8601 UTC: the Date header when plausible, else internalDate. */
   sentAt: string;
   bodyText: string | null;

@@ -1,7 +1,7 @@
 // Ties an email's participants to investors and contacts (CONTRACT §6 Matching, §7 Matching is
 // per email, Address folding, Exclusions). The directory is read once per run into indexes so
 // matching a message costs a few map look-ups per participant.
-import { foldAddress, foldNormalized, isFreeMailDomain, normalizeAddress, normalizeDomain } from '../mail/address.js';
+import { foldDomain, foldNormalized, isFreeMailDomain, normalizeAddress } from '../mail/address.js';
 import { all, type Executor } from '../db/client.js';
 
 export type MatchKind = 'contact_email' | 'investor_email' | 'domain';
@@ -100,9 +100,8 @@ export class Matcher {
       return e;
     };
     const domainEntry = (raw: string): DomainEntry | null => {
-      let d = normalizeDomain(raw);
+      const d = foldDomain(raw);
       if (!d) return null;
-      if (d === 'googlemail.com') d = 'gmail.com';
       let e = this.domains.get(d);
       if (!e) {
         e = { excluded: false, internal: false, investors: [] };
@@ -187,7 +186,9 @@ export class Matcher {
       if (dot < 0) break;
       at = dot + 1;
     }
-    if (excluded) return [];
+    // The firm's own addresses never match at all, whatever an older directory row says:
+    // otherwise one contact entry would make partners-only mail readable.
+    if (excluded || internal) return [];
 
     const links: MatchLink[] = [];
     if (entry) {
@@ -198,7 +199,7 @@ export class Matcher {
         links.push({ investor_id: id, contact_id: null, match_kind: 'investor_email', confidence: CONFIDENCE.investor_email, address });
       }
     }
-    if (domainInvestors && !internal && !isFreeMailDomain(domain)) {
+    if (domainInvestors && !isFreeMailDomain(domain)) {
       for (const id of domainInvestors) {
         // An exact match already ties this address to the investor; a weaker duplicate adds nothing.
         if (links.some((l) => l.investor_id === id)) continue;

@@ -9,7 +9,8 @@
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from '../capture/accounts.js';
 import { attachmentsChanged, emailsChanged } from '../capture/changes.js';
-import { domainAndParents, foldAddress, normalizeAddress, normalizeDomain } from '../mail/address.js';
+import { recordAudit } from '../audit/audit.js';
+import { domainAndParents, foldAddress, foldDomain, normalizeAddress, normalizeDomain } from '../mail/address.js';
 import { downloadPendingAttachments } from '../capture/attachments.js';
 import { claimAndStoreBlob, deleteUnreferencedBlobs, releaseBlobClaims } from '../capture/blobs.js';
 import { all, run, type Executor } from '../db/client.js';
@@ -238,6 +239,9 @@ async function rematchPage(
     const removed = new Set(removeLinkIds);
     const removedFrom = links.filter((l) => removed.has(l.id)).map((l) => l.email_id);
     await emailsChanged(tx, [...removedFrom, ...addLinks.map((a) => a.emailId), ...nowMatched, ...purge], { now });
+    if (purge.length) {
+      await recordAudit(tx, { at: now, action: 'rematch.purge', target: null, detail: { emails: purge.length, attachments: attachmentsPurged, email_ids: purge.slice(0, 1000) } });
+    }
     await tx.commit();
 
     result.messages_seen += emails.length;
@@ -466,11 +470,8 @@ export async function affectedEmailIds(db: Executor, queued: { addresses: Iterab
   }
   const domains = new Set<string>();
   for (const d of queued.domains) {
-    const n = normalizeDomain(d);
-    if (!n) continue;
-    domains.add(n);
-    if (n === 'googlemail.com') domains.add('gmail.com');
-    if (n === 'gmail.com') domains.add('googlemail.com');
+    const n = foldDomain(d);
+    if (n) domains.add(n);
   }
   if (!addresses.size && !domains.size) return [];
   // Distinct addresses come from the address index alone; folding happens here, in memory.
@@ -480,7 +481,7 @@ export async function affectedEmailIds(db: Executor, queued: { addresses: Iterab
     .filter((a) => {
       if (addresses.has(foldAddress(a))) return true;
       const at = a.lastIndexOf('@');
-      return at > 0 && domainAndParents(a.slice(at + 1)).some((d) => domains.has(d));
+      return at > 0 && domainAndParents(a.slice(at + 1)).some((d) => domains.has(foldDomain(d)));
     });
   const ids = new Set<number>();
   for (const c of chunks(hits, IN_CHUNK)) {

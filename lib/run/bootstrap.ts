@@ -1,11 +1,13 @@
 // Start-up work shared by the server, the CLI and the demo: database, migrations, first admin,
 // this process's instance id, and the heartbeat that keeps the leases it holds alive.
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Config } from '../core/config.js';
 import { loadConfig } from '../core/config.js';
-import { openDb, one, run, type Db } from '../db/client.js';
+import { filePathOf, openDb, one, run, type Db } from '../db/client.js';
+import { secureDataDir } from '../db/files.js';
 import type { Deps } from '../core/deps.js';
 import { createGmailFactory } from '../gmail/client.js';
 import { createLogger, type Logger } from '../core/log.js';
@@ -24,7 +26,7 @@ export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Log
     db,
     `INSERT INTO users (username, email, role, password_hash, disabled, created_at, updated_at)
      VALUES (?, ?, 'admin', ?, 0, ?, ?)`,
-    [config.admin.username, config.admin.email ?? null, await hashPassword(config.admin.password), now, now],
+    [config.admin.username, config.admin.email ?? null, await hashPassword(config.admin.password, config.passwordHashLogN), now, now],
   );
   log.info({ event: 'auth.admin_bootstrapped', username: config.admin.username }, 'created the first admin');
   if (config.admin.password.length < 12) {
@@ -36,7 +38,14 @@ export async function buildDeps(opts: { env?: Record<string, string | undefined>
   const config = loadConfig(opts.env ?? process.env);
   const log = opts.log ?? createLogger();
   const clock = opts.clock ?? systemClock;
+  const dbFile = config.dbUrl.startsWith('file:') ? path.resolve(filePathOf(config.dbUrl)) : undefined;
+  const tightened = secureDataDir(config.dataDir, dbFile);
   const db = await openDb({ url: config.dbUrl, authToken: config.dbAuthToken });
+  // A database file created just now took the process umask: made private before anything is in it.
+  secureDataDir(config.dataDir, dbFile);
+  for (const t of tightened) {
+    log.warn({ event: 'files.tightened', path: t.path, from: t.from, to: t.to }, `${t.path} was readable by group or others (mode ${t.from}); set to ${t.to}`);
+  }
   const applied = await migrate(db);
   if (applied.length) log.info({ event: 'db.migrated', applied }, 'migrations applied');
   await ensureAdmin(db, config, clock, log);

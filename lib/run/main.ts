@@ -17,6 +17,8 @@ import { SecretKeyError } from '../auth/secrets.js';
 import { startSchedule } from './schedule.js';
 
 export async function main(): Promise<void> {
+  // Everything this process creates (database, attachments, secrets) is private to its user.
+  process.umask(0o077);
   let deps;
   try {
     deps = await buildDeps();

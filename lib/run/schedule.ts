@@ -25,6 +25,8 @@ export function jobs(deps: Deps): Job[] {
     { name: 'rematchQueued', every: { seconds: 60 }, fn: functions.rematchQueued!, input: { trigger: 'schedule' }, enabled: true },
     // Feed tombstones past their retention are retired; cheap when there are none.
     { name: 'compactFeed', every: { seconds: 3600 }, fn: functions.compactFeed!, input: { trigger: 'schedule' }, enabled: true },
+    // Expired and revoked tokens are deleted, not just refused.
+    { name: 'pruneSessions', every: { seconds: 3600 }, fn: functions.pruneSessions!, input: { trigger: 'schedule' }, enabled: true },
   ];
 }
 

@@ -7,7 +7,7 @@ import { createInvestor } from '../../functions/createInvestor.js';
 import { enroll } from '../../functions/enroll.js';
 import { getAccount } from '../../lib/capture/accounts.js';
 import { FakeClock } from '../../lib/core/clock.js';
-import { all } from '../../lib/db/client.js';
+import { all, run } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { beginAccountSync } from '../../lib/capture/syncRunner.js';
 import { apiClient } from '../helpers/api.js';
@@ -26,7 +26,9 @@ async function world() {
   deps = await makeDeps({ clock: new FakeClock(), env: { CRM_GMAIL_WORKSPACE_DOMAIN: 'fund.test, fund-ops.test' }, gmail: () => gmail.factory() });
   deps.config.gmail.enabled = true;
   for (const e of [A, B]) await invoke(deps, enroll, { email: e, auth_method: 'dwd' });
-  const acme = await invoke(deps, createInvestor, { name: 'Acme', domains: ['acme.test', 'gmail.com'], emails: ['ir+crm@acme-ir.test'] });
+  const acme = await invoke(deps, createInvestor, { name: 'Acme', domains: ['acme.test'], emails: ['ir+crm@acme-ir.test'] });
+  // The directory now refuses free-mail domains; an older row may still hold one, and must not match.
+  await run(deps.db, 'INSERT INTO investor_domains (investor_id, domain) VALUES (?, ?)', [acme.id, 'gmail.com']);
   const jane = await invoke(deps, createContact, { name: 'Jane', emails: ['Jane.Doe@gmail.com'], investor_id: acme.id });
   const karl = await invoke(deps, createContact, { name: 'Karl', emails: ['karl.smith@partner.test'], investor_id: acme.id });
   const api = apiClient(deps);

@@ -24,7 +24,8 @@ const noGmail: GmailFactory = () => {
 
 export async function makeDeps(opts: { env?: Record<string, string>; clock?: Clock; gmail?: (deps: Deps) => GmailFactory } = {}): Promise<TestDeps> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'crm-test-'));
-  const config = loadConfig({ CRM_DATA_DIR: dataDir, ...opts.env });
+  // Tests hash passwords at the old, cheap cost unless they set it: 2^17 takes a second or more here.
+  const config = loadConfig({ CRM_DATA_DIR: dataDir, CRM_PASSWORD_SCRYPT_LOG_N: '14', ...opts.env });
   const db = await openDb({ url: config.dbUrl });
   await migrate(db);
   const logs = captureLogger();

@@ -10,7 +10,7 @@ export async function userWithToken(deps: Deps, opts: { username?: string; role?
     username,
     opts.email ?? null,
     opts.role ?? 'admin',
-    await hashPassword(opts.password ?? 'correct horse battery'),
+    await hashPassword(opts.password ?? 'correct horse battery', deps.config.passwordHashLogN),
     now,
     now,
   ]);

@@ -257,4 +257,14 @@ describe('the whole consent flow', () => {
     expect((await connect('ann@fund.example', admin.auth)).res.status).toBe(200);
     expect(await one(deps.db, "SELECT sync_enabled, unenrolled_at, history_id FROM email_accounts WHERE email = 'ann@fund.example'")).toEqual({ sync_enabled: 1, unenrolled_at: null, history_id: '99' });
   });
+
+  it("a member's consent does not re-enrol a mailbox an admin unenrolled; nothing is stored", async () => {
+    const member = await userWithToken(deps, { role: 'member', email: 'ann@fund.example' });
+    const now = new Date(clock.now()).toISOString();
+    await run(deps.db, "INSERT INTO email_accounts (email, auth_method, sync_enabled, state, history_id, unenrolled_at, created_at, updated_at) VALUES ('ann@fund.example', 'oauth', 0, 'idle', '99', ?, ?, ?)", [now, now, now]);
+    const { res, text } = await connect('ann@fund.example', member.auth);
+    expect(text).toContain('unenrolled');
+    expect(res.status).toBe(400);
+    expect(await one(deps.db, "SELECT sync_enabled, unenrolled_at, refresh_token_enc FROM email_accounts WHERE email = 'ann@fund.example'")).toEqual({ sync_enabled: 0, unenrolled_at: now, refresh_token_enc: null });
+  });
 });

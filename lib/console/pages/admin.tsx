@@ -19,7 +19,8 @@ import { updateUser } from '../../../functions/updateUser.js';
 import type { Deps } from '../../core/deps.js';
 import { AppError, toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { field, flashOf, getPage, idOf, postForm, render, withFlash, type Ctx } from '../kit.js';
+import { field, flashOf, getPage, idOf, postForm, render, outcomeNote, withFlash, type Ctx } from '../kit.js';
+import { isPendingReview } from '../../directory/review.js';
 import { Csrf, Layout, When } from '../layout.js';
 import { mailboxProgress } from '../progress.js';
 import { purgePreview } from '../read.js';
@@ -491,7 +492,8 @@ export function registerAdminPages(app: App, deps: Deps): void {
     } else input = { csv: text };
     try {
       const out = await x.call(importInvestors, input);
-      return directoryPage(x, { text: '', format, done: `Imported: ${out.investors} investors and ${out.contacts} contacts created or changed.` });
+      const done = isPendingReview(out) ? outcomeNote(out, '') : `Imported: ${out.investors} investors and ${out.contacts} contacts created or changed.`;
+      return directoryPage(x, { text: '', format, done });
     } catch (err) {
       const e = toAppError(err);
       if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
@@ -501,12 +503,12 @@ export function registerAdminPages(app: App, deps: Deps): void {
 
   postForm(app, deps, '/directory/exclusions', 'admin', () => '/directory', async ({ c, form, call }) => {
     const v = field(form, 'value').trim();
-    await call(createExclusion, v.includes('@') ? { address: v } : { domain: v.replace(/^\*@/, '') });
-    return c.redirect(withFlash('/directory', 'ok', `Excluded ${v}; matching is being brought up to date.`), 303);
+    const out = await call(createExclusion, v.includes('@') ? { address: v } : { domain: v.replace(/^\*@/, '') });
+    return c.redirect(withFlash('/directory', 'ok', outcomeNote(out, `Excluded ${v}; matching is being brought up to date.`)), 303);
   });
   postForm(app, deps, '/directory/exclusions/:id/delete', 'admin', () => '/directory', async ({ c, call }) => {
-    await call(deleteExclusion, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'ok', 'Exclusion removed.'), 303);
+    const out = await call(deleteExclusion, { id: idOf(c) });
+    return c.redirect(withFlash('/directory', 'ok', outcomeNote(out, 'Exclusion removed.')), 303);
   });
   postForm(app, deps, '/directory/users', 'admin', () => '/directory', async ({ c, form, call }) => {
     const email = field(form, 'email').trim();

@@ -5,6 +5,7 @@ import type { Deps } from '../../core/deps.js';
 import { AppError } from '../../core/errors.js';
 import type { AnyFn } from '../../core/fn.js';
 import { access, call, idParam, jsonBody, type Access, type App, type Env } from '../access.js';
+import { isPendingReview } from '../../directory/review.js';
 
 export interface RouteSpec {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -44,6 +45,8 @@ export function registerRoutes(app: App, deps: Deps, routes: readonly RouteSpec[
   for (const r of routes) {
     app.on(r.method, r.path, access(deps, r.access, { gate: r.gate, cookie: r.cookie && r.method === 'GET' }), async (c) => {
       const out = await call(deps, c, r.fn, await (r.input ?? defaultInput)(c));
+      // A directory change held for an admin's review was not applied: 202 with what waits.
+      if (isPendingReview(out)) return c.json(out, 202);
       if (r.respond) return r.respond(c, out);
       const status = r.status ?? 200;
       return status === 204 ? c.body(null, 204) : c.json(out as object, status);

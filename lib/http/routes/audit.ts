@@ -1,0 +1,17 @@
+// The audit log and the review of held directory changes (admin).
+import { approveReview } from '../../../functions/approveReview.js';
+import { listAudit } from '../../../functions/listAudit.js';
+import { listReviews } from '../../../functions/listReviews.js';
+import type { Deps } from '../../core/deps.js';
+import { idParam, type App } from '../access.js';
+import { registerRoutes, type RouteSpec } from './table.js';
+
+export const auditRoutes: readonly RouteSpec[] = [
+  { method: 'GET', path: '/api/audit', access: 'admin', fn: listAudit },
+  { method: 'GET', path: '/api/reviews', access: 'admin', fn: listReviews },
+  { method: 'POST', path: '/api/reviews/:id/approve', access: 'admin', fn: approveReview, input: (c) => ({ id: idParam(c) }) },
+];
+
+export function registerAuditRoutes(app: App, deps: Deps): void {
+  registerRoutes(app, deps, auditRoutes);
+}
