@@ -48,8 +48,9 @@ export const deleteAccount = defineFunction({
         await run(tx, 'DELETE FROM email_thread_keys WHERE thread_id IN (SELECT id FROM email_threads WHERE message_count = 0)');
         await run(tx, 'DELETE FROM email_threads WHERE message_count = 0');
         await run(tx, 'DELETE FROM email_accounts WHERE id = ?', [acc.id]);
-        // Emails held elsewhere too lose a copy (who saw it); the others are gone.
-        await emailsChanged(tx, held, { now, reason: 'purged' });
+        // Emails held elsewhere too lose a copy (who saw it); the others are gone, and their
+        // copies went with them by cascade, so they are named here from the list above.
+        await emailsChanged(tx, [...held, ...ids], { now, reason: 'purged' });
         purgedEmails = ids.length;
       } else {
         await run(tx, 'UPDATE email_accounts SET unenrolled_at = ?, sync_enabled = 0, refresh_token_enc = NULL, updated_at = ? WHERE id = ?', [now, now, acc.id]);

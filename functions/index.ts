@@ -40,6 +40,10 @@ import { rematchQueued } from './rematchQueued.js';
 import { listThreads } from './listThreads.js';
 import { getThread } from './getThread.js';
 import { getAttachment } from './getAttachment.js';
+import { getInvestorInsights } from './getInvestorInsights.js';
+import { getContactInsights } from './getContactInsights.js';
+import { listGoingCold } from './listGoingCold.js';
+import { getPartnerInsights } from './getPartnerInsights.js';
 
 export const functions: Record<string, AnyFn> = {
   login: login as AnyFn,
@@ -81,4 +85,8 @@ export const functions: Record<string, AnyFn> = {
   listThreads: listThreads as AnyFn,
   getThread: getThread as AnyFn,
   getAttachment: getAttachment as AnyFn,
+  getInvestorInsights: getInvestorInsights as AnyFn,
+  getContactInsights: getContactInsights as AnyFn,
+  listGoingCold: listGoingCold as AnyFn,
+  getPartnerInsights: getPartnerInsights as AnyFn,
 };

@@ -9,6 +9,7 @@
 // Updaters must be idempotent over the current rows: the same id may be reported twice,
 // and an id whose row is gone means the email was deleted.
 import type { Executor } from '../db/client.js';
+import { updateActivity } from '../insights/activity.js';
 
 /** Why a body or a row left the store, when the writer knows it. */
 export type RemovalReason = 'unmatched' | 'excluded' | 'purged' | 'deleted_everywhere';
@@ -21,7 +22,7 @@ export interface ChangeContext {
 type Updater = (tx: Executor, ids: number[], ctx: ChangeContext) => Promise<void>;
 
 // Derived stores, in the order they run. Each takes the ids whose emails changed.
-const emailUpdaters: Updater[] = [];
+const emailUpdaters: Updater[] = [(tx, ids) => updateActivity(tx, ids)];
 const attachmentUpdaters: Updater[] = [];
 
 export async function emailsChanged(tx: Executor, emailIds: Iterable<number>, ctx: ChangeContext): Promise<void> {

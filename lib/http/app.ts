@@ -10,6 +10,7 @@ import { registerDirectoryRoutes } from './routes/directory.js';
 import { registerEmailRoutes } from './routes/email.js';
 import { registerThreadRoutes } from './routes/threads.js';
 import { registerOauthRoutes } from './routes/oauth.js';
+import { registerInsightRoutes } from './routes/insights.js';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -48,6 +49,7 @@ export function createApp(deps: Deps): Hono<Env> {
   registerEmailRoutes(app, deps);
   registerThreadRoutes(app, deps);
   registerOauthRoutes(app, deps);
+  registerInsightRoutes(app, deps);
 
   app.notFound((c) => c.json(envelope(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));
 
