@@ -148,11 +148,11 @@ async function updateChunk(tx: Executor, ids: number[], team: Team): Promise<voi
   await upsert(tx, 'INSERT INTO insight_threads (entity, entity_id, thread_id, n)', 'ON CONFLICT(entity, entity_id, thread_id) DO UPDATE SET n = n + excluded.n', nonZero(d.threads.values(), [3]));
 
   // The last message each way cannot be taken back by a delta: read it again from the index.
-  for (const [entity, id, partner] of d.totals.values()) await refreshLast(tx, entity, id, partner);
+  await refreshLast(tx, [...d.totals.values()].map(([entity, id, partner]) => [entity, id, partner]));
 
   const touched = await recomputeThreads(tx, [...d.threadIds]);
   for (const [k, v] of d.entities) touched.set(k, v);
-  for (const [entity, id] of touched.values()) await refreshSummary(tx, entity, id);
+  await refreshSummary(tx, [...touched.values()]);
 }
 
 /** What each email contributes now, from its current rows; nothing for an email that is gone. */
@@ -233,19 +233,22 @@ async function currentContributions(tx: Executor, ids: number[], team: Team): Pr
   return { contrib, partners };
 }
 
-async function refreshLast(tx: Executor, entity: Entity, id: number, partner: string): Promise<void> {
-  const source =
-    partner === ''
-      ? { table: 'insight_contrib', where: 'entity = ? AND entity_id = ?', args: [entity, id] }
-      : { table: 'insight_partner_mail', where: 'entity = ? AND entity_id = ? AND partner = ?', args: [entity, id, partner] };
-  await run(
-    tx,
-    `UPDATE insight_totals SET
-       last_in_at = (SELECT max(sent_at) FROM ${source.table} WHERE ${source.where} AND direction = 'in'),
-       last_out_at = (SELECT max(sent_at) FROM ${source.table} WHERE ${source.where} AND direction = 'out')
-     WHERE entity = ? AND entity_id = ? AND partner = ?`,
-    [...source.args, ...source.args, entity, id, partner],
-  );
+const LAST_SQL = (dir: 'in' | 'out') => `CASE WHEN t.partner = ''
+    THEN (SELECT max(sent_at) FROM insight_contrib c WHERE c.entity = t.entity AND c.entity_id = t.entity_id AND c.direction = '${dir}')
+    ELSE (SELECT max(sent_at) FROM insight_partner_mail p WHERE p.entity = t.entity AND p.entity_id = t.entity_id AND p.partner = t.partner AND p.direction = '${dir}') END`;
+
+/** last_in_at / last_out_at of these (entity, id, partner) rows, each an index seek. */
+async function refreshLast(tx: Executor, keys: [Entity, number, string][]): Promise<void> {
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const chunk = keys.slice(i, i + CHUNK);
+    await run(
+      tx,
+      `WITH k(entity, entity_id, partner) AS (VALUES ${chunk.map(() => '(?, ?, ?)').join(',')})
+       UPDATE insight_totals AS t SET last_in_at = ${LAST_SQL('in')}, last_out_at = ${LAST_SQL('out')}
+        WHERE (t.entity, t.entity_id, t.partner) IN (SELECT entity, entity_id, partner FROM k)`,
+      chunk.flat(),
+    );
+  }
 }
 
 interface ThreadMessage {
@@ -325,20 +328,23 @@ export function threadExchanges(seq: readonly Pick<ThreadMessage, 'email_id' | '
   return out;
 }
 
-async function refreshSummary(tx: Executor, entity: Entity, id: number): Promise<void> {
-  const last = (await all<{ at: string | null }>(tx, 'SELECT max(at) AS at FROM insight_exchanges WHERE entity = ? AND entity_id = ?', [entity, id]))[0]?.at ?? null;
-  if (last === null) {
-    await run(tx, 'DELETE FROM insight_summary WHERE entity = ? AND entity_id = ?', [entity, id]);
-    return;
+/** Last two-way exchange of these entities and how many exchanges the year up to it had. */
+async function refreshSummary(tx: Executor, entities: [Entity, number][]): Promise<void> {
+  for (let i = 0; i < entities.length; i += CHUNK) {
+    const chunk = entities.slice(i, i + CHUNK);
+    const values = `VALUES ${chunk.map(() => '(?, ?)').join(',')}`;
+    await run(tx, `DELETE FROM insight_summary WHERE (entity, entity_id) IN (${values})`, chunk.flat());
+    await run(
+      tx,
+      `WITH e(entity, entity_id) AS (${values}),
+            l AS (SELECT e.entity, e.entity_id, (SELECT max(at) FROM insight_exchanges x WHERE x.entity = e.entity AND x.entity_id = e.entity_id) AS at FROM e)
+       INSERT INTO insight_summary (entity, entity_id, last_two_way_at, exchanges_year_before)
+       SELECT l.entity, l.entity_id, l.at,
+              (SELECT count(*) FROM insight_exchanges x WHERE x.entity = l.entity AND x.entity_id = l.entity_id AND x.at >= strftime('%Y-%m-%dT%H:%M:%fZ', l.at, '-365 days'))
+         FROM l WHERE l.at IS NOT NULL`,
+      chunk.flat(),
+    );
   }
-  const since = new Date(Date.parse(last) - YEAR_MS).toISOString();
-  const n = (await all<{ n: number }>(tx, 'SELECT count(*) AS n FROM insight_exchanges WHERE entity = ? AND entity_id = ? AND at >= ?', [entity, id, since]))[0]!.n;
-  await run(
-    tx,
-    `INSERT INTO insight_summary (entity, entity_id, last_two_way_at, exchanges_year_before) VALUES (?, ?, ?, ?)
-     ON CONFLICT(entity, entity_id) DO UPDATE SET last_two_way_at = excluded.last_two_way_at, exchanges_year_before = excluded.exchanges_year_before`,
-    [entity, id, last, n],
-  );
 }
 
 export const DERIVED_TABLES = [
