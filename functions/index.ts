@@ -44,6 +44,7 @@ import { getInvestorInsights } from './getInvestorInsights.js';
 import { getContactInsights } from './getContactInsights.js';
 import { listGoingCold } from './listGoingCold.js';
 import { getPartnerInsights } from './getPartnerInsights.js';
+import { rebuildInsights } from './rebuildInsights.js';
 
 export const functions: Record<string, AnyFn> = {
   login: login as AnyFn,
@@ -89,4 +90,5 @@ export const functions: Record<string, AnyFn> = {
   getContactInsights: getContactInsights as AnyFn,
   listGoingCold: listGoingCold as AnyFn,
   getPartnerInsights: getPartnerInsights as AnyFn,
+  rebuildInsights: rebuildInsights as AnyFn,
 };

@@ -122,6 +122,13 @@ CREATE TABLE insight_summary (
 ) WITHOUT ROWID;
 CREATE INDEX insight_summary_cold ON insight_summary(entity, last_two_way_at);
 
+-- Emails whose links went without a writer reporting it (a contact or investor deleted, its
+-- links removed by cascade): the next change hook or insights read brings them in line.
+CREATE TABLE insight_dirty (
+  email_id INTEGER PRIMARY KEY
+);
+CREATE TRIGGER insight_link_deleted AFTER DELETE ON email_investor_links BEGIN INSERT OR IGNORE INTO insight_dirty (email_id) VALUES (OLD.email_id); END;
+
 -- A deleted investor or contact takes its activity with it (its links go by cascade, which
 -- no writer reports). One line each: the migration runner splits statements at line-ending ';'.
 CREATE TRIGGER insight_investor_deleted AFTER DELETE ON investors BEGIN DELETE FROM insight_contrib WHERE entity = 'investor' AND entity_id = OLD.id; DELETE FROM insight_partner_mail WHERE entity = 'investor' AND entity_id = OLD.id; DELETE FROM insight_daily WHERE entity = 'investor' AND entity_id = OLD.id; DELETE FROM insight_totals WHERE entity = 'investor' AND entity_id = OLD.id; DELETE FROM insight_people WHERE entity = 'investor' AND entity_id = OLD.id; DELETE FROM insight_threads WHERE entity = 'investor' AND entity_id = OLD.id; DELETE FROM insight_replies WHERE entity = 'investor' AND entity_id = OLD.id; DELETE FROM insight_exchanges WHERE entity = 'investor' AND entity_id = OLD.id; DELETE FROM insight_summary WHERE entity = 'investor' AND entity_id = OLD.id; END;

@@ -10,7 +10,7 @@
 //   other — anyone else wrote it (a third party with the entity in copy).
 // Links never hold excluded or internal addresses, so exclusions reach the activity through
 // the rematch that removes their links.
-import type { Executor } from '../db/client.js';
+import type { Db, Executor } from '../db/client.js';
 import { all, run } from '../db/client.js';
 import { normalizeAddress } from '../mail/address.js';
 import { loadTeam, isTeamAddress, type Team } from './team.js';
@@ -101,7 +101,34 @@ async function upsert(tx: Executor, head: string, conflict: string, rows: unknow
 /** The email updater: bring the activity of these emails in line with their current rows. */
 export async function updateActivity(tx: Executor, emailIds: number[]): Promise<void> {
   const team = await loadTeam(tx);
-  for (let i = 0; i < emailIds.length; i += CHUNK) await updateChunk(tx, emailIds.slice(i, i + CHUNK), team);
+  // Emails left dirty by a cascade (see insight_dirty) ride along with the first writer after it.
+  const dirty = (await all<{ email_id: number }>(tx, 'SELECT email_id FROM insight_dirty LIMIT ?', [DIRTY_BATCH])).map((r) => r.email_id);
+  const ids = dirty.length ? [...new Set([...emailIds, ...dirty])] : emailIds;
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK);
+    await updateChunk(tx, chunk, team);
+    // Links this very writer removed marked their emails dirty; they are settled now.
+    await run(tx, `DELETE FROM insight_dirty WHERE email_id IN (${marks(chunk.length)})`, chunk);
+  }
+}
+
+const DIRTY_BATCH = 2_000;
+
+/** Settle every dirty email (an insights read calls this first). Cheap when there are none. */
+export async function settleDirty(db: Db): Promise<number> {
+  let n = 0;
+  while ((await all(db, 'SELECT 1 FROM insight_dirty LIMIT 1')).length) {
+    const tx = await db.transaction('write');
+    try {
+      const ids = (await all<{ email_id: number }>(tx, 'SELECT email_id FROM insight_dirty LIMIT ?', [DIRTY_BATCH])).map((r) => r.email_id);
+      await updateActivity(tx, ids);
+      await tx.commit();
+      n += ids.length;
+    } finally {
+      tx.close();
+    }
+  }
+  return n;
 }
 
 async function updateChunk(tx: Executor, ids: number[], team: Team): Promise<void> {
@@ -357,6 +384,7 @@ export const DERIVED_TABLES = [
   'insight_replies',
   'insight_exchanges',
   'insight_summary',
+  'insight_dirty',
 ] as const;
 
 /** Clears the derived tables (the team record stays). Run inside the caller's transaction. */

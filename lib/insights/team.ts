@@ -6,7 +6,7 @@
 import type { Db, Executor } from '../db/client.js';
 import { all, run } from '../db/client.js';
 import { domainAndParents, normalizeAddress, normalizeDomain } from '../mail/address.js';
-import { clearActivity, updateActivity } from './activity.js';
+import { clearActivity, settleDirty, updateActivity } from './activity.js';
 
 export interface Team {
   domains: Set<string>;
@@ -53,7 +53,10 @@ export async function ensureTeam(db: Db, workspaceDomains: readonly string[]): P
   const have = await loadTeam(db);
   const domainChange = differ(want.domains, have.domains);
   const addressChange = differ(want.addresses, have.addresses);
-  if (!domainChange.length && !addressChange.length) return 'current';
+  if (!domainChange.length && !addressChange.length) {
+    await settleDirty(db);
+    return 'current';
+  }
 
   const tx = await db.transaction('write');
   try {
@@ -77,6 +80,7 @@ export async function ensureTeam(db: Db, workspaceDomains: readonly string[]): P
     tx.close();
   }
   if (domainChange.length) await recomputeAll(db);
+  await settleDirty(db);
   return domainChange.length ? 'rebuilt' : 'addresses';
 }
 
