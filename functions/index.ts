@@ -53,6 +53,11 @@ import { compactFeed } from './compactFeed.js';
 import { createFeedToken } from './createFeedToken.js';
 import { listFeedTokens } from './listFeedTokens.js';
 import { deleteFeedToken } from './deleteFeedToken.js';
+import { getInvestorInsights } from './getInvestorInsights.js';
+import { getContactInsights } from './getContactInsights.js';
+import { listGoingCold } from './listGoingCold.js';
+import { getPartnerInsights } from './getPartnerInsights.js';
+import { rebuildInsights } from './rebuildInsights.js';
 
 export const functions: Record<string, AnyFn> = {
   login: login as AnyFn,
@@ -107,4 +112,9 @@ export const functions: Record<string, AnyFn> = {
   listReviews: listReviews as AnyFn,
   approveReview: approveReview as AnyFn,
   pruneSessions: pruneSessions as AnyFn,
+  getInvestorInsights: getInvestorInsights as AnyFn,
+  getContactInsights: getContactInsights as AnyFn,
+  listGoingCold: listGoingCold as AnyFn,
+  getPartnerInsights: getPartnerInsights as AnyFn,
+  rebuildInsights: rebuildInsights as AnyFn,
 };

@@ -12,6 +12,7 @@ import type { Executor } from '../db/client.js';
 import { reindexAttachments, reindexEmails } from '../search/index.js';
 import { feedAttachmentsChanged, feedEmailsChanged } from '../feed/outbox.js';
 import { refreshThreadActivity } from './activity.js';
+import { updateActivity } from '../insights/activity.js';
 
 /** Why a body or a row left the store, when the writer knows it. */
 export type RemovalReason = 'unmatched' | 'excluded' | 'purged' | 'deleted_everywhere';
@@ -24,7 +25,7 @@ export interface ChangeContext {
 type Updater = (tx: Executor, ids: number[], ctx: ChangeContext) => Promise<void>;
 
 // Derived stores, in the order they run. Each takes the ids whose emails changed.
-const emailUpdaters: Updater[] = [refreshThreadActivity, (tx, ids) => reindexEmails(tx, ids), feedEmailsChanged];
+const emailUpdaters: Updater[] = [refreshThreadActivity, (tx, ids) => updateActivity(tx, ids), (tx, ids) => reindexEmails(tx, ids), feedEmailsChanged];
 const attachmentUpdaters: Updater[] = [(tx, ids) => reindexAttachments(tx, ids), feedAttachmentsChanged];
 
 export async function emailsChanged(tx: Executor, emailIds: Iterable<number>, ctx: ChangeContext): Promise<void> {

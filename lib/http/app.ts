@@ -14,6 +14,7 @@ import { registerOauthRoutes } from './routes/oauth.js';
 import { registerSearchRoutes } from './routes/search.js';
 import { registerConsole } from '../console/index.js';
 import { registerFeedRoutes } from './routes/feed.js';
+import { registerInsightRoutes } from './routes/insights.js';
 
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
@@ -55,6 +56,7 @@ export function createApp(deps: Deps): Hono<Env> {
   registerSearchRoutes(app, deps);
   registerFeedRoutes(app, deps);
   registerAuditRoutes(app, deps);
+  registerInsightRoutes(app, deps);
   registerConsole(app, deps);
 
   app.notFound((c) => c.json(envelope(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));

@@ -15,6 +15,7 @@ import { ConfigError } from '../core/config.js';
 import { MigrationError } from '../db/migrate.js';
 import { SecretKeyError } from '../auth/secrets.js';
 import { startSchedule } from './schedule.js';
+import { ensureTeam } from '../insights/team.js';
 
 export async function main(): Promise<void> {
   // Everything this process creates (database, attachments, secrets) is private to its user.
@@ -32,6 +33,15 @@ export async function main(): Promise<void> {
   const { config, log } = deps;
   const heartbeat = startHeartbeat(deps);
   const interrupted = await recoverAtStart(deps);
+  // The relationship activity is computed against the team (workspace domains, mailboxes);
+  // after a change of either, bring it in line now rather than on the first insights read.
+  deps.background.run(
+    async () => {
+      const r = await ensureTeam(deps.db, config.gmail.workspaceDomains);
+      if (r !== 'current') log.info({ event: 'insights.team_changed', recomputed: r }, 'relationship activity recomputed for a changed team');
+    },
+    (err) => log.error({ event: 'insights.team_failed', error: err instanceof Error ? err.message : String(err) }, 'could not recompute relationship activity'),
+  );
   const app = createApp(deps);
   const schedule = startSchedule(deps);
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
