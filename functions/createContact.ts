@@ -2,6 +2,7 @@
 // POST /api/contacts (admin) or from the command line. An address may belong to one contact
 // only, so a second run with the same addresses answers CONFLICT.
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import {
   addValues,
   assertContactEmailsFree,
@@ -12,7 +13,6 @@ import {
   normaliseList,
   normaliseName,
   RematchSet,
-  writeTx,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';

@@ -2,6 +2,7 @@
 // POST /api/investors (admin) or from the command line; a second run with the same name
 // answers CONFLICT.
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import {
   addValues,
   insertInvestor,
@@ -11,7 +12,6 @@ import {
   normaliseList,
   normaliseName,
   RematchSet,
-  writeTx,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';

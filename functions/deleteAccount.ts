@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { getAccount, type AccountRow } from '../lib/capture/accounts.js';
 import { deleteUnreferencedBlobs } from '../lib/capture/blobs.js';
 import { emailsChanged } from '../lib/capture/changes.js';
-import { all, one, run } from '../lib/db/client.js';
+import { all, one, run, writeTx } from '../lib/db/client.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 import { refreshThreads } from '../lib/capture/threading.js';
 
 export const deleteAccount = defineFunction({
@@ -21,11 +22,10 @@ export const deleteAccount = defineFunction({
     if (acc.lease_owner && acc.lease_expires_at && Date.parse(acc.lease_expires_at) > deps.clock.now()) {
       throw new AppError('CONFLICT', `${acc.email} is syncing now; pause it and try again when the run ends`);
     }
-    const now = new Date(deps.clock.now()).toISOString();
+    const now = nowIso(deps.clock);
     let purgedEmails = 0;
     let shas: string[] = [];
-    const tx = await deps.db.transaction('write');
-    try {
+    await writeTx(deps.db, async (tx) => {
       if (input.purge) {
         const orphans = await all<{ id: number; thread_id: number | null }>(
           tx,
@@ -54,13 +54,7 @@ export const deleteAccount = defineFunction({
       } else {
         await run(tx, 'UPDATE email_accounts SET unenrolled_at = ?, sync_enabled = 0, refresh_token_enc = NULL, updated_at = ? WHERE id = ?', [now, now, acc.id]);
       }
-      await tx.commit();
-    } catch (err) {
-      await tx.rollback().catch(() => undefined);
-      throw err;
-    } finally {
-      tx.close();
-    }
+    });
     if (shas.length) shas = await deleteUnreferencedBlobs(deps.db, deps.config.dataDir, shas);
     deps.log.info({ event: 'accounts.unenrolled', account: acc.email, purge: input.purge, emails_deleted: purgedEmails, files_deleted: shas.length }, 'mailbox unenrolled');
     return { deleted: true, purged: input.purge, emails_deleted: purgedEmails, files_deleted: shas.length };

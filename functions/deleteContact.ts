@@ -1,7 +1,8 @@
 // Removes a contact and queues its addresses for rematch. Runs on DELETE /api/contacts/:id
 // (admin); a second run answers NOT_FOUND.
 import { z } from 'zod';
-import { contactById, RematchSet, writeTx } from '../lib/directory/directory.js';
+import { writeTx } from '../lib/db/client.js';
+import { contactById, RematchSet } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
 

@@ -2,7 +2,8 @@
 // its contacts' addresses are queued for rematch. Runs on DELETE /api/investors/:id (admin);
 // a second run answers NOT_FOUND.
 import { z } from 'zod';
-import { investorById, queueInvestorAddresses, RematchSet, writeTx } from '../lib/directory/directory.js';
+import { writeTx } from '../lib/db/client.js';
+import { investorById, queueInvestorAddresses, RematchSet } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
 

@@ -2,6 +2,7 @@
 // addresses whose matches change are queued for rematch. Runs on PATCH /api/contacts/:id
 // (admin); running it twice changes nothing more.
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import {
   assertContactEmailsFree,
   assertInvestorExists,
@@ -12,7 +13,6 @@ import {
   RematchSet,
   replaceValues,
   touch,
-  writeTx,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';

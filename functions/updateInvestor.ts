@@ -2,7 +2,7 @@
 // queued for rematch. Runs on PATCH /api/investors/:id (admin); running it twice changes
 // nothing more.
 import { z } from 'zod';
-import { one } from '../lib/db/client.js';
+import { one, writeTx } from '../lib/db/client.js';
 import {
   investorById,
   normaliseAddress,
@@ -12,7 +12,6 @@ import {
   RematchSet,
   replaceValues,
   touch,
-  writeTx,
 } from '../lib/directory/directory.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';

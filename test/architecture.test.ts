@@ -58,6 +58,23 @@ describe('dependency direction', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('shipped code (lib/, functions/, tools/, bench/) never imports test/: test doubles live there', () => {
+    const wrong: string[] = [];
+    for (const f of [...libFiles, ...fnFiles, ...walk('tools'), ...walk('bench')]) {
+      for (const { target } of importsOf(f)) if (under(target, ['test'])) wrong.push(`${f} → ${target}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('production code holds no test doubles', () => {
+    const wrong: string[] = [];
+    for (const f of [...libFiles, ...fnFiles]) {
+      const src = readFileSync(path.join(ROOT, f), 'utf8');
+      if (/\bclass FakeClock\b|\bfunction captureLogger\b/.test(src)) wrong.push(f);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('lib/ has no loose files: every module lives in the folder of its concern', () => {
     expect(readdirSync(path.join(ROOT, 'lib')).filter((n) => /\.tsx?$/.test(n))).toEqual([]);
   });

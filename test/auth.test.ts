@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TOKEN_TTL_MS } from '../lib/auth/credentials.js';
-import { FakeClock } from '../lib/core/clock.js';
+import { FakeClock } from './helpers/clock.js';
 import { all } from '../lib/db/client.js';
 import { LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS } from '../lib/auth/throttle.js';
 import { apiClient } from './helpers/api.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { all } from '../lib/db/client.js';
 import { invoke } from '../lib/core/fn.js';
-import { captureLogger } from '../lib/core/log.js';
+import { captureLogger } from './helpers/log.js';
 import { functions } from '../functions/index.js';
 import { startStack, type Stack } from '../tools/stack.js';
 

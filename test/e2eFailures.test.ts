@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { getAccount } from '../lib/capture/accounts.js';
 import { invoke } from '../lib/core/fn.js';
-import { captureLogger } from '../lib/core/log.js';
+import { captureLogger } from './helpers/log.js';
 import { functions } from '../functions/index.js';
 import { startStack, type Stack } from '../tools/stack.js';
 

@@ -20,7 +20,7 @@ import { ConfigError, loadConfig } from '../lib/core/config.js';
 import { one, run } from '../lib/db/client.js';
 import type { Deps } from '../lib/core/deps.js';
 import { invoke } from '../lib/core/fn.js';
-import { captureLogger } from '../lib/core/log.js';
+import { captureLogger } from './helpers/log.js';
 import { functions } from '../functions/index.js';
 import { startStack, type Stack } from '../tools/stack.js';
 import { makeDeps } from './helpers/deps.js';

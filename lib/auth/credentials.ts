@@ -6,6 +6,7 @@ import type { Db } from '../db/client.js';
 import { one, run } from '../db/client.js';
 import type { Actor } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
+import { isoAt } from '../core/time.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 const N = 16384;
@@ -45,11 +46,11 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 
 export async function issueToken(db: Db, userId: number, nowMs: number): Promise<{ token: string; expires_at: string }> {
   const token = randomBytes(32).toString('base64url');
-  const expires_at = new Date(nowMs + TOKEN_TTL_MS).toISOString();
+  const expires_at = isoAt(nowMs + TOKEN_TTL_MS);
   await run(db, 'INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)', [
     userId,
     hashToken(token),
-    new Date(nowMs).toISOString(),
+    isoAt(nowMs),
     expires_at,
   ]);
   return { token, expires_at };
@@ -73,5 +74,5 @@ export async function authenticate(db: Db, header: string | undefined, nowMs: nu
 }
 
 export async function revokeUserTokens(db: Db, userId: number, nowMs: number): Promise<void> {
-  await run(db, 'UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [new Date(nowMs).toISOString(), userId]);
+  await run(db, 'UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [isoAt(nowMs), userId]);
 }

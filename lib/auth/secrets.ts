@@ -13,6 +13,7 @@ import {
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../core/config.js';
+import { AppError } from '../core/errors.js';
 
 /** Where the master key comes from: the two config fields that decide it. */
 export type SecretKeySource = Pick<Config, 'dataDir' | 'secretKeyHex'>;
@@ -23,6 +24,27 @@ export class SecretKeyError extends Error {
     super(message);
     this.name = 'SecretKeyError';
   }
+}
+
+/**
+ * Run `work`, turning a SecretKeyError (key file unsafe or not a key) into a 500 that names
+ * the problem: at request time it is the operator's to fix, not the caller's. Works for
+ * plain and async work alike.
+ */
+export function withSecretKey<T>(work: () => T): T {
+  const asAppError = (err: unknown): unknown => (err instanceof SecretKeyError ? new AppError('INTERNAL', err.message, { cause: err }) : err);
+  let out: T;
+  try {
+    out = work();
+  } catch (err) {
+    throw asAppError(err);
+  }
+  if (out instanceof Promise) {
+    return out.catch((err: unknown) => {
+      throw asAppError(err);
+    }) as T;
+  }
+  return out;
 }
 
 /** A stored secret could not be decrypted: tampered with, truncated, or sealed under another key. */

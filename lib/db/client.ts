@@ -58,6 +58,24 @@ export async function run(db: Executor, sql: string, args: InArgs = []) {
   return db.execute({ sql, args });
 }
 
+/**
+ * Run `fn` in one write transaction: everything it wrote is kept, or (on any throw) nothing.
+ * The transaction is closed either way, which also releases this process's write turn.
+ */
+export async function writeTx<T>(db: Db, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  const tx = await db.transaction('write');
+  try {
+    const result = await fn(tx);
+    await tx.commit();
+    return result;
+  } catch (err) {
+    if (!tx.closed) await tx.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    tx.close();
+  }
+}
+
 function rowToObject(row: Row, columns: string[]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (let i = 0; i < columns.length; i++) {

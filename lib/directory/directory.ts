@@ -2,23 +2,9 @@
 // Normalisation and the writes shared by the CRUD handlers and the bulk import live here,
 // so an address is checked, stored and queued for rematch the same way on every path.
 import type { InStatement, Transaction } from '@libsql/client';
-import { all, one, type Db, type Executor } from '../db/client.js';
-import { AppError, validation } from '../core/errors.js';
+import { all, one, type Executor } from '../db/client.js';
 
-/** Run `fn` in one write transaction: everything it wrote is kept, or (on any throw) nothing. */
-export async function writeTx<T>(db: Db, fn: (tx: Transaction) => Promise<T>): Promise<T> {
-  const tx = await db.transaction('write');
-  try {
-    const result = await fn(tx);
-    await tx.commit();
-    return result;
-  } catch (err) {
-    if (!tx.closed) await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
-}
+import { AppError, validation } from '../core/errors.js';
 
 // ---------------------------------------------------------------------------------------
 // Normalisation: trimmed, lower case, and refused with a message that says what to give.

@@ -11,12 +11,13 @@ import { migrate } from '../db/migrate.js';
 import { hashPassword } from '../auth/credentials.js';
 import { Background } from '../core/background.js';
 import { ensureSecretKey } from '../auth/secrets.js';
+import { nowIso } from '../core/time.js';
 
 export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): Promise<void> {
   if (!config.admin) return;
   const existing = await one(db, "SELECT id FROM users WHERE role = 'admin' LIMIT 1");
   if (existing) return;
-  const now = new Date(clock.now()).toISOString();
+  const now = nowIso(clock);
   await run(
     db,
     `INSERT INTO users (username, email, role, password_hash, disabled, created_at, updated_at)

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInvestor } from '../../functions/createInvestor.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, one } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { apiClient } from '../helpers/api.js';

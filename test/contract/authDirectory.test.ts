@@ -2,7 +2,7 @@
 // envelopes, token revocation, and that every route but three needs a bearer token.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { apiClient } from '../helpers/api.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { gmailEnv } from '../helpers/mail.js';

@@ -7,7 +7,7 @@ import { createContact } from '../../functions/createContact.js';
 import { createInvestor } from '../../functions/createInvestor.js';
 import { enroll } from '../../functions/enroll.js';
 import { getAccount } from '../../lib/capture/accounts.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, one } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { beginAccountSync } from '../../lib/capture/syncRunner.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
 import { buildDeps } from '../../lib/run/bootstrap.js';
-import { captureLogger } from '../../lib/core/log.js';
+import { captureLogger } from '../helpers/log.js';
 import { functions } from '../../functions/index.js';
 import { run } from '../helpers/subprocess.js';
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createContact } from '../../functions/createContact.js';
 import { createInvestor } from '../../functions/createInvestor.js';
 import { createApp } from '../../lib/http/app.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, one, run } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { apiClient } from '../helpers/api.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../tools/stack.js';
-import { captureLogger } from '../../lib/core/log.js';
+import { captureLogger } from '../helpers/log.js';
 import { contractViolations, TIME } from './shape.js';
 
 let stack: Stack;

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { captureLogger } from '../../lib/core/log.js';
+import { captureLogger } from '../helpers/log.js';
 import { startStack, type Stack } from '../../tools/stack.js';
 import { contractViolations } from './shape.js';
 

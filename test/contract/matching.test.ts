@@ -6,7 +6,7 @@ import { createExclusion } from '../../functions/createExclusion.js';
 import { createInvestor } from '../../functions/createInvestor.js';
 import { enroll } from '../../functions/enroll.js';
 import { getAccount } from '../../lib/capture/accounts.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { beginAccountSync } from '../../lib/capture/syncRunner.js';

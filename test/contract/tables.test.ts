@@ -7,7 +7,7 @@ import { enroll } from '../../functions/enroll.js';
 import { createExclusion } from '../../functions/createExclusion.js';
 import { rematch } from '../../functions/rematch.js';
 import { getAccount } from '../../lib/capture/accounts.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, one, run } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { beginAccountSync } from '../../lib/capture/syncRunner.js';
