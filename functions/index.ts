@@ -23,7 +23,6 @@ import { createExclusion } from './createExclusion.js';
 import { deleteExclusion } from './deleteExclusion.js';
 import { oauthStart } from './oauthStart.js';
 import { oauthCallback } from './oauthCallback.js';
-
 import { enroll } from './enroll.js';
 import { enrollAll } from './enrollAll.js';
 import { listAccounts } from './listAccounts.js';
@@ -41,44 +40,51 @@ import { listThreads } from './listThreads.js';
 import { getThread } from './getThread.js';
 import { getAttachment } from './getAttachment.js';
 
-export const functions: Record<string, AnyFn> = {
-  login: login as AnyFn,
-  logout: logout as AnyFn,
-  changePassword: changePassword as AnyFn,
-  listUsers: listUsers as AnyFn,
-  createUser: createUser as AnyFn,
-  updateUser: updateUser as AnyFn,
-  deleteUser: deleteUser as AnyFn,
-  listInvestors: listInvestors as AnyFn,
-  createInvestor: createInvestor as AnyFn,
-  getInvestor: getInvestor as AnyFn,
-  updateInvestor: updateInvestor as AnyFn,
-  deleteInvestor: deleteInvestor as AnyFn,
-  listContacts: listContacts as AnyFn,
-  createContact: createContact as AnyFn,
-  getContact: getContact as AnyFn,
-  updateContact: updateContact as AnyFn,
-  deleteContact: deleteContact as AnyFn,
-  importInvestors: importInvestors as AnyFn,
-  listExclusions: listExclusions as AnyFn,
-  createExclusion: createExclusion as AnyFn,
-  deleteExclusion: deleteExclusion as AnyFn,
-  oauthStart: oauthStart as AnyFn,
-  oauthCallback: oauthCallback as AnyFn,
-  enroll: enroll as AnyFn,
-  enrollAll: enrollAll as AnyFn,
-  listAccounts: listAccounts as AnyFn,
-  updateAccount: updateAccount as AnyFn,
-  deleteAccount: deleteAccount as AnyFn,
-  syncMailbox: syncMailbox as AnyFn,
-  syncAll: syncAll as AnyFn,
-  runNow: runNow as AnyFn,
-  listRuns: listRuns as AnyFn,
-  status: status as AnyFn,
-  fetchAttachment: fetchAttachment as AnyFn,
-  rematch: rematch as AnyFn,
-  rematchQueued: rematchQueued as AnyFn,
-  listThreads: listThreads as AnyFn,
-  getThread: getThread as AnyFn,
-  getAttachment: getAttachment as AnyFn,
-};
+export const functions = {
+  login,
+  logout,
+  changePassword,
+  listUsers,
+  createUser,
+  updateUser,
+  deleteUser,
+  listInvestors,
+  createInvestor,
+  getInvestor,
+  updateInvestor,
+  deleteInvestor,
+  listContacts,
+  createContact,
+  getContact,
+  updateContact,
+  deleteContact,
+  importInvestors,
+  listExclusions,
+  createExclusion,
+  deleteExclusion,
+  oauthStart,
+  oauthCallback,
+  enroll,
+  enrollAll,
+  listAccounts,
+  updateAccount,
+  deleteAccount,
+  syncMailbox,
+  syncAll,
+  runNow,
+  listRuns,
+  status,
+  fetchAttachment,
+  rematch,
+  rematchQueued,
+  listThreads,
+  getThread,
+  getAttachment,
+} satisfies Record<string, AnyFn>;
+
+export type FunctionName = keyof typeof functions;
+
+/** The function registered under `name`, or undefined (never an Object.prototype member). */
+export function functionNamed(name: string): AnyFn | undefined {
+  return Object.hasOwn(functions, name) ? functions[name as FunctionName] : undefined;
+}

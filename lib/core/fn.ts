@@ -7,7 +7,9 @@ import type { CallContext, Deps } from './deps.js';
 export interface FnDef<I extends z.ZodType, O> {
   name: string;
   input: I;
-  run: (deps: Deps, input: z.output<I>, ctx: CallContext) => Promise<O>;
+  // Method syntax on purpose: it lets a function with a specific input stand in the registry
+  // as an AnyFn, which invoke() makes safe by parsing the input with the same `input` schema.
+  run(deps: Deps, input: z.output<I>, ctx: CallContext): Promise<O>;
 }
 
 export type AnyFn = FnDef<z.ZodType, unknown>;
