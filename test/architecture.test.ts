@@ -66,6 +66,14 @@ describe('dependency direction', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('the Gmail emulator judges the product independently: it runs no code of lib/', () => {
+    const wrong: string[] = [];
+    for (const f of walk('tools/gmail-emulator')) {
+      for (const { target, typeOnly } of importsOf(f)) if (!typeOnly && under(target, ['lib'])) wrong.push(`${f} → ${target}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('production code holds no test doubles', () => {
     const wrong: string[] = [];
     for (const f of [...libFiles, ...fnFiles]) {
