@@ -1,5 +1,5 @@
 // Changes the signed-in user's own password and ends their other sessions; the token the
-// request came with stays valid. Runs on POST /api/auth/password. A wrong current password
+// request came with stays valid. Runs on POST /api/auth/password (any user). A wrong current password
 // counts as a failed login for throttling.
 import { z } from 'zod';
 import { hashPassword, verifyPassword } from '../lib/auth/credentials.js';

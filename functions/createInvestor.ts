@@ -1,5 +1,5 @@
 // Adds an investor with its domains and addresses, and queues them for rematch. Runs on
-// POST /api/investors (admin) or from the command line; a second run with the same name
+// POST /api/investors (any user) or from the command line; a second run with the same name
 // answers CONFLICT.
 import { z } from 'zod';
 import { writeTx } from '../lib/db/client.js';

@@ -1,4 +1,4 @@
-// DELETE /api/email/accounts/:id[?purge=true]: unenrol a mailbox. Without purge its
+// DELETE /api/email/accounts/:id[?purge=true] (admin): unenrol a mailbox. Without purge its
 // captured copies stay; with purge, its copies and every email no other mailbox holds are
 // deleted, with their attachment files once nothing references them. Running it twice is safe.
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 // Removes a contact and queues its addresses for rematch. Runs on DELETE /api/contacts/:id
-// (admin); a second run answers NOT_FOUND.
+// (any user); a second run answers NOT_FOUND.
 import { z } from 'zod';
 import { writeTx } from '../lib/db/client.js';
 import { contactById, RematchSet } from '../lib/directory/directory.js';

@@ -1,5 +1,5 @@
 // Removes an investor; its contacts stay, without an investor. Its domains and addresses and
-// its contacts' addresses are queued for rematch. Runs on DELETE /api/investors/:id (admin);
+// its contacts' addresses are queued for rematch. Runs on DELETE /api/investors/:id (any user);
 // a second run answers NOT_FOUND.
 import { z } from 'zod';
 import { writeTx } from '../lib/db/client.js';

@@ -1,4 +1,4 @@
-// Enrol one mailbox for capture. Runs on POST /api/email/accounts/enroll; running it twice
+// Enrol one mailbox for capture. Runs on POST /api/email/accounts/enroll (admin); running it twice
 // is safe (the second call answers the existing account, created: false).
 import { z } from 'zod';
 import { accountView, type AccountRow } from '../lib/capture/accounts.js';

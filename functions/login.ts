@@ -1,4 +1,4 @@
-// Exchanges a username and password for a bearer token. Runs on POST /api/auth/login.
+// Exchanges a username and password for a bearer token. Runs on POST /api/auth/login (no token).
 // Every failure is recorded for throttling; running it twice issues two tokens.
 import { z } from 'zod';
 import { dummyPasswordHash, issueToken, verifyPassword } from '../lib/auth/credentials.js';

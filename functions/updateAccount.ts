@@ -1,5 +1,5 @@
-// Pause or resume one mailbox (PATCH /api/email/accounts/:id {sync_enabled}). Idempotent.
-// Pausing is not a state: a paused mailbox keeps its state and its sync position.
+// Pause or resume one mailbox. Runs on PATCH /api/email/accounts/:id {sync_enabled} (admin).
+// Idempotent. Pausing is not a state: a paused mailbox keeps its state and its sync position.
 import { z } from 'zod';
 import { accountView, getAccount } from '../lib/capture/accounts.js';
 import { run } from '../lib/db/client.js';

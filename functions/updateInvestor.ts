@@ -1,5 +1,5 @@
 // Renames an investor or replaces its domain or address list; what was added or removed is
-// queued for rematch. Runs on PATCH /api/investors/:id (admin); running it twice changes
+// queued for rematch. Runs on PATCH /api/investors/:id (any user); running it twice changes
 // nothing more.
 import { z } from 'zod';
 import { one, writeTx } from '../lib/db/client.js';
