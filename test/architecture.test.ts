@@ -93,3 +93,21 @@ describe('dependency direction', () => {
     expect(found[1]!.typeOnly).toBe(true);
   });
 });
+
+describe('the tree speaks only of itself', () => {
+  it('no code, test or operator doc points at notes outside the repository', () => {
+    const files = [...walk('lib'), ...walk('functions'), ...walk('tools'), ...walk('bench'), ...walk('test')];
+    const docs = readdirSync(path.join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' })
+      .filter((n) => n.endsWith('.md'))
+      .map((n) => `docs/${n}`);
+    const wrong: string[] = [];
+    for (const f of [...files, ...docs, 'README.md']) {
+      const lines = readFileSync(path.join(ROOT, f), 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        if (f === 'test/architecture.test.ts') return;
+        if (/\bCONTRACT\b(?:\s*§|\.md|-level)|\b(?:GMAIL|STACK|STYLE|CONTRACT)\.md\b/.test(line)) wrong.push(`${f}:${i + 1}`);
+      });
+    }
+    expect(wrong).toEqual([]);
+  });
+});

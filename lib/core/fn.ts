@@ -23,7 +23,7 @@ export function parseInput<I extends z.ZodType>(schema: I, raw: unknown): z.outp
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = issue.path.map(String).join('.');
-  // CONTRACT §4: a VALIDATION answer always names a field; the whole input is `body`.
+  // A VALIDATION answer always names a field (the API promises it); the whole input is `body`.
   throw new AppError('VALIDATION', field ? `${field}: ${issue.message}` : issue.message, {
     field: field || 'body',
   });

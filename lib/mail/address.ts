@@ -1,4 +1,4 @@
-// Email address normalisation and folding (CONTRACT §7 "Address folding"), domain helpers and the
+// Email address normalisation and folding (case, googlemail.com, Gmail dots, +tags), domain helpers and the
 // free-mail check used by matching.
 import { createRequire } from 'node:module';
 

@@ -371,7 +371,7 @@ function utcParts(year: number, month: number, day: number, hour: number, minute
 const EARLIEST_PLAUSIBLE = Date.UTC(1990, 0, 1);
 const DAY_MS = 86_400_000;
 
-/** CONTRACT §7: the Date header when plausible (not before 1990, at most a day after internalDate), else internalDate. */
+/** sent_at: the Date header when plausible (not before 1990, at most a day after internalDate), else internalDate. */
 export function chooseSentAt(dateHeader: string | null | undefined, internalDate: number): string {
   const t = parseMailDate(dateHeader);
   const hasInternal = Number.isFinite(internalDate) && internalDate > 0;

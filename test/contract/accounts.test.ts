@@ -1,4 +1,4 @@
-// CONTRACT §4 mailbox lifecycle over HTTP: unenrol, purge (also of a mailbox unenrolled
+// The mailbox lifecycle over HTTP: unenrol, purge (also of a mailbox unenrolled
 // earlier), re-enrol, and the runs list's limit.
 import { existsSync } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// CONTRACT §4 "Auth and directory", held to the letter over HTTP: shapes, statuses, error
+// The auth and directory API, held to the letter over HTTP: shapes, statuses, error
 // envelopes, token revocation, and that every route but three needs a bearer token.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
@@ -38,7 +38,7 @@ function servedRoutes(): { method: string; path: string }[] {
   return [...seen.values()];
 }
 
-describe('bearer tokens (CONTRACT §4)', () => {
+describe('bearer tokens', () => {
   it('every route but /healthz, /api/auth/login and /api/email/oauth/callback answers 401 UNAUTHENTICATED without a token or with a bad one', async () => {
     const routes = servedRoutes();
     // The table must really list the API, or this test proves nothing.

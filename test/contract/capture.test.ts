@@ -1,4 +1,4 @@
-// CONTRACT §6 and §7 rules of capture that show in the tables: drafts, chats and spam are never
+// The rules of capture that show in the tables: drafts, chats and spam are never
 // captured (history included), mail without a Message-ID is one row across mailboxes whatever
 // per-copy headers each copy has, sent_at plausibility, and a body Gmail hands over as an
 // attachmentId is still the body (and is never fetched for unmatched mail).

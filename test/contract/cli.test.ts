@@ -1,4 +1,4 @@
-// CONTRACT §2: every handler runs alone from the command line with JSON input, against the
+// Every handler runs alone from the command line with JSON input, against the
 // same database the server uses: `npm run fn -- <name> '<json>'`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

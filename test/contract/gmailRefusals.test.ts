@@ -1,4 +1,4 @@
-// CONTRACT §5 account states and run rows when Gmail misbehaves as GMAIL.md describes, seen
+// Account states and run rows when Gmail misbehaves as it does in production, seen
 // only through the HTTP API (run-now, runs, accounts, status) on the emulator: a mailbox
 // without Gmail, the daily limit, a message deleted between list and get, an expired access
 // token, and a revoked OAuth consent. One mailbox's failure never stops the others.

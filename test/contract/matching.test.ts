@@ -1,4 +1,4 @@
-// CONTRACT §6 and §7 matching rules, through the whole capture: what a real sync links and
+// The matching rules, through the whole capture: what a real sync links and
 // what the threads API then lists for an investor or a contact.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContact } from '../../functions/createContact.js';
