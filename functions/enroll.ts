@@ -8,7 +8,7 @@ import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
 
-export const EnrollInput = z.object({
+const EnrollInput = z.object({
   email: z.string().trim().toLowerCase().email('must be an email address'),
   auth_method: z.enum(['dwd', 'oauth']).nullish(),
 });

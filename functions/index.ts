@@ -82,7 +82,7 @@ export const functions = {
   getAttachment,
 } satisfies Record<string, AnyFn>;
 
-export type FunctionName = keyof typeof functions;
+type FunctionName = keyof typeof functions;
 
 /** The function registered under `name`, or undefined (never an Object.prototype member). */
 export function functionNamed(name: string): AnyFn | undefined {

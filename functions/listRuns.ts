@@ -4,7 +4,7 @@ import { getAccount } from '../lib/capture/accounts.js';
 import { all } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';
 
-export interface RunView {
+interface RunView {
   id: number;
   account: string | null;
   kind: string;

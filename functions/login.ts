@@ -8,7 +8,7 @@ import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { assertNotThrottled, clearLoginFailures, recordLoginFailure } from '../lib/auth/throttle.js';
 
-export const LoginInput = z.object({
+const LoginInput = z.object({
   username: z.string().trim().min(1, 'is required').max(200),
   password: z.string().min(1, 'is required').max(1024),
 });

@@ -12,13 +12,13 @@ import { withSecretKey } from '../lib/auth/secrets.js';
 
 const param = (max: number) => z.string().max(max, `must be at most ${max} characters`).optional();
 
-export const OauthCallbackInput = z.object({
+const OauthCallbackInput = z.object({
   code: param(2048),
   state: param(2048),
   error: param(256),
 });
 
-export interface OauthCallbackResult {
+interface OauthCallbackResult {
   email: string;
   account_id: number;
   auth_method: 'oauth';

@@ -9,11 +9,11 @@ import { defineFunction } from '../lib/core/fn.js';
 import { consentUrl, issueState, requireOAuthConfig } from '../lib/auth/consent.js';
 import { withSecretKey } from '../lib/auth/secrets.js';
 
-export const OauthStartInput = z.object({
+const OauthStartInput = z.object({
   email: z.string({ message: 'email is required' }).trim().toLowerCase().email('email must be an email address'),
 });
 
-export interface OauthStartResult {
+interface OauthStartResult {
   url: string;
   email: string;
   expires_at: string;

@@ -16,7 +16,7 @@ import { functions } from '../functions/index.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from './gmail-emulator/index.js';
 import { deliverCorpus, generateCorpus, type Corpus, type CorpusOptions, type GroundTruth } from './corpus/index.js';
 
-export interface StackOptions {
+interface StackOptions {
   dataDir: string;
   /** Preferred port; taken or 0 → a free one. */
   port?: number;

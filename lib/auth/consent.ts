@@ -13,7 +13,7 @@ import { createOAuthClient, GMAIL_READONLY_SCOPE } from '../gmail/tokens.js';
 import { GmailStop } from '../gmail/types.js';
 import { decryptSecret, encryptSecret, SecretDecryptError, signValue, verifySignature, withSecretKey } from './secrets.js';
 
-export const STATE_TTL_MS = 10 * 60_000;
+const STATE_TTL_MS = 10 * 60_000;
 /** Used or expired states are kept this long (for a clear "already used" answer), then dropped. */
 const STATE_RETENTION_MS = 24 * 3600_000;
 
@@ -21,7 +21,7 @@ export { GMAIL_READONLY_SCOPE };
 
 const OAUTH_VARS = ['CRM_GMAIL_OAUTH_CLIENT_ID', 'CRM_GMAIL_OAUTH_CLIENT_SECRET', 'CRM_GMAIL_OAUTH_REDIRECT_URL'] as const;
 
-export type OAuthClientConfig = NonNullable<Config['gmail']['oauth']>;
+type OAuthClientConfig = NonNullable<Config['gmail']['oauth']>;
 
 /** The OAuth client settings, or a CONFLICT naming what the operator must set. */
 export function requireOAuthConfig(config: Config): OAuthClientConfig {
@@ -53,7 +53,7 @@ interface StatePayload {
   x: number;
 }
 
-export interface VerifiedState {
+interface VerifiedState {
   nonce: string;
   userId: number;
   email: string;
@@ -130,7 +130,7 @@ export function consentUrl(config: Config, email: string, state: string): string
 
 // ---- the code exchange and the mailbox check ----
 
-export interface GrantedMailbox {
+interface GrantedMailbox {
   emailAddress: string;
   refreshToken: string;
 }

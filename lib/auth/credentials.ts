@@ -42,7 +42,7 @@ export function dummyPasswordHash(): Promise<string> {
   return dummyHash;
 }
 
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export async function issueToken(db: Db, userId: number, nowMs: number): Promise<{ token: string; expires_at: string }> {
   const token = randomBytes(32).toString('base64url');

@@ -45,8 +45,6 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_VARS = new Set(['CRM_ADMIN_PASSWORD', 'CRM_DB_AUTH_TOKEN', 'CRM_GMAIL_OAUTH_CLIENT_SECRET', 'CRM_SECRET_KEY']);
-
 const intIn = (min: number, max: number) =>
   z
     .string()
@@ -204,7 +202,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** A service-account key must exist, be a regular file, and not be readable by group or others. */
-export function checkKeyFile(file: string): string | undefined {
+function checkKeyFile(file: string): string | undefined {
   let st;
   try {
     st = statSync(file);
@@ -228,4 +226,3 @@ function dedupe(problems: { variable: string; message: string }[]) {
   });
 }
 
-export const isSecretVariable = (name: string) => SECRET_VARS.has(name);

@@ -1,5 +1,5 @@
 // One error type for the whole service: a closed code, one status mapping, one envelope.
-export const ERROR_CODES = [
+const ERROR_CODES = [
   'VALIDATION',
   'UNAUTHENTICATED',
   'FORBIDDEN',
@@ -12,7 +12,7 @@ export const ERROR_CODES = [
   'UPSTREAM',
   'INTERNAL',
 ] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+type ErrorCode = (typeof ERROR_CODES)[number];
 
 const STATUS: Record<ErrorCode, number> = {
   VALIDATION: 400,
@@ -28,7 +28,7 @@ const STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
-export interface AppErrorOptions {
+interface AppErrorOptions {
   field?: string;
   retryable?: boolean;
   retryAfterSec?: number;
@@ -55,11 +55,7 @@ export class AppError extends Error {
   }
 }
 
-export function statusOf(code: ErrorCode): number {
-  return STATUS[code];
-}
-
-export interface ErrorEnvelope {
+interface ErrorEnvelope {
   error: { code: ErrorCode; message: string; field?: string };
 }
 

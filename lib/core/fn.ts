@@ -18,7 +18,7 @@ export function defineFunction<I extends z.ZodType, O>(def: FnDef<I, O>): FnDef<
   return def;
 }
 
-export function parseInput<I extends z.ZodType>(schema: I, raw: unknown): z.output<I> {
+function parseInput<I extends z.ZodType>(schema: I, raw: unknown): z.output<I> {
   const r = schema.safeParse(raw ?? {});
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;

@@ -3,7 +3,7 @@ import { pino, type Logger as PinoLogger } from 'pino';
 
 export type Logger = Pick<PinoLogger, 'info' | 'warn' | 'error' | 'debug' | 'child'>;
 
-export const REDACT_KEYS = [
+const REDACT_KEYS = [
   'password',
   'password_hash',
   'token',

@@ -11,9 +11,9 @@ export interface Executor {
 }
 export type { InStatement, Row };
 
-export const BUSY_TIMEOUT_MS = 15_000;
+const BUSY_TIMEOUT_MS = 15_000;
 
-export interface DbOptions {
+interface DbOptions {
   url: string;
   authToken?: string;
 }

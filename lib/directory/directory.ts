@@ -83,7 +83,7 @@ export class RematchSet {
 // ---------------------------------------------------------------------------------------
 // The three lists hanging off investors and contacts, handled by one set of functions.
 
-export type ListName = 'investor_domains' | 'investor_emails' | 'contact_emails';
+type ListName = 'investor_domains' | 'investor_emails' | 'contact_emails';
 
 const LISTS: Record<ListName, { owner: string; value: string; kind: 'address' | 'domain' }> = {
   investor_domains: { owner: 'investor_id', value: 'domain', kind: 'domain' },
@@ -91,7 +91,7 @@ const LISTS: Record<ListName, { owner: string; value: string; kind: 'address' | 
   contact_emails: { owner: 'contact_id', value: 'email', kind: 'address' },
 };
 
-export async function listValues(sql: Executor, list: ListName, ownerId: number): Promise<string[]> {
+async function listValues(sql: Executor, list: ListName, ownerId: number): Promise<string[]> {
   const { owner, value } = LISTS[list];
   const got = await all<{ v: string }>(sql, `SELECT ${value} AS v FROM ${list} WHERE ${owner} = ? ORDER BY ${value}`, [ownerId]);
   return got.map((r) => r.v);
@@ -147,7 +147,7 @@ export async function assertInvestorExists(sql: Executor, investorId: number | n
 // ---------------------------------------------------------------------------------------
 // Reading: one query per list, the address lists gathered with json_group_array.
 
-export interface InvestorView {
+interface InvestorView {
   id: number;
   name: string;
   domains: string[];
@@ -156,7 +156,7 @@ export interface InvestorView {
   updated_at: string;
 }
 
-export interface ContactView {
+interface ContactView {
   id: number;
   name: string;
   investor_id: number | null;

@@ -26,8 +26,8 @@ import {
 } from './types.js';
 
 /** Gmail answers "Too many concurrent requests for user" at about 10; the contract allows 8. */
-export const MAX_IN_FLIGHT_LIMIT = 8;
-export const DEFAULT_MAX_IN_FLIGHT = 4;
+const MAX_IN_FLIGHT_LIMIT = 8;
+const DEFAULT_MAX_IN_FLIGHT = 4;
 /** Slack for latency jitter between our grant and Gmail's count (see QuotaLimiter). */
 export const JITTER_MARGIN_MS = 50;
 

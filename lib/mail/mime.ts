@@ -26,7 +26,7 @@ export function decodeHeaderWords(value: string): string {
 }
 
 /** Bytes to text in one charset; never throws. */
-export interface CharsetDecoder {
+interface CharsetDecoder {
   decode(bytes: Uint8Array): string;
 }
 
@@ -79,7 +79,7 @@ function makeDecoder(label: string): CharsetDecoder | null {
 }
 
 /** A non-throwing decoder for a MIME charset label; null when the label is unknown. */
-export function decoderFor(charset: string | null | undefined): CharsetDecoder | null {
+function decoderFor(charset: string | null | undefined): CharsetDecoder | null {
   const label = (charset ?? '').trim().toLowerCase().replace(/^["']|["']$/g, '');
   if (!label) return null;
   const cached = decoderCache.get(label);
@@ -141,7 +141,7 @@ export function decodeRawHeaderBytes(latin1: string, fallbackCharset?: string | 
   }
 }
 
-export interface StructuredValue {
+interface StructuredValue {
   /** The main token, lower case (e.g. `text/plain`, `attachment`); '' when absent. */
   value: string;
   /** Parameters by lower-cased name, decoded (RFC 2231 continuations and charsets, RFC 2047 words). */
@@ -248,7 +248,7 @@ function decodeRfc2231(list: { index: number; encoded: boolean; text: string }[]
 }
 
 /** A part's file name as Gmail shows it: Content-Disposition filename, else Content-Type name; '' when none. */
-export function filenameFrom(contentType: StructuredValue, disposition: StructuredValue): string {
+function filenameFrom(contentType: StructuredValue, disposition: StructuredValue): string {
   const name = disposition.params.filename ?? contentType.params.name ?? '';
   return name.replace(/[\r\n\t]+/g, ' ').trim();
 }
@@ -285,7 +285,7 @@ const NAMED_ENTITIES: Record<string, string> = {
 };
 
 /** Decodes HTML character references (Gmail escapes its `snippet`); unknown names are left as written. */
-export function decodeHtmlEntities(s: string): string {
+function decodeHtmlEntities(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(/&(#[xX][0-9a-fA-F]{1,6}|#\d{1,7}|[a-zA-Z][a-zA-Z0-9]{1,31});/g, (all, e: string) => {
     if (e[0] === '#') {
@@ -372,7 +372,7 @@ const EARLIEST_PLAUSIBLE = Date.UTC(1990, 0, 1);
 const DAY_MS = 86_400_000;
 
 /** sent_at: the Date header when plausible (not before 1990, at most a day after internalDate), else internalDate. */
-export function chooseSentAt(dateHeader: string | null | undefined, internalDate: number): string {
+function chooseSentAt(dateHeader: string | null | undefined, internalDate: number): string {
   const t = parseMailDate(dateHeader);
   const hasInternal = Number.isFinite(internalDate) && internalDate > 0;
   if (t !== null && t >= EARLIEST_PLAUSIBLE && (!hasInternal || t <= internalDate + DAY_MS)) {
@@ -414,7 +414,7 @@ function stripComments(address: string | undefined): string | undefined {
  * Every address in the given header values, lower-cased and de-duplicated (first display name
  * wins). Groups are flattened; entries that are not addresses are dropped; never throws.
  */
-export function parseAddressList(values: string[]): Address[] {
+function parseAddressList(values: string[]): Address[] {
   const out: Address[] = [];
   const seen = new Set<string>();
   for (const value of values) {
@@ -453,7 +453,7 @@ function normalisedIds(values: string[]): string[] {
 }
 
 /** Message-ID without angle brackets, case kept; null when absent or empty. */
-export function messageIdOf(value: string | null | undefined): string | null {
+function messageIdOf(value: string | null | undefined): string | null {
   if (!value) return null;
   const ids = extractIds(value);
   if (ids.length) return ids[0]!;
@@ -467,7 +467,7 @@ export function messageIdOf(value: string | null | undefined): string | null {
  * Gmail hands over decoded gives the same key as one handed over encoded; per-copy headers
  * (Delivered-To, Received, Bcc) never take part.
  */
-export function headerHash(headers: Header[] | null | undefined): string {
+function headerHash(headers: Header[] | null | undefined): string {
   const addrs = (name: string) =>
     parseAddressList(headerValues(headers, name))
       .map((a) => a.address)
@@ -510,7 +510,7 @@ function partInfo(part: Part): PartInfo {
   return { contentType, disposition, filename };
 }
 
-export interface ParseOptions {
+interface ParseOptions {
   /** Decode text bodies (default true). Off skips the work for mail that will be stored metadata-only. */
   bodies?: boolean;
 }

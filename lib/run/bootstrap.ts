@@ -13,7 +13,7 @@ import { Background } from '../core/background.js';
 import { ensureSecretKey } from '../auth/secrets.js';
 import { nowIso } from '../core/time.js';
 
-export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): Promise<void> {
+async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): Promise<void> {
   if (!config.admin) return;
   const existing = await one(db, "SELECT id FROM users WHERE role = 'admin' LIMIT 1");
   if (existing) return;

@@ -6,7 +6,7 @@ import { envelope, toAppError } from '../core/errors.js';
 import { invoke, type AnyFn } from '../core/fn.js';
 import { functions } from '../../functions/index.js';
 
-export interface Job {
+interface Job {
   name: string;
   /** croner pattern, or an interval in seconds. */
   every: string | { seconds: number };

@@ -10,13 +10,13 @@ import type { Rng } from '../gmail-emulator/rng.js';
 
 export const DEFAULT_FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/eml/', import.meta.url));
 
-export interface Fixture {
+interface Fixture {
   file: string;
   raw: Buffer;
   features: string[];
 }
 
-export interface FixtureHeaders {
+interface FixtureHeaders {
   messageId: string | null;
   identity: string;
   inReplyTo: string | null;

@@ -188,6 +188,6 @@ export class TruthBuilder {
   }
 }
 
-export const NOT_CAPTURED = new Set(['SPAM', 'TRASH', 'DRAFT', 'CHAT']);
+const NOT_CAPTURED = new Set(['SPAM', 'TRASH', 'DRAFT', 'CHAT']);
 export const isCaptured = (mailboxes: Record<string, string[]>): boolean =>
   Object.values(mailboxes).some((labels) => !labels.some((l) => NOT_CAPTURED.has(l)));

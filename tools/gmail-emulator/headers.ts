@@ -9,7 +9,7 @@ export interface HeaderField {
   value: string;
 }
 
-export interface HeaderSummary {
+interface HeaderSummary {
   /** Normalised (lower case, no brackets) Message-ID, or null. */
   messageId: string | null;
   /** Normalised ids from In-Reply-To and References. */
@@ -58,7 +58,7 @@ function first(fields: HeaderField[], name: string): string | undefined {
 
 const ANGLE_ID = /<([^<>\s]+)>/g;
 
-export function messageIdsIn(value: string | undefined): string[] {
+function messageIdsIn(value: string | undefined): string[] {
   if (!value) return [];
   const ids: string[] = [];
   for (const m of value.matchAll(ANGLE_ID)) ids.push(m[1]!.toLowerCase());

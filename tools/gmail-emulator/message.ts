@@ -17,7 +17,7 @@ export interface StoredMessageMeta {
   historyId: string;
 }
 
-export interface BuiltMessage {
+interface BuiltMessage {
   full: Schema$Message;
   metadata: Schema$Message;
   minimal: Schema$Message;
