@@ -15,6 +15,8 @@ export interface Config {
   port: number;
   admin?: { username: string; password: string; email?: string };
   trustedProxies: string[];
+  /** pino level of the service's JSON logs. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   gmail: {
     enabled: boolean;
     authMethod: AuthMethod;
@@ -105,6 +107,9 @@ const Env = z.object({
   CRM_GOOGLE_TOKEN_URL: url(['http:', 'https:']).default('https://oauth2.googleapis.com/token'),
   CRM_GOOGLE_AUTH_URL: url(['http:', 'https:']).default('https://accounts.google.com/o/oauth2/v2/auth'),
   CRM_SECRET_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters').optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' })
+    .default('info'),
 });
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -170,6 +175,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     dbUrl: e.CRM_DB_URL ?? `file:${path.join(dataDir, 'crm.db')}`,
     dbAuthToken: e.CRM_DB_AUTH_TOKEN,
+    logLevel: e.LOG_LEVEL,
     host: e.CRM_HOST,
     port: e.CRM_PORT,
     admin:

@@ -30,9 +30,11 @@ async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): P
   }
 }
 
-export async function buildDeps(opts: { env?: Record<string, string | undefined>; log?: Logger; clock?: Clock } = {}): Promise<Deps> {
+export async function buildDeps(
+  opts: { env?: Record<string, string | undefined>; log?: Logger; logDestination?: NodeJS.WritableStream; clock?: Clock } = {},
+): Promise<Deps> {
   const config = loadConfig(opts.env ?? process.env);
-  const log = opts.log ?? createLogger();
+  const log = opts.log ?? createLogger({ level: config.logLevel, destination: opts.logDestination });
   const clock = opts.clock ?? systemClock;
   const db = await openDb({ url: config.dbUrl, authToken: config.dbAuthToken });
   const applied = await migrate(db);

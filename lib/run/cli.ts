@@ -3,7 +3,6 @@ import { buildDeps } from './bootstrap.js';
 import { AppError, envelope, toAppError } from '../core/errors.js';
 import { invoke } from '../core/fn.js';
 import { functionNamed, functions } from '../../functions/index.js';
-import { createLogger } from '../core/log.js';
 
 async function cli(argv: string[]): Promise<number> {
   const [name, json] = argv;
@@ -23,7 +22,7 @@ async function cli(argv: string[]): Promise<number> {
     }
   }
   // Logs go to stderr so stdout holds exactly the result.
-  const deps = await buildDeps({ log: createLogger({ destination: process.stderr }) });
+  const deps = await buildDeps({ logDestination: process.stderr });
   try {
     const result = await invoke(deps, fn, input);
     await deps.background.idle();

@@ -91,3 +91,32 @@ describe('gmailDisabled', () => {
     expect(gmailDisabled('nothing was stored').message).toBe('Gmail integration is disabled (CRM_GMAIL_INTEGRATION_ENABLED=false); nothing was stored');
   });
 });
+
+describe('configuration is the one reader of the environment', () => {
+  it('LOG_LEVEL is read by loadConfig: info by default, a known level kept, anything else refused naming it', async () => {
+    const { ConfigError, loadConfig } = await import('../../lib/core/config.js');
+    expect(loadConfig({ CRM_DATA_DIR: '/tmp/x' }).logLevel).toBe('info');
+    expect(loadConfig({ CRM_DATA_DIR: '/tmp/x', LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    let err: unknown;
+    try {
+      loadConfig({ CRM_DATA_DIR: '/tmp/x', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as InstanceType<typeof ConfigError>).problems).toEqual([{ variable: 'LOG_LEVEL', message: expect.stringContaining('debug') }]);
+  });
+
+  it('nothing in lib/ or functions/ but lib/core/config.ts reads process.env', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    const root = path.resolve(import.meta.dirname, '../..');
+    const files = ['lib', 'functions'].flatMap((d) =>
+      readdirSync(path.join(root, d), { recursive: true, encoding: 'utf8' })
+        .filter((n) => n.endsWith('.ts'))
+        .map((n) => `${d}/${n}`),
+    );
+    const readers = files.filter((f) => f !== 'lib/core/config.ts' && f !== 'lib/run/bootstrap.ts' && /process\.env\b/.test(readFileSync(path.join(root, f), 'utf8')));
+    expect(readers).toEqual([]);
+  });
+});
