@@ -1,7 +1,7 @@
 // The emulator's own header and charset reading (libmime-based), checked against what Gmail
 // shows for the same bytes, independently of the product's lib/mail.
 import { describe, expect, it } from 'vitest';
-import { decodeWords, headerText, htmlText, parseHeaderValue, partFilename, textOf } from '../../tools/gmail-emulator/mime.js';
+import { decodeWords, headerText, htmlText, mailDate, parseHeaderValue, partFilename, textOf } from '../../tools/gmail-emulator/mime.js';
 
 describe('emulator MIME reading', () => {
   it('reads a content type: lower-case token, parameters by lower-case name, quotes removed', () => {
@@ -46,5 +46,14 @@ describe('emulator MIME reading', () => {
 
   it('turns HTML into its visible text with entities decoded, for the snippet', () => {
     expect(htmlText('<style>p{}</style><p>Fish &amp; chips&nbsp;&euro;5<!-- x --></p>').replace(/[ \n]+/g, ' ').trim()).toBe('Fish & chips\u00a0€5');
+  });
+
+  it('reads RFC 5322 dates: zones by offset or name, two-digit years, comments; impossible dates are null', () => {
+    expect(mailDate('Fri, 15 Mar 2024 06:30:00 -0400')).toBe(Date.UTC(2024, 2, 15, 10, 30));
+    expect(mailDate('15 Mar 24 06:30 EST (Eastern)')).toBe(Date.UTC(2024, 2, 15, 11, 30));
+    expect(mailDate('Thu, 1 Jan 98 00:00:00 GMT')).toBe(Date.UTC(1998, 0, 1));
+    expect(mailDate('Sat, 31 Feb 2024 10:00:00 +0000')).toBeNull();
+    expect(mailDate('yesterday')).toBeNull();
+    expect(mailDate(undefined)).toBeNull();
   });
 });

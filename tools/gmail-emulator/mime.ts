@@ -98,3 +98,29 @@ export function htmlText(html: string): string {
       .replace(/<[^>]*>/g, ' '),
   );
 }
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+// RFC 5322 zone names (obsolete but common); military letters and unknown names count as UTC.
+const ZONE_MIN: Record<string, number> = { ut: 0, gmt: 0, utc: 0, z: 0, edt: -240, est: -300, cdt: -300, cst: -360, mdt: -360, mst: -420, pdt: -420, pst: -480 };
+const DATE_RE = /^(?:[a-z]+,?\s*)?(\d{1,2})\s+([a-z]{3})[a-z]*\.?\s+(\d{2,4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(?:([+-])(\d{2})(\d{2})|([a-z]{1,5}))?/i;
+
+/**
+ * Epoch ms of an RFC 5322 Date header (two-digit years and zone names included), or null.
+ * Deliberately plain: the product has its own, more forgiving reader, and the two are compared.
+ */
+export function mailDate(value: string | null | undefined): number | null {
+  if (!value) return null;
+  const m = DATE_RE.exec(value.replace(/\([^()]*\)/g, ' ').replace(/\s+/g, ' ').trim());
+  if (!m) return null;
+  const month = MONTHS.indexOf(m[2]!.toLowerCase());
+  if (month < 0) return null;
+  let year = Number(m[3]);
+  if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900;
+  else if (m[3]!.length === 3) year += 1900;
+  const [day, hour, minute, second] = [Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0)];
+  if (day < 1 || hour > 23 || minute > 59 || second > 60) return null;
+  const local = Date.UTC(year, month, day, hour, minute, Math.min(second, 59));
+  if (new Date(local).getUTCDate() !== day) return null;
+  const offset = m[7] ? (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9])) : (ZONE_MIN[(m[10] ?? 'z').toLowerCase()] ?? 0);
+  return local - offset * 60_000;
+}
