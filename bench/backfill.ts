@@ -15,7 +15,7 @@ import { startEmulatorProcess } from './emulator.js';
 import { cpuSecSince, progress } from './measure.js';
 import { enrolCorpus, startService, type Service } from './service.js';
 
-export interface MailboxRun {
+interface MailboxRun {
   email: string;
   status: SyncSummary['status'];
   error: string | null;
@@ -32,7 +32,7 @@ export interface MailboxRun {
   paceEnd: number;
 }
 
-export interface SyncBatch {
+interface SyncBatch {
   wallSec: number;
   cpuSec: number;
   /** How late the event loop ran timers and I/O (ms): long synchronous stretches delay requests already paced. */
@@ -127,7 +127,7 @@ export interface BackfillSpec {
   threads?: 'mixed' | 'long' | 'singles';
 }
 
-export interface MailboxFigures {
+interface MailboxFigures {
   email: string;
   stored: number;
   units: number;

@@ -10,7 +10,7 @@ import type { ImportInvestor } from '../tools/corpus/index.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'tools', 'gmail-emulator', 'cli.ts');
 
-export interface EmulatorSpec {
+interface EmulatorSpec {
   quota: 'legacy' | '2026';
   /** No quota at all: budgets and concurrency far above anything a client sends. */
   unlimited?: boolean;

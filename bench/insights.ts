@@ -10,7 +10,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { getInvestorInsights } from '../functions/getInvestorInsights.js';
 import { listGoingCold } from '../functions/listGoingCold.js';
-import { FakeClock } from '../lib/core/clock.js';
 import { invoke } from '../lib/core/fn.js';
 import { all, run } from '../lib/db/client.js';
 import { updateActivity } from '../lib/insights/activity.js';
@@ -42,7 +41,7 @@ const fmt = (ms: number) => `${ms.toFixed(2)} ms`;
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'crm-bench-insights-'));
   const svc = await startService({ dataDir: dir, env: { CRM_GMAIL_WORKSPACE_DOMAIN: FIRM } });
-  const deps = { ...svc.deps, clock: new FakeClock(READ_AT) };
+  const deps = { ...svc.deps, clock: { now: () => READ_AT, sleep: async () => undefined } };
   try {
     progress(`insights: generating ${emails.toLocaleString('en-US')} emails`);
     const gen = await timed(() => generateStore(deps.db, shape));

@@ -12,7 +12,7 @@ import { watchLoop, type LoopDelay } from './backfill.js';
 import { cpuSecSince, progress, slope } from './measure.js';
 import { enrolCorpus, startService } from './service.js';
 
-export interface LocalCostSpec {
+interface LocalCostSpec {
   messages: number;
   seed: string;
   fixtures: boolean;
@@ -20,7 +20,7 @@ export interface LocalCostSpec {
   keep: boolean;
 }
 
-export interface RssSample {
+interface RssSample {
   sec: number;
   stored: number;
   rssMb: number;

@@ -13,8 +13,6 @@ export function cpuSecSince(start: NodeJS.CpuUsage): number {
   return (d.user + d.system) / 1e6;
 }
 
-export const elapsedSec = (startMs: number): number => (performance.now() - startMs) / 1000;
-
 export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const t0 = performance.now();
   const value = await work();

@@ -16,7 +16,7 @@ import { startEmulatorProcess, type RunningEmulator } from './emulator.js';
 import { cpuSecSince, progress } from './measure.js';
 import { enrolCorpus, startService } from './service.js';
 
-export interface NaiveSpec {
+interface NaiveSpec {
   messages: number;
   latencyMs: { min: number; max: number };
   seed: string;

@@ -19,7 +19,7 @@ import { drainRematchQueue } from '../lib/matching/rematch.js';
 import type { RunningEmulator } from './emulator.js';
 
 /** Log lines by event, and the last few warnings and errors (for the report when something went wrong). */
-export class EventCounter {
+class EventCounter {
   readonly counts = new Map<string, number>();
   readonly problems: string[] = [];
   readonly stream: Writable;

@@ -8,7 +8,7 @@ import { loadDirectory, Matcher } from '../lib/matching/matcher.js';
 import { createRng, type Rng } from '../tools/gmail-emulator/index.js';
 import { FIRST_NAMES, HTML_WRAP, INTERNAL_TOPICS, INVESTOR_TOPICS, LAST_NAMES, SENTENCES } from '../tools/corpus/words.js';
 
-export interface StoreShape {
+interface StoreShape {
   emails: number;
   contacts: number;
   /** Investors; contacts are spread over them unevenly (a few large relationships, many small). */

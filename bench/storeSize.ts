@@ -15,7 +15,7 @@ import { percentile, progress, timed } from './measure.js';
 import { startService } from './service.js';
 import { generateStore, type GeneratedStore } from './storeData.js';
 
-export interface StoreSizeSpec {
+interface StoreSizeSpec {
   emails: number;
   contacts: number;
   investors: number;
@@ -26,14 +26,14 @@ export interface StoreSizeSpec {
   samples: number;
 }
 
-export interface Latency {
+interface Latency {
   n: number;
   p50: number;
   p95: number;
   max: number;
 }
 
-export interface RematchFigures {
+interface RematchFigures {
   sec: number;
   seen: number;
   linksAdded: number;

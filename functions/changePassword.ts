@@ -1,7 +1,7 @@
 // Changes the signed-in user's own password and ends their other sessions; the token the
-// request came with stays valid. Runs on POST /api/auth/password. The caller is already
-// signed in, so this is not a login attempt: it neither counts towards nor is refused by the
-// login throttle (which would let a session lock its own user out of signing in).
+// request came with stays valid. Runs on POST /api/auth/password (any user). The caller is
+// already signed in, so this is not a login attempt: it neither counts towards nor is refused
+// by the login throttle (which would let a session lock its own user out of signing in).
 import { z } from 'zod';
 import { hashPassword, verifyPassword } from '../lib/auth/credentials.js';
 import { one } from '../lib/db/client.js';

@@ -1,7 +1,8 @@
 // Adds a contact, optionally at an investor, and queues its addresses for rematch. Runs on
-// POST /api/contacts (admin) or from the command line. An address may belong to one contact
+// POST /api/contacts (any user) or from the command line. An address may belong to one contact
 // only, so a second run with the same addresses answers CONFLICT.
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import {
   addValues,
   assertContactEmailsFree,
@@ -13,7 +14,6 @@ import {
   normaliseList,
   normaliseName,
   RematchSet,
-  writeTx,
   type ContactView,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';

@@ -2,12 +2,11 @@
 // matched through it is withdrawn. Runs on POST /api/exclusions (admin); a second run with the
 // same value answers CONFLICT.
 import { z } from 'zod';
-import { one } from '../lib/db/client.js';
+import { one, writeTx } from '../lib/db/client.js';
 import {
   addressField,
   domainField,
   RematchSet,
-  writeTx,
 } from '../lib/directory/directory.js';
 import { AppError, validation } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';

@@ -1,7 +1,8 @@
 // Adds an investor with its domains and addresses, and queues them for rematch. Runs on
-// POST /api/investors (admin) or from the command line; a second run with the same name
+// POST /api/investors (any user) or from the command line; a second run with the same name
 // answers CONFLICT.
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import {
   addValues,
   insertInvestor,
@@ -12,7 +13,6 @@ import {
   normaliseList,
   normaliseName,
   RematchSet,
-  writeTx,
   type InvestorView,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';

@@ -1,8 +1,8 @@
 // Adds a team member. Runs on POST /api/users (admin) or from the command line; running it
 // twice with the same username answers CONFLICT the second time.
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import { hashPassword } from '../lib/auth/credentials.js';
-import { writeTx } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
 import { assertUserUnique, Password, UserEmail, userById, Username } from '../lib/directory/users.js';

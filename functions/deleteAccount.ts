@@ -1,4 +1,4 @@
-// DELETE /api/email/accounts/:id[?purge=true]: unenrol a mailbox. Without purge its
+// DELETE /api/email/accounts/:id[?purge=true] (admin): unenrol a mailbox. Without purge its
 // captured copies stay; with purge, its copies and every email no other mailbox holds are
 // deleted, with their attachment files once nothing references them. Running it twice is safe.
 // The lease is checked inside the write transaction, so a sync that starts first makes this
@@ -9,9 +9,10 @@ import { recordAudit } from '../lib/audit/audit.js';
 import { deleteAccountRow, getAccount, leaseLive, markUnenrolled, type AccountRow } from '../lib/capture/accounts.js';
 import { deleteUnreferencedBlobs } from '../lib/capture/blobs.js';
 import { emailsChanged } from '../lib/capture/changes.js';
-import { all, one, run } from '../lib/db/client.js';
+import { all, one, run, writeTx } from '../lib/db/client.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 import { refreshThreads } from '../lib/capture/threading.js';
 
 export const deleteAccount = defineFunction({
@@ -22,11 +23,10 @@ export const deleteAccount = defineFunction({
     // reach them, so purge also finds unenrolled rows (a plain unenrol of one answers 404).
     const hidden = input.purge ? await one<AccountRow>(deps.db, 'SELECT * FROM email_accounts WHERE id = ? AND unenrolled_at IS NOT NULL', [input.id]) : undefined;
     const acc = hidden ?? (await getAccount(deps.db, { id: input.id }));
-    const now = new Date(deps.clock.now()).toISOString();
+    const now = nowIso(deps.clock);
     let purgedEmails = 0;
     let shas: string[] = [];
-    const tx = await deps.db.transaction('write');
-    try {
+    await writeTx(deps.db, async (tx) => {
       const lease = await one<{ lease_owner: string | null; lease_expires_at: string | null; lease_run_id: number | null; run_status: string | null }>(
         tx,
         'SELECT a.lease_owner, a.lease_expires_at, a.lease_run_id, r.status AS run_status FROM email_accounts a LEFT JOIN email_sync_runs r ON r.id = a.lease_run_id WHERE a.id = ?',
@@ -65,13 +65,7 @@ export const deleteAccount = defineFunction({
         await markUnenrolled(tx, acc.id, now);
       }
       await recordAudit(tx, { at: now, actor: ctx.actor, action: input.purge ? 'account.purge' : 'account.unenroll', target: `account:${acc.id}`, detail: { email: acc.email, purge: input.purge, emails_deleted: purgedEmails } });
-      await tx.commit();
-    } catch (err) {
-      await tx.rollback().catch(() => undefined);
-      throw err;
-    } finally {
-      tx.close();
-    }
+    });
     if (shas.length) shas = await deleteUnreferencedBlobs(deps.db, deps.config.dataDir, shas);
     deps.log.info({ event: 'accounts.unenrolled', account: acc.email, purge: input.purge, emails_deleted: purgedEmails, files_deleted: shas.length }, 'mailbox unenrolled');
     return { deleted: true, purged: input.purge, emails_deleted: purgedEmails, files_deleted: shas.length };

@@ -1,7 +1,8 @@
 // Removes a contact and queues its addresses for rematch. Runs on DELETE /api/contacts/:id
-// (admin); a second run answers NOT_FOUND.
+// (any user); a second run answers NOT_FOUND.
 import { z } from 'zod';
-import { contactById, RematchSet, writeTx } from '../lib/directory/directory.js';
+import { writeTx } from '../lib/db/client.js';
+import { contactById, RematchSet } from '../lib/directory/directory.js';
 import { emailsChanged } from '../lib/capture/changes.js';
 import { all } from '../lib/db/client.js';
 import { reviewable, settleChange } from '../lib/directory/review.js';

@@ -1,8 +1,8 @@
 // Removes an exclusion and queues its address or domain for rematch, so its mail can match
 // again. Runs on DELETE /api/exclusions/:id (admin); a second run answers NOT_FOUND.
 import { z } from 'zod';
-import { one } from '../lib/db/client.js';
-import { RematchSet, writeTx } from '../lib/directory/directory.js';
+import { one, writeTx } from '../lib/db/client.js';
+import { RematchSet } from '../lib/directory/directory.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { reviewable, settleChange } from '../lib/directory/review.js';

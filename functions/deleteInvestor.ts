@@ -1,8 +1,9 @@
 // Removes an investor; its contacts stay, without an investor. Its domains and addresses and
-// its contacts' addresses are queued for rematch. Runs on DELETE /api/investors/:id (admin);
+// its contacts' addresses are queued for rematch. Runs on DELETE /api/investors/:id (any user);
 // a second run answers NOT_FOUND.
 import { z } from 'zod';
-import { investorById, queueInvestorAddresses, RematchSet, writeTx } from '../lib/directory/directory.js';
+import { writeTx } from '../lib/db/client.js';
+import { investorById, queueInvestorAddresses, RematchSet } from '../lib/directory/directory.js';
 import { emailsChanged } from '../lib/capture/changes.js';
 import { all } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';

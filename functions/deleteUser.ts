@@ -1,7 +1,7 @@
 // Removes a team member; their tokens go with them. Runs on DELETE /api/users/:id (admin).
 // Running it twice answers NOT_FOUND the second time.
 import { z } from 'zod';
-import { writeTx } from '../lib/directory/directory.js';
+import { writeTx } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { assertOtherEnabledAdmin, userById } from '../lib/directory/users.js';
 

@@ -1,4 +1,4 @@
-// Enrol one mailbox for capture. Runs on POST /api/email/accounts/enroll; running it twice
+// Enrol one mailbox for capture. Runs on POST /api/email/accounts/enroll (admin); running it twice
 // is safe (the second call answers the existing account, created: false). The row is written
 // through lib/capture/accounts.ts, the only writer of account state.
 import { z } from 'zod';
@@ -8,8 +8,9 @@ import { one } from '../lib/db/client.js';
 import type { CallContext, Deps } from '../lib/core/deps.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
+import { nowIso } from '../lib/core/time.js';
 
-export const EnrollInput = z.object({
+const EnrollInput = z.object({
   email: z.string().trim().toLowerCase().email('must be an email address'),
   auth_method: z.enum(['dwd', 'oauth']).nullish(),
 });
@@ -23,7 +24,7 @@ export async function enrollOne(deps: Deps, email: string, method: 'dwd' | 'oaut
   if (method === 'dwd' && !inWorkspace(deps, email)) {
     throw new AppError('VALIDATION', `${email} is not in the workspace domain (${deps.config.gmail.workspaceDomains.join(', ') || 'CRM_GMAIL_WORKSPACE_DOMAIN is unset'}); domain-wide delegation reaches only the firm's own mailboxes — use auth_method "oauth" for others`, { field: 'email' });
   }
-  const now = new Date(deps.clock.now()).toISOString();
+  const now = nowIso(deps.clock);
   const existing = await one<AccountRow>(deps.db, 'SELECT * FROM email_accounts WHERE email = ?', [email]);
   if (existing && !existing.unenrolled_at) return { account: accountView(existing), created: false };
   // An oauth mailbox waits for its owner's consent before the first sync.

@@ -1,5 +1,6 @@
-// Enrol every team member whose email is in the workspace domain. Safe to run again:
-// members already enrolled are reported, not duplicated.
+// Enrol every team member whose email is in the workspace domain. Runs on
+// POST /api/email/accounts/enroll-all (admin). Safe to run again: members already
+// enrolled are reported, not duplicated.
 import { z } from 'zod';
 import { all } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';

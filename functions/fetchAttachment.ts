@@ -11,7 +11,7 @@ import type { GmailApi } from '../lib/gmail/types.js';
 import { closeRun, openRun } from '../lib/capture/runs.js';
 import { openGmail } from '../lib/capture/syncRunner.js';
 
-export interface AttachmentRunSummary {
+interface AttachmentRunSummary {
   run_id: number;
   account: string;
   status: 'succeeded' | 'failed';

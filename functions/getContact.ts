@@ -1,4 +1,4 @@
-// One contact with its addresses. Read-only; runs on GET /api/contacts/:id.
+// One contact with its addresses. Read-only; runs on GET /api/contacts/:id (any user).
 import { z } from 'zod';
 import { contactById } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';

@@ -1,4 +1,5 @@
-// One investor with its domains, addresses and contacts. Read-only; runs on GET /api/investors/:id.
+// One investor with its domains, addresses and contacts. Read-only; runs on GET /api/investors/:id
+// (any user).
 import { z } from 'zod';
 import { investorById, readContacts } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';

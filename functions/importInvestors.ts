@@ -8,6 +8,7 @@
 // nothing and answers zero counts.
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import {
   directoryPolicy,
   externalAddress,
@@ -17,7 +18,6 @@ import {
   normaliseName,
   RematchSet,
   upsertInvestorRecord,
-  writeTx,
   type InvestorRecord,
   type Touched,
 } from '../lib/directory/directory.js';

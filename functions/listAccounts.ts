@@ -1,4 +1,4 @@
-// List enrolled mailboxes (GET /api/email/accounts). Read-only.
+// List enrolled mailboxes. Runs on GET /api/email/accounts (admin). Read-only.
 import { z } from 'zod';
 import { accountView, listAccountRows } from '../lib/capture/accounts.js';
 import { defineFunction } from '../lib/core/fn.js';

@@ -1,5 +1,5 @@
 // Lists contacts with their addresses, optionally of one investor and/or whose name contains
-// `q`. Read-only; runs on GET /api/contacts.
+// `q`. Read-only; runs on GET /api/contacts (any user).
 import { z } from 'zod';
 import { readContacts } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';

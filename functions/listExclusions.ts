@@ -1,4 +1,4 @@
-// Lists the addresses and domains that never match. Read-only; runs on GET /api/exclusions.
+// Lists the addresses and domains that never match. Read-only; runs on GET /api/exclusions (admin).
 import { z } from 'zod';
 import { all } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';

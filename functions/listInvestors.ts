@@ -1,5 +1,5 @@
 // Lists investors with their domains and addresses, optionally those whose name contains `q`.
-// Read-only; runs on GET /api/investors.
+// Read-only; runs on GET /api/investors (any user).
 import { z } from 'zod';
 import { readInvestors } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';

@@ -1,10 +1,10 @@
-// The run ledger, newest first (GET /api/email/sync/runs). Read-only.
+// The run ledger, newest first. Runs on GET /api/email/sync/runs (admin). Read-only.
 import { z } from 'zod';
 import { getAccount } from '../lib/capture/accounts.js';
 import { all } from '../lib/db/client.js';
 import { defineFunction } from '../lib/core/fn.js';
 
-export interface RunView {
+interface RunView {
   id: number;
   account: string | null;
   kind: string;

@@ -7,12 +7,12 @@ import { all, one } from '../lib/db/client.js';
 import { AppError, validation } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 
-export const DEFAULT_LIMIT = 50;
-export const MAX_LIMIT = 200;
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 200;
 
 const Id = z.coerce.number({ message: 'must be a positive whole number' }).int('must be a positive whole number').positive('must be a positive whole number');
 
-export interface ThreadSummary {
+interface ThreadSummary {
   id: number;
   subject: string | null;
   first_message_at: string | null;
@@ -21,11 +21,11 @@ export interface ThreadSummary {
 }
 
 /** Opaque to callers: base64url of [last_message_at, id] of the last thread of a page. */
-export function encodeCursor(t: { last_message_at: string | null; id: number }): string {
+function encodeCursor(t: { last_message_at: string | null; id: number }): string {
   return Buffer.from(JSON.stringify([t.last_message_at ?? '', t.id]), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(raw: string): { at: string; id: number } {
+function decodeCursor(raw: string): { at: string; id: number } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));

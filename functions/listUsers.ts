@@ -1,4 +1,4 @@
-// Lists the team members (no password hashes). Read-only; runs on GET /api/users.
+// Lists the team members (no password hashes). Read-only; runs on GET /api/users (admin).
 import { z } from 'zod';
 import { defineFunction } from '../lib/core/fn.js';
 import { readUsers } from '../lib/directory/users.js';

@@ -1,4 +1,4 @@
-// Exchanges a username and password for a bearer token. Runs on POST /api/auth/login.
+// Exchanges a username and password for a bearer token. Runs on POST /api/auth/login (no token).
 // The attempt is reserved for throttling before the password is checked; running it twice
 // issues two tokens.
 import { z } from 'zod';
@@ -10,7 +10,7 @@ import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
 import { clearLoginAttempts, reserveLoginAttempt } from '../lib/auth/throttle.js';
 
-export const LoginInput = z.object({
+const LoginInput = z.object({
   username: z.string().trim().min(1, 'is required').max(200),
   password: z.string().min(1, 'is required').max(1024),
 });

@@ -1,4 +1,4 @@
-// Revokes the token the request was made with. Runs on POST /api/auth/logout; running it
+// Revokes the token the request was made with. Runs on POST /api/auth/logout (any user); running it
 // twice is harmless (the second request no longer authenticates).
 import { z } from 'zod';
 import { run } from '../lib/db/client.js';

@@ -6,21 +6,21 @@
 // asked. Running it twice with the same state is refused the second time.
 import { z } from 'zod';
 import { recordAudit } from '../lib/audit/audit.js';
-import { AppError, toAppError } from '../lib/core/errors.js';
+import { AppError, gmailDisabled, toAppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { consumeState, exchangeCode, requireOAuthConfig, storeOAuthAccount } from '../lib/auth/consent.js';
 import { sameMailbox } from '../lib/mail/address.js';
-import { SecretKeyError } from '../lib/auth/secrets.js';
+import { withSecretKey } from '../lib/auth/secrets.js';
 
 const param = (max: number) => z.string().max(max, `must be at most ${max} characters`).optional();
 
-export const OauthCallbackInput = z.object({
+const OauthCallbackInput = z.object({
   code: param(2048),
   state: param(2048),
   error: param(256),
 });
 
-export interface OauthCallbackResult {
+interface OauthCallbackResult {
   email: string;
   account_id: number;
   auth_method: 'oauth';
@@ -35,16 +35,11 @@ export const oauthCallback = defineFunction({
     let userId: number | undefined;
     try {
       if (!deps.config.gmail.enabled) {
-        throw new AppError('DISABLED', 'Gmail integration is disabled (CRM_GMAIL_INTEGRATION_ENABLED=false); nothing was stored');
+        throw gmailDisabled('nothing was stored');
       }
       if (!input.state) throw new AppError('VALIDATION', 'the consent answer has no state; start again from the CRM', { field: 'state' });
-      let verified;
-      try {
-        verified = await consumeState(deps, input.state);
-      } catch (err) {
-        if (err instanceof SecretKeyError) throw new AppError('INTERNAL', err.message, { cause: err });
-        throw err;
-      }
+      const state = input.state;
+      const verified = await withSecretKey(() => consumeState(deps, state));
       email = verified.email;
       userId = verified.userId;
       if (input.error !== undefined) {

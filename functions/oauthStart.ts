@@ -4,17 +4,17 @@
 // is). Safe to run twice: each run issues a fresh, independent link.
 import { z } from 'zod';
 import { one } from '../lib/db/client.js';
-import { AppError } from '../lib/core/errors.js';
+import { AppError, gmailDisabled } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { consentUrl, issueState, requireOAuthConfig } from '../lib/auth/consent.js';
-import { SecretKeyError } from '../lib/auth/secrets.js';
+import { withSecretKey } from '../lib/auth/secrets.js';
 import { normalizeAddress } from '../lib/mail/address.js';
 
-export const OauthStartInput = z.object({
+const OauthStartInput = z.object({
   email: z.string({ message: 'email is required' }).trim().toLowerCase().email('email must be an email address'),
 });
 
-export interface OauthStartResult {
+interface OauthStartResult {
   url: string;
   email: string;
   expires_at: string;
@@ -40,16 +40,10 @@ export const oauthStart = defineFunction({
     }
     // After the permission check, so a member learns nothing about the integration from a 503.
     if (!deps.config.gmail.enabled) {
-      throw new AppError('DISABLED', 'Gmail integration is disabled (CRM_GMAIL_INTEGRATION_ENABLED=false)');
+      throw gmailDisabled();
     }
     requireOAuthConfig(deps.config);
-    let issued: { state: string; expires_at: string };
-    try {
-      issued = await issueState(deps, userId, email);
-    } catch (err) {
-      if (err instanceof SecretKeyError) throw new AppError('INTERNAL', err.message, { cause: err });
-      throw err;
-    }
+    const issued = await withSecretKey(() => issueState(deps, userId, email));
     const url = consentUrl(deps.config, email, issued.state);
     deps.log.info({ event: 'oauth.started', email, user_id: userId }, 'consent link issued');
     return { url, email, expires_at: issued.expires_at };

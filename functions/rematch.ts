@@ -5,6 +5,7 @@
 // Safe to run twice: a second run finds nothing left to change.
 import { z } from 'zod';
 import { defineFunction } from '../lib/core/fn.js';
+import { isoAt } from '../lib/core/time.js';
 import { performRematch, queueHighWater } from '../lib/matching/rematch.js';
 import { openRun } from '../lib/capture/runs.js';
 
@@ -17,7 +18,7 @@ const Since = z
       ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} is not an ISO 8601 date or time, such as 2025-01-31 or 2025-01-31T09:00:00Z` });
       return z.NEVER;
     }
-    return new Date(t).toISOString();
+    return isoAt(t);
   });
 
 export const rematch = defineFunction({

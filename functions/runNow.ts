@@ -1,4 +1,4 @@
-// POST /api/email/sync/run-now: start a sync of one or every enabled mailbox and answer at
+// POST /api/email/sync/run-now (admin): start a sync of one or every enabled mailbox and answer at
 // once. The run rows exist (running) before the answer; a mailbox already syncing reports
 // its current run. Mailboxes in auth_error or needs_consent are tried again here.
 import { z } from 'zod';

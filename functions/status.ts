@@ -1,4 +1,4 @@
-// GET /api/email/status: is capture on, how each mailbox is doing, what is stored, and
+// GET /api/email/status (any user): is capture on, how each mailbox is doing, what is stored, and
 // whether an operator should look (healthy). Read-only; answers even when disabled.
 import { z } from 'zod';
 import { listAccountRows } from '../lib/capture/accounts.js';

@@ -1,7 +1,8 @@
 // Renames a contact, moves it to another investor (or none), or replaces its addresses; the
 // addresses whose matches change are queued for rematch. Runs on PATCH /api/contacts/:id
-// (admin); running it twice changes nothing more.
+// (any user); running it twice changes nothing more.
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import {
   assertContactEmailsFree,
   assertInvestorExists,
@@ -13,7 +14,6 @@ import {
   RematchSet,
   replaceValues,
   touch,
-  writeTx,
   type ContactView,
 } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';

@@ -1,8 +1,8 @@
 // Renames an investor or replaces its domain or address list; what was added or removed is
-// queued for rematch. Runs on PATCH /api/investors/:id (admin); running it twice changes
+// queued for rematch. Runs on PATCH /api/investors/:id (any user); running it twice changes
 // nothing more.
 import { z } from 'zod';
-import { one } from '../lib/db/client.js';
+import { one, writeTx } from '../lib/db/client.js';
 import {
   investorById,
   directoryPolicy,
@@ -13,7 +13,6 @@ import {
   RematchSet,
   replaceValues,
   touch,
-  writeTx,
   type InvestorView,
 } from '../lib/directory/directory.js';
 import { AppError } from '../lib/core/errors.js';

@@ -2,10 +2,10 @@
 // PATCH /api/users/:id (admin). Disabling the user or setting a new password ends their
 // sessions. Running it twice with the same input changes nothing more the second time.
 import { z } from 'zod';
+import { writeTx } from '../lib/db/client.js';
 import { hashPassword, revokeUserTokens } from '../lib/auth/credentials.js';
-import { writeTx } from '../lib/directory/directory.js';
 import { defineFunction } from '../lib/core/fn.js';
-import { nowIso } from '../lib/core/time.js';
+import { isoAt, nowIso } from '../lib/core/time.js';
 import { assertOtherEnabledAdmin, assertUserUnique, Password, UserEmail, userById, Username } from '../lib/directory/users.js';
 
 export const updateUser = defineFunction({
@@ -40,7 +40,7 @@ export const updateUser = defineFunction({
       if (input.disabled !== undefined && input.disabled !== before.disabled) set('disabled', input.disabled ? 1 : 0);
       if (hash !== undefined) set('password_hash', hash);
       if (sets.length) {
-        set('updated_at', new Date(now).toISOString());
+        set('updated_at', isoAt(now));
         await tx.execute({ sql: `UPDATE users SET ${sets.join(', ')} WHERE id = ?`, args: [...args, before.id] });
       }
       return { user: await userById(tx, before.id), revoke: hash !== undefined || (input.disabled === true && !before.disabled) };

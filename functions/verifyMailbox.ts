@@ -1,4 +1,4 @@
-// POST /api/email/accounts/:id/verify (and the daily verifyAll): compare the mailbox's Gmail
+// POST /api/email/accounts/:id/verify (admin), and the daily verifyAll: compare the mailbox's Gmail
 // ids with the stored copies, fetch what is missing, mark copies gone from Gmail deleted.
 // Takes the mailbox lease like a sync, as a run of kind `verify`; a mailbox syncing now, or
 // whose first backfill has not finished, answers 409. Running it twice is safe: the second

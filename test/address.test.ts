@@ -23,7 +23,7 @@ describe('normalizeAddress', () => {
   });
 });
 
-describe('foldAddress (CONTRACT §7 address folding)', () => {
+describe('foldAddress (case, googlemail.com, Gmail dots, +tags)', () => {
   it.each([
     ['J.Doe@Gmail.com', 'jdoe@gmail.com'],
     ['j.d.o.e+crm@gmail.com', 'jdoe@gmail.com'],

@@ -58,6 +58,33 @@ describe('dependency direction', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('shipped code (lib/, functions/, tools/, bench/) never imports test/: test doubles live there', () => {
+    const wrong: string[] = [];
+    for (const f of [...libFiles, ...fnFiles, ...walk('tools'), ...walk('bench')]) {
+      for (const { target } of importsOf(f)) if (under(target, ['test'])) wrong.push(`${f} → ${target}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('the Gmail emulator and the corpus judge the product independently: they run no code of lib/', () => {
+    const wrong: string[] = [];
+    for (const f of [...walk('tools/gmail-emulator'), ...walk('tools/corpus')]) {
+      for (const { target, typeOnly } of importsOf(f)) {
+        if (!typeOnly && under(target, ['lib'])) wrong.push(`${f} → ${target}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('production code holds no test doubles', () => {
+    const wrong: string[] = [];
+    for (const f of [...libFiles, ...fnFiles]) {
+      const src = readFileSync(path.join(ROOT, f), 'utf8');
+      if (/\bclass FakeClock\b|\bfunction captureLogger\b/.test(src)) wrong.push(f);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it('lib/ has no loose files: every module lives in the folder of its concern', () => {
     expect(readdirSync(path.join(ROOT, 'lib')).filter((n) => /\.tsx?$/.test(n))).toEqual([]);
   });
@@ -66,5 +93,23 @@ describe('dependency direction', () => {
     const found = importsOf('lib/capture/x.ts', "import { a } from '../../functions/index.js';\nimport type { B } from '../http/app.js';");
     expect(found.map((i) => i.target)).toEqual(['functions/index.js', 'lib/http/app.js']);
     expect(found[1]!.typeOnly).toBe(true);
+  });
+});
+
+describe('the tree speaks only of itself', () => {
+  it('no code, test or operator doc points at notes outside the repository', () => {
+    const files = [...walk('lib'), ...walk('functions'), ...walk('tools'), ...walk('bench'), ...walk('test')];
+    const docs = readdirSync(path.join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' })
+      .filter((n) => n.endsWith('.md'))
+      .map((n) => `docs/${n}`);
+    const wrong: string[] = [];
+    for (const f of [...files, ...docs, 'README.md']) {
+      const lines = readFileSync(path.join(ROOT, f), 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        if (f === 'test/architecture.test.ts') return;
+        if (/\bCONTRACT\b(?:\s*§|\.md|-level)|\b(?:GMAIL|STACK|STYLE|CONTRACT)\.md\b/.test(line)) wrong.push(`${f}:${i + 1}`);
+      });
+    }
+    expect(wrong).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import { getAccount } from '../lib/capture/accounts.js';
 import { downloadPendingAttachments } from '../lib/capture/attachments.js';
 import { blobAbsPath, deleteUnreferencedBlobs } from '../lib/capture/blobs.js';
 import { beginAccountSync, sweepAfterRun, TEMP_FILE_GRACE_MS } from '../lib/capture/syncRunner.js';
-import { FakeClock } from '../lib/core/clock.js';
+import { FakeClock } from './helpers/clock.js';
 import { invoke } from '../lib/core/fn.js';
 import { all, one, run } from '../lib/db/client.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LOG_N, hashPassword, passwordStats, TOKEN_TTL_MS } from '../lib/auth/credentials.js';
-import { FakeClock } from '../lib/core/clock.js';
+import { FakeClock } from './helpers/clock.js';
 import { all, run } from '../lib/db/client.js';
 import { LOGIN_MAX_CLIENT_FAILURES, LOGIN_MAX_FAILURES, LOGIN_WINDOW_MS, USERNAME_BACKOFF_MAX_MS } from '../lib/auth/throttle.js';
 import { apiClient } from './helpers/api.js';

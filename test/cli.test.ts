@@ -35,7 +35,7 @@ describe('the command line (npm run fn)', () => {
   it('input that is not JSON prints the error envelope and exits non-zero', async () => {
     const r = await fn('createInvestor', '{name: X}');
     expect(r.code).not.toBe(0);
-    expect(JSON.parse(r.stdout).error.code).toBe('VALIDATION');
+    expect(JSON.parse(r.stdout)).toEqual({ error: { code: 'VALIDATION', message: 'input is not valid JSON', field: 'input' } });
   });
 
   it('an unknown function exits non-zero, naming the known ones', async () => {
@@ -44,5 +44,9 @@ describe('the command line (npm run fn)', () => {
     const out = JSON.parse(r.stdout);
     expect(out.error.code).toBe('NOT_FOUND');
     expect(out.error.message).toContain('createInvestor');
+    // A name every object has is still not a function of the registry.
+    const inherited = await fn('constructor', '{}');
+    expect(inherited.code).not.toBe(0);
+    expect(JSON.parse(inherited.stdout).error.code).toBe('NOT_FOUND');
   });
 });

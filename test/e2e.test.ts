@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { all } from '../lib/db/client.js';
 import { invoke } from '../lib/core/fn.js';
-import { captureLogger } from '../lib/core/log.js';
+import { captureLogger } from './helpers/log.js';
 import { functions } from '../functions/index.js';
 import { startStack, type Stack } from '../tools/stack.js';
 
@@ -25,8 +25,8 @@ beforeAll(async () => {
     corpus: { seed: 'e2e', conversations: 120, fixtures: 40, attachmentCapBytes: 2 * 1024 * 1024 },
     env: { CRM_GMAIL_MAX_ATTACHMENT_MB: '2', CRM_GMAIL_BACKFILL_PAGE_SIZE: '50' },
   });
-  await invoke(stack.deps, functions.enrollAll!, {});
-  firstSync = (await invoke(stack.deps, functions.syncAll!, {})) as typeof firstSync;
+  await invoke(stack.deps, functions.enrollAll, {});
+  firstSync = (await invoke(stack.deps, functions.syncAll, {})) as typeof firstSync;
 }, 120_000);
 
 afterAll(async () => {
@@ -134,7 +134,7 @@ describe('a whole firm synced through the emulator', () => {
 
   it('a second sync is incremental and stores nothing new', async () => {
     const before = await all<{ n: number }>(stack.deps.db, 'SELECT count(*) AS n FROM email_mailbox_messages');
-    const again = (await invoke(stack.deps, functions.syncAll!, {})) as { runs: { kind: string; status: string; messages_stored: number }[] };
+    const again = (await invoke(stack.deps, functions.syncAll, {})) as { runs: { kind: string; status: string; messages_stored: number }[] };
     for (const r of again.runs) expect(r).toMatchObject({ kind: 'incremental', status: 'succeeded', messages_stored: 0 });
     expect(await all(stack.deps.db, 'SELECT count(*) AS n FROM email_mailbox_messages')).toEqual(before);
   });

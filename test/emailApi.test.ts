@@ -6,7 +6,7 @@ import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { addInvestor } from './helpers/directory.js';
 import { FakeGmail, eml } from './helpers/fakeGmail.js';
 import { userWithToken } from './helpers/users.js';
-import type { FakeClock } from '../lib/core/clock.js';
+import type { FakeClock } from './helpers/clock.js';
 
 let deps: TestDeps;
 afterEach(async () => deps?.cleanup());

@@ -13,7 +13,7 @@ import { compactFeed } from '../functions/compactFeed.js';
 import { emailsChanged } from '../lib/capture/changes.js';
 import { all, one, run } from '../lib/db/client.js';
 import { invoke } from '../lib/core/fn.js';
-import type { FakeClock } from '../lib/core/clock.js';
+import type { FakeClock } from './helpers/clock.js';
 import { openDb } from '../lib/db/client.js';
 import { readFeedPage } from '../lib/feed/read.js';
 import { catchUp } from '../tools/feed-mirror.js';

@@ -50,7 +50,7 @@ const investorEmail = (investor_id: number, address: string): MatchLink => ({
 });
 const byDomain = (investor_id: number, address: string): MatchLink => ({ investor_id, contact_id: null, match_kind: 'domain', confidence: 0.5, address });
 
-describe('matching table (CONTRACT §6, §7)', () => {
+describe('matching table', () => {
   const matcher = new Matcher(DIRECTORY);
   const cases: [string, string, MatchLink[]][] = [
     ['exact contact address', 'jane.doe@gmail.com', [contact(10, ACME, 'jane.doe@gmail.com')]],

@@ -9,7 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../lib/core/clock.js';
 import { loadConfig } from '../lib/core/config.js';
-import { captureLogger } from '../lib/core/log.js';
+import { captureLogger } from './helpers/log.js';
 import { createGmailFactory } from '../lib/gmail/client.js';
 import { ControlClient } from '../tools/gmail-emulator/index.js';
 import { start, watch } from './helpers/subprocess.js';

@@ -20,7 +20,7 @@ import { ConfigError, loadConfig } from '../lib/core/config.js';
 import { one, run } from '../lib/db/client.js';
 import type { Deps } from '../lib/core/deps.js';
 import { invoke } from '../lib/core/fn.js';
-import { captureLogger } from '../lib/core/log.js';
+import { captureLogger } from './helpers/log.js';
 import { functions } from '../functions/index.js';
 import { startStack, type Stack } from '../tools/stack.js';
 import { makeDeps } from './helpers/deps.js';
@@ -104,7 +104,7 @@ describe('docs/runbook.md, as written', () => {
     expect(csv).toBeDefined();
     const deps = await makeDeps();
     try {
-      const r = (await invoke(deps, functions.importInvestors!, { csv: csv!.text })) as { investors: number; contacts: number };
+      const r = (await invoke(deps, functions.importInvestors, { csv: csv!.text })) as { investors: number; contacts: number };
       expect(r.investors).toBeGreaterThan(0);
       expect(r.contacts).toBeGreaterThan(0);
     } finally {
@@ -199,7 +199,7 @@ const scenes: Record<string, () => Promise<void>> = {
     ctl.revokeAccessTokens({ email: cast.mailbox });
     ctl.setSuspended(cast.suspended, true);
     for (const email of [cast.mailbox, cast.suspended]) {
-      const r = (await invoke(stack.deps, functions.syncMailbox!, { email })) as { status: string };
+      const r = (await invoke(stack.deps, functions.syncMailbox, { email })) as { status: string };
       expect(r.status, `the staged failure of ${email}`).toBe('failed');
     }
   },

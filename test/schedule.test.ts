@@ -61,7 +61,9 @@ it('a bad input in the table is logged as a failed job, not thrown into the time
   const schedule = startSchedule(deps, [{ name: 'strict', every: { seconds: 600 }, fn, input: { n: 'x' }, enabled: true }]);
   try {
     await schedule.jobs[0]!.cron.trigger();
-    expect(deps.logs.lines.some((l) => l.event === 'schedule.job_failed' && l.job === 'strict')).toBe(true);
+    const failed = deps.logs.lines.find((l) => l.event === 'schedule.job_failed' && l.job === 'strict');
+    // The same envelope the API and the CLI answer with.
+    expect(failed?.error).toEqual({ code: 'VALIDATION', message: expect.stringContaining('n:'), field: 'n' });
   } finally {
     schedule.stop();
   }

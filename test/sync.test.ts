@@ -11,7 +11,7 @@ import { syncAll } from '../functions/syncAll.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
 import { addInvestor } from './helpers/directory.js';
 import { FakeGmail, eml } from './helpers/fakeGmail.js';
-import type { FakeClock } from '../lib/core/clock.js';
+import type { FakeClock } from './helpers/clock.js';
 
 const ENV = { CRM_GMAIL_WORKSPACE_DOMAIN: 'fund.test', CRM_GMAIL_BACKFILL_PAGE_SIZE: '2' };
 const A = 'ann@fund.test';

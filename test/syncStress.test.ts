@@ -9,7 +9,7 @@ import { status } from '../functions/status.js';
 import { getAccount, instanceOf, LEASE_MS, HEARTBEAT_MS, renewHeldLeases, setSyncEnabled } from '../lib/capture/accounts.js';
 import { beginSync, sweepDeadRuns, takeOverAtStart } from '../lib/capture/runs.js';
 import { beginAccountSync } from '../lib/capture/syncRunner.js';
-import type { FakeClock } from '../lib/core/clock.js';
+import type { FakeClock } from './helpers/clock.js';
 import { invoke } from '../lib/core/fn.js';
 import { all, one, run } from '../lib/db/client.js';
 import { InvalidPageToken } from '../lib/gmail/types.js';

@@ -5,7 +5,7 @@ import { verifyAll } from '../functions/verifyAll.js';
 import { verifyMailbox } from '../functions/verifyMailbox.js';
 import { getAccount } from '../lib/capture/accounts.js';
 import { beginAccountSync } from '../lib/capture/syncRunner.js';
-import type { FakeClock } from '../lib/core/clock.js';
+import type { FakeClock } from './helpers/clock.js';
 import { invoke } from '../lib/core/fn.js';
 import { all, one } from '../lib/db/client.js';
 import { apiClient } from './helpers/api.js';

@@ -26,10 +26,10 @@ const stack = await startStack({
 const { deps } = stack;
 say(`  ${stack.corpus.team.length} partners at ${stack.corpus.firm.domain}, ${stack.corpus.directory.length} investors imported, ${stack.truth.messages.length} distinct messages in ${stack.corpus.mailboxes.length} mailboxes`);
 
-const enrolled = (await invoke(deps, functions.enrollAll!, {})) as { accounts: unknown[] };
+const enrolled = (await invoke(deps, functions.enrollAll, {})) as { accounts: unknown[] };
 say(`  enrolled ${enrolled.accounts.length} mailboxes by domain-wide delegation; syncing…`);
 const started = Date.now();
-const sync = (await invoke(deps, functions.syncAll!, {})) as { runs: { account: string; status: string; error?: string | null }[] };
+const sync = (await invoke(deps, functions.syncAll, {})) as { runs: { account: string; status: string; error?: string | null }[] };
 say(`  sync finished in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 
 const perMailbox = await all<{ email: string; messages: number; matched: number; threads: number; quota: number; attachments: number }>(
@@ -48,7 +48,7 @@ for (const r of perMailbox) {
   say(`${r.email.padEnd(38)}${String(r.messages).padStart(8)}${String(r.matched ?? 0).padStart(9)}${String(r.threads).padStart(9)}${String(r.attachments).padStart(7)}${String(r.quota).padStart(13)}`);
 }
 for (const r of sync.runs.filter((x) => x.status !== 'succeeded')) say(`  ! ${r.account}: ${r.status} ${r.error ?? ''}`);
-const status = (await invoke(deps, functions.status!, {})) as { counts: Record<string, number> };
+const status = (await invoke(deps, functions.status, {})) as { counts: Record<string, number> };
 say(`\nstored: ${status.counts.emails} emails (${status.counts.matched} matched, the rest metadata-only), ${status.counts.threads} threads, ${status.counts.attachments} attachment files`);
 
 const top = await all<{ id: number; name: string; threads: number }>(
@@ -63,7 +63,7 @@ const top = await all<{ id: number; name: string; threads: number }>(
 );
 if (top[0]) {
   const inv = top[0];
-  const threads = (await invoke(deps, functions.listThreads!, { investor_id: inv.id, limit: 8 })) as { threads: { id: number; subject: string | null; message_count: number; last_message_at: string }[] };
+  const threads = (await invoke(deps, functions.listThreads, { investor_id: inv.id, limit: 8 })) as { threads: { id: number; subject: string | null; message_count: number; last_message_at: string }[] };
   say(`\n${inv.name} (investor ${inv.id}): ${inv.threads} threads; the latest:`);
   for (const t of threads.threads) {
     const files = await all<{ filename: string; state: string }>(

@@ -16,7 +16,7 @@ import { functions } from '../functions/index.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from './gmail-emulator/index.js';
 import { deliverCorpus, generateCorpus, type Corpus, type CorpusOptions, type GroundTruth } from './corpus/index.js';
 
-export interface StackOptions {
+interface StackOptions {
   dataDir: string;
   /** Preferred port; taken or 0 → a free one. */
   port?: number;
@@ -112,9 +112,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
 
   // The team and the directory, as an admin would set them up.
   for (const member of corpus.team.slice(1)) {
-    await invoke(deps, functions.createUser!, { username: member.username, email: member.email, password: `${member.username}-demo-password`, role: 'member' });
+    await invoke(deps, functions.createUser, { username: member.username, email: member.email, password: `${member.username}-demo-password`, role: 'member' });
   }
-  await invoke(deps, functions.importInvestors!, corpus.directory);
+  await invoke(deps, functions.importInvestors, corpus.directory);
 
   return {
     url,

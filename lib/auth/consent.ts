@@ -9,13 +9,14 @@ import type { Config } from '../core/config.js';
 import { one, run, type Db } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
+import { isoAt, nowIso } from '../core/time.js';
 import { createOAuthClient, GMAIL_READONLY_SCOPE } from '../gmail/tokens.js';
 import { normalizeAddress } from '../mail/address.js';
 import { GmailStop } from '../gmail/types.js';
 import { markNeedsConsentState, upsertOAuthAccount } from '../capture/accounts.js';
-import { decryptSecret, encryptSecret, SecretDecryptError, SecretKeyError, signValue, verifySignature } from './secrets.js';
+import { decryptSecret, encryptSecret, SecretDecryptError, signValue, verifySignature, withSecretKey } from './secrets.js';
 
-export const STATE_TTL_MS = 10 * 60_000;
+const STATE_TTL_MS = 10 * 60_000;
 /** Used or expired states are kept this long (for a clear "already used" answer), then dropped. */
 const STATE_RETENTION_MS = 24 * 3600_000;
 
@@ -23,7 +24,7 @@ export { GMAIL_READONLY_SCOPE };
 
 const OAUTH_VARS = ['CRM_GMAIL_OAUTH_CLIENT_ID', 'CRM_GMAIL_OAUTH_CLIENT_SECRET', 'CRM_GMAIL_OAUTH_REDIRECT_URL'] as const;
 
-export type OAuthClientConfig = NonNullable<Config['gmail']['oauth']>;
+type OAuthClientConfig = NonNullable<Config['gmail']['oauth']>;
 
 /** The OAuth client settings, or a CONFLICT naming what the operator must set. */
 export function requireOAuthConfig(config: Config): OAuthClientConfig {
@@ -55,7 +56,7 @@ interface StatePayload {
   x: number;
 }
 
-export interface VerifiedState {
+interface VerifiedState {
   nonce: string;
   userId: number;
   email: string;
@@ -66,15 +67,15 @@ export interface VerifiedState {
 export async function issueState(deps: Deps, userId: number, email: string): Promise<{ state: string; expires_at: string }> {
   const now = deps.clock.now();
   const payload: StatePayload = { v: 1, n: randomBytes(16).toString('base64url'), u: userId, e: email, x: now + STATE_TTL_MS };
-  await run(deps.db, 'DELETE FROM oauth_states WHERE expires_at < ?', [new Date(now - STATE_RETENTION_MS).toISOString()]);
+  await run(deps.db, 'DELETE FROM oauth_states WHERE expires_at < ?', [isoAt(now - STATE_RETENTION_MS)]);
   await run(deps.db, 'INSERT INTO oauth_states (nonce, user_id, email, expires_at) VALUES (?, ?, ?, ?)', [
     payload.n,
     userId,
     email,
-    new Date(payload.x).toISOString(),
+    isoAt(payload.x),
   ]);
   const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
-  return { state: `${body}.${signValue(deps.config, body)}`, expires_at: new Date(payload.x).toISOString() };
+  return { state: `${body}.${signValue(deps.config, body)}`, expires_at: isoAt(payload.x) };
 }
 
 const refused = (message: string) => new AppError('VALIDATION', message, { field: 'state' });
@@ -104,7 +105,7 @@ export async function consumeState(deps: Deps, state: string): Promise<VerifiedS
   const spent = await run(
     deps.db,
     'UPDATE oauth_states SET used_at = ? WHERE nonce = ? AND user_id = ? AND email = ? AND used_at IS NULL',
-    [new Date(now).toISOString(), p.n, p.u, p.e],
+    [isoAt(now), p.n, p.u, p.e],
   );
   if (spent.rowsAffected !== 1) {
     const known = await one(deps.db, 'SELECT used_at FROM oauth_states WHERE nonce = ?', [p.n]);
@@ -134,7 +135,7 @@ export function consentUrl(config: Config, email: string, state: string): string
 
 // ---- the code exchange and the mailbox check ----
 
-export interface GrantedMailbox {
+interface GrantedMailbox {
   emailAddress: string;
   refreshToken: string;
 }
@@ -207,7 +208,7 @@ export async function storeOAuthAccount(
   refreshToken: string,
   opts: { byAdmin?: boolean } = {},
 ): Promise<{ id: number; state: string; reenrolled: boolean }> {
-  const row = await upsertOAuthAccount(deps.db, email, sealToken(deps, refreshToken), new Date(deps.clock.now()).toISOString(), opts);
+  const row = await upsertOAuthAccount(deps.db, email, sealToken(deps, refreshToken), nowIso(deps.clock), opts);
   if (!row) {
     throw new AppError('FORBIDDEN', `${email} was unenrolled by an admin; nothing was stored. Ask an admin to enrol it again`);
   }
@@ -215,12 +216,7 @@ export async function storeOAuthAccount(
 }
 
 function sealToken(deps: Deps, token: string): string {
-  try {
-    return encryptSecret(deps.config, token);
-  } catch (err) {
-    if (err instanceof SecretKeyError) throw new AppError('INTERNAL', err.message, { cause: err });
-    throw err;
-  }
+  return withSecretKey(() => encryptSecret(deps.config, token));
 }
 
 /**
@@ -240,8 +236,9 @@ export async function refreshTokenFor(db: Db, deps: Pick<Deps, 'config'>, accoun
   const row = await one<{ refresh_token_enc: string | null }>(db, 'SELECT refresh_token_enc FROM email_accounts WHERE id = ?', [accountId]);
   if (!row) throw new AppError('NOT_FOUND', `email account ${accountId} not found`);
   if (!row.refresh_token_enc) return null;
+  const sealed = row.refresh_token_enc;
   try {
-    return decryptSecret(deps.config, row.refresh_token_enc);
+    return withSecretKey(() => decryptSecret(deps.config, sealed));
   } catch (err) {
     if (err instanceof SecretDecryptError) {
       throw new GmailStop(
@@ -250,7 +247,6 @@ export async function refreshTokenFor(db: Db, deps: Pick<Deps, 'config'>, accoun
         err,
       );
     }
-    if (err instanceof SecretKeyError) throw new AppError('INTERNAL', err.message, { cause: err });
     throw err;
   }
 }

@@ -7,6 +7,7 @@ import { one, run } from '../db/client.js';
 import type { Actor } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
 import { findFeedToken } from '../feed/tokens.js';
+import { isoAt } from '../core/time.js';
 
 const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
 /** log2 N for new hashes unless the configuration says otherwise (2^17: OWASP's scrypt floor). */
@@ -93,15 +94,15 @@ export function dummyPasswordHash(logN = DEFAULT_LOG_N): Promise<string> {
   return h;
 }
 
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 export async function issueToken(db: Db, userId: number, nowMs: number): Promise<{ token: string; expires_at: string }> {
   const token = randomBytes(32).toString('base64url');
-  const expires_at = new Date(nowMs + TOKEN_TTL_MS).toISOString();
+  const expires_at = isoAt(nowMs + TOKEN_TTL_MS);
   await run(db, 'INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (?, ?, ?, ?)', [
     userId,
     hashToken(token),
-    new Date(nowMs).toISOString(),
+    isoAt(nowMs),
     expires_at,
   ]);
   return { token, expires_at };
@@ -128,5 +129,5 @@ export async function authenticate(db: Db, header: string | undefined, nowMs: nu
 }
 
 export async function revokeUserTokens(db: Db, userId: number, nowMs: number): Promise<void> {
-  await run(db, 'UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [new Date(nowMs).toISOString(), userId]);
+  await run(db, 'UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [isoAt(nowMs), userId]);
 }

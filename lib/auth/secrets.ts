@@ -13,9 +13,10 @@ import {
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../core/config.js';
+import { AppError } from '../core/errors.js';
 
 /** Where the master key comes from: the two config fields that decide it. */
-export type SecretKeySource = Pick<Config, 'dataDir' | 'secretKeyHex'>;
+type SecretKeySource = Pick<Config, 'dataDir' | 'secretKeyHex'>;
 
 /** The key file is missing its safeguards or is not a key: the service must not guess. */
 export class SecretKeyError extends Error {
@@ -23,6 +24,27 @@ export class SecretKeyError extends Error {
     super(message);
     this.name = 'SecretKeyError';
   }
+}
+
+/**
+ * Run `work`, turning a SecretKeyError (key file unsafe or not a key) into a 500 that names
+ * the problem: at request time it is the operator's to fix, not the caller's. Works for
+ * plain and async work alike.
+ */
+export function withSecretKey<T>(work: () => T): T {
+  const asAppError = (err: unknown): unknown => (err instanceof SecretKeyError ? new AppError('INTERNAL', err.message, { cause: err }) : err);
+  let out: T;
+  try {
+    out = work();
+  } catch (err) {
+    throw asAppError(err);
+  }
+  if (out instanceof Promise) {
+    return out.catch((err: unknown) => {
+      throw asAppError(err);
+    }) as T;
+  }
+  return out;
 }
 
 /** A stored secret could not be decrypted: tampered with, truncated, or sealed under another key. */
@@ -41,7 +63,7 @@ const TAG_BYTES = 16;
 // same key is refused rather than decrypted.
 const AAD = Buffer.from('crm-gmail:stored-secret:v1');
 
-export interface SecretKeys {
+interface SecretKeys {
   encryption: Buffer;
   signing: Buffer;
 }
@@ -51,7 +73,7 @@ export const secretKeyPath = (dataDir: string): string => path.join(dataDir, 'se
 const cache = new WeakMap<SecretKeySource, SecretKeys>();
 
 /** The derived keys for this config; the key file is read (or created) once per config object. */
-export function secretKeys(src: SecretKeySource): SecretKeys {
+function secretKeys(src: SecretKeySource): SecretKeys {
   let keys = cache.get(src);
   if (!keys) {
     keys = deriveKeys(masterKey(src));
@@ -79,7 +101,7 @@ function deriveKeys(master: Buffer): SecretKeys {
 }
 
 /** The key in `file` as hex; created (mode 0600, directory 0700) when there is none yet. */
-export function readOrCreateKeyFile(file: string): string {
+function readOrCreateKeyFile(file: string): string {
   try {
     return readKeyFile(file);
   } catch (err) {

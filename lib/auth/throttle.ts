@@ -1,4 +1,4 @@
-// Login throttling (CONTRACT §7). Every attempt is reserved — written down — before the
+// Login throttling (per username and client, and per client). Every attempt is reserved — written down — before the
 // password is checked, in one statement that also enforces the limits, so parallel guesses
 // cannot all slip in before the first failure lands. The limits are per (username, client)
 // and per client: one client's guessing never locks the user out of another client. A

@@ -22,6 +22,8 @@ export interface Config {
   passwordHashLogN: number;
   /** A directory change that would newly expose more withheld emails than this waits for an admin. */
   rematchReviewThreshold: number;
+  /** pino level of the service's JSON logs. */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   gmail: {
     enabled: boolean;
     authMethod: AuthMethod;
@@ -57,8 +59,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-const SECRET_VARS = new Set(['CRM_ADMIN_PASSWORD', 'CRM_DB_AUTH_TOKEN', 'CRM_GMAIL_OAUTH_CLIENT_SECRET', 'CRM_SECRET_KEY']);
 
 const intIn = (min: number, max: number) =>
   z
@@ -126,6 +126,9 @@ const Env = z.object({
   CRM_GOOGLE_TOKEN_URL: url(['http:', 'https:']).default('https://oauth2.googleapis.com/token'),
   CRM_GOOGLE_AUTH_URL: url(['http:', 'https:']).default('https://accounts.google.com/o/oauth2/v2/auth'),
   CRM_SECRET_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters').optional(),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'must be one of fatal, error, warn, info, debug, trace, silent' })
+    .default('info'),
 });
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -191,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     dbUrl: e.CRM_DB_URL ?? `file:${path.join(dataDir, 'crm.db')}`,
     dbAuthToken: e.CRM_DB_AUTH_TOKEN,
+    logLevel: e.LOG_LEVEL,
     host: e.CRM_HOST,
     port: e.CRM_PORT,
     admin:
@@ -253,4 +257,3 @@ function dedupe(problems: { variable: string; message: string }[]) {
   });
 }
 
-export const isSecretVariable = (name: string) => SECRET_VARS.has(name);

@@ -1,5 +1,5 @@
 // One error type for the whole service: a closed code, one status mapping, one envelope.
-export const ERROR_CODES = [
+const ERROR_CODES = [
   'VALIDATION',
   'UNAUTHENTICATED',
   'FORBIDDEN',
@@ -14,7 +14,7 @@ export const ERROR_CODES = [
   'UPSTREAM',
   'INTERNAL',
 ] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+type ErrorCode = (typeof ERROR_CODES)[number];
 
 const STATUS: Record<ErrorCode, number> = {
   VALIDATION: 400,
@@ -32,7 +32,7 @@ const STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
-export interface AppErrorOptions {
+interface AppErrorOptions {
   field?: string;
   retryable?: boolean;
   retryAfterSec?: number;
@@ -59,11 +59,7 @@ export class AppError extends Error {
   }
 }
 
-export function statusOf(code: ErrorCode): number {
-  return STATUS[code];
-}
-
-export interface ErrorEnvelope {
+interface ErrorEnvelope {
   error: { code: ErrorCode; message: string; field?: string };
 }
 
@@ -77,6 +73,10 @@ export function envelope(err: AppError): ErrorEnvelope {
   if (err.field !== undefined) body.error.field = err.field;
   return body;
 }
+
+/** The answer of every Gmail-facing operation while CRM_GMAIL_INTEGRATION_ENABLED is off. */
+export const gmailDisabled = (consequence?: string) =>
+  new AppError('DISABLED', `Gmail integration is disabled (CRM_GMAIL_INTEGRATION_ENABLED=false)${consequence ? `; ${consequence}` : ''}`);
 
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const validation = (field: string, message: string) =>

@@ -7,7 +7,9 @@ import type { CallContext, Deps } from './deps.js';
 export interface FnDef<I extends z.ZodType, O> {
   name: string;
   input: I;
-  run: (deps: Deps, input: z.output<I>, ctx: CallContext) => Promise<O>;
+  // Method syntax on purpose: it lets a function with a specific input stand in the registry
+  // as an AnyFn, which invoke() makes safe by parsing the input with the same `input` schema.
+  run(deps: Deps, input: z.output<I>, ctx: CallContext): Promise<O>;
 }
 
 export type AnyFn = FnDef<z.ZodType, unknown>;
@@ -16,12 +18,12 @@ export function defineFunction<I extends z.ZodType, O>(def: FnDef<I, O>): FnDef<
   return def;
 }
 
-export function parseInput<I extends z.ZodType>(schema: I, raw: unknown): z.output<I> {
+function parseInput<I extends z.ZodType>(schema: I, raw: unknown): z.output<I> {
   const r = schema.safeParse(raw ?? {});
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = issue.path.map(String).join('.');
-  // CONTRACT §4: a VALIDATION answer always names a field; the whole input is `body`.
+  // A VALIDATION answer always names a field (the API promises it); the whole input is `body`.
   throw new AppError('VALIDATION', field ? `${field}: ${issue.message}` : issue.message, {
     field: field || 'body',
   });

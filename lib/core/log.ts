@@ -3,7 +3,7 @@ import { pino, type Logger as PinoLogger } from 'pino';
 
 export type Logger = Pick<PinoLogger, 'info' | 'warn' | 'error' | 'debug' | 'child'>;
 
-export const REDACT_KEYS = [
+const REDACT_KEYS = [
   'password',
   'password_hash',
   'token',
@@ -21,7 +21,7 @@ const redactPaths = REDACT_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 export function createLogger(opts: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(
     {
-      level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+      level: opts.level ?? 'info',
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: redactPaths, censor: '[redacted]' },
@@ -29,18 +29,4 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
     },
     opts.destination ?? process.stdout,
   ) as Logger;
-}
-
-/** A logger that keeps every line in memory (tests read them; nothing reaches the console). */
-export function captureLogger(): { log: Logger; lines: Record<string, unknown>[]; text: () => string } {
-  const lines: Record<string, unknown>[] = [];
-  const chunks: string[] = [];
-  const destination = {
-    write(chunk: string) {
-      chunks.push(chunk);
-      for (const l of chunk.split('\n')) if (l.trim()) lines.push(JSON.parse(l));
-      return true;
-    },
-  } as unknown as NodeJS.WritableStream;
-  return { log: createLogger({ level: 'debug', destination }), lines, text: () => chunks.join('') };
 }

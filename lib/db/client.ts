@@ -11,9 +11,9 @@ export interface Executor {
 }
 export type { InStatement, Row };
 
-export const BUSY_TIMEOUT_MS = 15_000;
+const BUSY_TIMEOUT_MS = 15_000;
 
-export interface DbOptions {
+interface DbOptions {
   url: string;
   authToken?: string;
 }
@@ -56,6 +56,24 @@ export async function one<T = Record<string, unknown>>(db: Executor, sql: string
 
 export async function run(db: Executor, sql: string, args: InArgs = []) {
   return db.execute({ sql, args });
+}
+
+/**
+ * Run `fn` in one write transaction: everything it wrote is kept, or (on any throw) nothing.
+ * The transaction is closed either way, which also releases this process's write turn.
+ */
+export async function writeTx<T>(db: Db, fn: (tx: Transaction) => Promise<T>): Promise<T> {
+  const tx = await db.transaction('write');
+  try {
+    const result = await fn(tx);
+    await tx.commit();
+    return result;
+  } catch (err) {
+    if (!tx.closed) await tx.rollback().catch(() => undefined);
+    throw err;
+  } finally {
+    tx.close();
+  }
 }
 
 function rowToObject(row: Row, columns: string[]): Record<string, unknown> {

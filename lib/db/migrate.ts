@@ -21,7 +21,7 @@ interface MigrationFile {
   checksum: string;
 }
 
-export function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
+function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
   return readdirSync(dir)
     .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
     .sort()
@@ -32,7 +32,7 @@ export function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
 }
 
 /** Split a migration into statements; our migrations keep one statement per `;`-ended line group. */
-export function splitStatements(sql: string): string[] {
+function splitStatements(sql: string): string[] {
   const withoutComments = sql
     .split('\n')
     .filter((l) => !l.trim().startsWith('--'))

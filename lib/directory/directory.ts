@@ -7,21 +7,6 @@ import { AppError, validation } from '../core/errors.js';
 import type { Config } from '../core/config.js';
 import { isAddressWithin, isFreeMailDomain, isPublicSuffix, isWithinDomains, normalizeAddress, normalizeDomain } from '../mail/address.js';
 
-/** Run `fn` in one write transaction: everything it wrote is kept, or (on any throw) nothing. */
-export async function writeTx<T>(db: Db, fn: (tx: Transaction) => Promise<T>): Promise<T> {
-  const tx = await db.transaction('write');
-  try {
-    const result = await fn(tx);
-    await tx.commit();
-    return result;
-  } catch (err) {
-    if (!tx.closed) await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // Normalisation: trimmed, lower case, and refused with a message that says what to give.
 
@@ -140,7 +125,7 @@ export class RematchSet {
 // ---------------------------------------------------------------------------------------
 // The three lists hanging off investors and contacts, handled by one set of functions.
 
-export type ListName = 'investor_domains' | 'investor_emails' | 'contact_emails';
+type ListName = 'investor_domains' | 'investor_emails' | 'contact_emails';
 
 const LISTS: Record<ListName, { owner: string; value: string; kind: 'address' | 'domain' }> = {
   investor_domains: { owner: 'investor_id', value: 'domain', kind: 'domain' },
@@ -148,7 +133,7 @@ const LISTS: Record<ListName, { owner: string; value: string; kind: 'address' | 
   contact_emails: { owner: 'contact_id', value: 'email', kind: 'address' },
 };
 
-export async function listValues(sql: Executor, list: ListName, ownerId: number): Promise<string[]> {
+async function listValues(sql: Executor, list: ListName, ownerId: number): Promise<string[]> {
   const { owner, value } = LISTS[list];
   const got = await all<{ v: string }>(sql, `SELECT ${value} AS v FROM ${list} WHERE ${owner} = ? ORDER BY ${value}`, [ownerId]);
   return got.map((r) => r.v);

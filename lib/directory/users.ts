@@ -6,7 +6,7 @@ import { all, one, type Executor } from '../db/client.js';
 import { addressField } from './directory.js';
 import { AppError } from '../core/errors.js';
 
-export interface UserView {
+interface UserView {
   id: number;
   username: string;
   email: string | null;

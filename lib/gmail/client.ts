@@ -28,8 +28,8 @@ import {
 } from './types.js';
 
 /** Gmail answers "Too many concurrent requests for user" at about 10; the contract allows 8. */
-export const MAX_IN_FLIGHT_LIMIT = 8;
-export const DEFAULT_MAX_IN_FLIGHT = 4;
+const MAX_IN_FLIGHT_LIMIT = 8;
+const DEFAULT_MAX_IN_FLIGHT = 4;
 
 const HISTORY_TYPES = ['messageAdded', 'messageDeleted', 'labelAdded', 'labelRemoved'];
 const HISTORY_PAGE_SIZE = 500;

@@ -111,7 +111,7 @@ function gmailReason(data: unknown): { reason: string; message: string } {
  * config, whose headers carry the bearer token and whose body may carry the signed assertion
  * or the refresh token.
  */
-export function safeCause(err: unknown): Error {
+function safeCause(err: unknown): Error {
   const e = asHttpish(err);
   if (!e) return new Error(String(err));
   const status = e.response?.status;

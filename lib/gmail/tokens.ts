@@ -38,7 +38,7 @@ interface RequestConfig {
  * on everything this client sends: gtoken asks for retries of its token POST with a fast
  * fixed schedule and real timers, and the mailbox's retry policy must be the only one.
  */
-export function routeTokenRequests(transporter: Transporter, tokenUrl: string): void {
+function routeTokenRequests(transporter: Transporter, tokenUrl: string): void {
   const target = new URL(tokenUrl);
   const fixed = new URL(GOOGLE_TOKEN_URL).href;
   transporter.interceptors.request.add({

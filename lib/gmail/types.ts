@@ -74,7 +74,7 @@ export interface GmailAccountRef {
 
 export type GmailFactory = (account: GmailAccountRef) => GmailApi;
 
-export type StopState = 'auth_error' | 'needs_consent' | 'error';
+type StopState = 'auth_error' | 'needs_consent' | 'error';
 
 /**
  * Gmail or Google's token endpoint said something that retrying cannot fix for this mailbox

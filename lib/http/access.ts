@@ -4,7 +4,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { getCookie } from 'hono/cookie';
 import { authenticate } from '../auth/credentials.js';
 import type { Actor, Deps } from '../core/deps.js';
-import { AppError } from '../core/errors.js';
+import { AppError, gmailDisabled } from '../core/errors.js';
 import { invoke, type FnDef } from '../core/fn.js';
 import type { z } from 'zod';
 
@@ -36,7 +36,7 @@ export function access(deps: Deps, level: Access, opts: { gate?: boolean; cookie
     }
     // Auth and role first, then the gate: a stranger learns nothing about the integration.
     if (opts.gate && !deps.config.gmail.enabled) {
-      throw new AppError('DISABLED', 'Gmail integration is disabled (CRM_GMAIL_INTEGRATION_ENABLED=false)');
+      throw gmailDisabled();
     }
     await next();
   };

@@ -1,7 +1,7 @@
-// The one place addresses and domains are normalised and folded (CONTRACT §7 "Address folding"),
-// plus the domain helpers and the free-mail and public-suffix checks. Every other module asks
-// here rather than lower-casing or folding by itself, so matching, rematch, the directory and
-// consent cannot disagree about whether two spellings are one mailbox.
+// The one place addresses and domains are normalised and folded (lower case, googlemail.com,
+// Gmail dots, +tags), plus the domain helpers and the free-mail and public-suffix checks. Every
+// other module asks here rather than lower-casing or folding by itself, so matching, rematch,
+// the directory and consent cannot disagree about whether two spellings are one mailbox.
 //
 // Everything here is linear in its input: addresses arrive from strangers' headers.
 import { createRequire } from 'node:module';

@@ -69,7 +69,7 @@ export function decodeHeaderWords(value: string): string {
 }
 
 /** Bytes to text in one charset; never throws. */
-export interface CharsetDecoder {
+interface CharsetDecoder {
   decode(bytes: Uint8Array): string;
 }
 
@@ -122,7 +122,7 @@ function makeDecoder(label: string): CharsetDecoder | null {
 }
 
 /** A non-throwing decoder for a MIME charset label; null when the label is unknown. */
-export function decoderFor(charset: string | null | undefined): CharsetDecoder | null {
+function decoderFor(charset: string | null | undefined): CharsetDecoder | null {
   const label = (charset ?? '').trim().toLowerCase().replace(/^["']|["']$/g, '');
   if (!label) return null;
   const cached = decoderCache.get(label);
@@ -328,7 +328,7 @@ const NAMED_ENTITIES: Record<string, string> = {
 };
 
 /** Decodes HTML character references (Gmail escapes its `snippet`); unknown names are left as written. */
-export function decodeHtmlEntities(s: string): string {
+function decodeHtmlEntities(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(/&(#[xX][0-9a-fA-F]{1,6}|#\d{1,7}|[a-zA-Z][a-zA-Z0-9]{1,31});/g, (all, e: string) => {
     if (e[0] === '#') {
@@ -453,8 +453,8 @@ function utcParts(year: number, month: number, day: number, hour: number, minute
 const EARLIEST_PLAUSIBLE = Date.UTC(1990, 0, 1);
 const DAY_MS = 86_400_000;
 
-/** CONTRACT §7: the Date header when plausible (not before 1990, at most a day after internalDate), else internalDate. */
-export function chooseSentAt(dateHeader: string | null | undefined, internalDate: number): string {
+/** sent_at: the Date header when plausible (not before 1990, at most a day after internalDate), else internalDate. */
+function chooseSentAt(dateHeader: string | null | undefined, internalDate: number): string {
   const t = parseMailDate(dateHeader);
   const hasInternal = Number.isFinite(internalDate) && internalDate > 0;
   if (t !== null && t >= EARLIEST_PLAUSIBLE && (!hasInternal || t <= internalDate + DAY_MS)) {
@@ -642,7 +642,7 @@ function normalisedIds(values: string[], limit: number, from: 'start' | 'end'): 
 }
 
 /** Message-ID without angle brackets, case kept; null when absent or empty. */
-export function messageIdOf(value: string | null | undefined): string | null {
+function messageIdOf(value: string | null | undefined): string | null {
   if (!value) return null;
   const ids = extractIds(value);
   if (ids.length) return ids[0]!;
@@ -656,7 +656,7 @@ export function messageIdOf(value: string | null | undefined): string | null {
  * Gmail hands over decoded gives the same key as one handed over encoded; per-copy headers
  * (Delivered-To, Received, Bcc) never take part.
  */
-export function headerHash(headers: Header[] | null | undefined): string {
+function headerHash(headers: Header[] | null | undefined): string {
   const addrs = (name: string) =>
     parseAddressList(headerValues(headers, name))
       .map((a) => a.address)
@@ -699,7 +699,7 @@ function partInfo(part: Part): PartInfo {
   return { contentType, disposition, filename };
 }
 
-export interface ParseOptions {
+interface ParseOptions {
   /** Decode text bodies (default true). Off skips the work for mail that will be stored metadata-only. */
   bodies?: boolean;
 }

@@ -4,7 +4,7 @@ export interface Address {
   name: string | null;
 }
 
-export interface AttachmentPart {
+interface AttachmentPart {
   partId: string;
   filename: string;
   mimeType: string;

@@ -1,5 +1,6 @@
-// Ties an email's participants to investors and contacts (CONTRACT §6 Matching, §7 Matching is
-// per email, Address folding, Exclusions). The directory is read once per run into indexes so
+// Ties an email's participants to investors and contacts: each email by its own participants,
+// addresses folded (case, Gmail dots, +tags), a contact's or investor's address before an
+// investor's domain, and an exclusion always winning. The directory is read once per run into indexes so
 // matching a message costs a few map look-ups per participant.
 import { foldDomain, foldNormalized, isFreeMailDomain, normalizeAddress } from '../mail/address.js';
 import { all, type Executor } from '../db/client.js';

@@ -16,12 +16,13 @@ import { hashPassword } from '../auth/credentials.js';
 import { Background } from '../core/background.js';
 import { ensureSecretKey } from '../auth/secrets.js';
 import { HEARTBEAT_MS, instanceOf, renewHeldLeases } from '../capture/accounts.js';
+import { nowIso } from '../core/time.js';
 
-export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): Promise<void> {
+async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Logger): Promise<void> {
   if (!config.admin) return;
   const existing = await one(db, "SELECT id FROM users WHERE role = 'admin' LIMIT 1");
   if (existing) return;
-  const now = new Date(clock.now()).toISOString();
+  const now = nowIso(clock);
   await run(
     db,
     `INSERT INTO users (username, email, role, password_hash, disabled, created_at, updated_at)
@@ -34,9 +35,11 @@ export async function ensureAdmin(db: Db, config: Config, clock: Clock, log: Log
   }
 }
 
-export async function buildDeps(opts: { env?: Record<string, string | undefined>; log?: Logger; clock?: Clock } = {}): Promise<Deps> {
+export async function buildDeps(
+  opts: { env?: Record<string, string | undefined>; log?: Logger; logDestination?: NodeJS.WritableStream; clock?: Clock } = {},
+): Promise<Deps> {
   const config = loadConfig(opts.env ?? process.env);
-  const log = opts.log ?? createLogger();
+  const log = opts.log ?? createLogger({ level: config.logLevel, destination: opts.logDestination });
   const clock = opts.clock ?? systemClock;
   const dbFile = config.dbUrl.startsWith('file:') ? path.resolve(filePathOf(config.dbUrl)) : undefined;
   const tightened = secureDataDir(config.dataDir, dbFile);

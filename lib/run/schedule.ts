@@ -2,10 +2,11 @@
 // each job calling the same invoke() as the CLI.
 import { Cron } from 'croner';
 import type { Deps } from '../core/deps.js';
+import { envelope, toAppError } from '../core/errors.js';
 import { invoke, type AnyFn } from '../core/fn.js';
 import { functions } from '../../functions/index.js';
 
-export interface Job {
+interface Job {
   name: string;
   /** croner pattern, or an interval in seconds. */
   every: string | { seconds: number };
@@ -16,17 +17,16 @@ export interface Job {
 
 export function jobs(deps: Deps): Job[] {
   const { gmail } = deps.config;
-  const syncAll = functions.syncAll;
   return [
-    ...(syncAll ? [{ name: 'syncAll', every: { seconds: gmail.syncIntervalMin * 60 }, fn: syncAll, input: { trigger: 'schedule' }, enabled: gmail.enabled }] : []),
+    { name: 'syncAll', every: { seconds: gmail.syncIntervalMin * 60 }, fn: functions.syncAll, input: { trigger: 'schedule' }, enabled: gmail.enabled },
     // Each mailbox compares itself with Gmail once a day; the job looks hourly for the ones due.
-    { name: 'verifyAll', every: { seconds: 3600 }, fn: functions.verifyAll!, input: { trigger: 'schedule' }, enabled: gmail.enabled },
+    { name: 'verifyAll', every: { seconds: 3600 }, fn: functions.verifyAll, input: { trigger: 'schedule' }, enabled: gmail.enabled },
     // Directory edits queue addresses; their mail is re-matched within a minute (purges included, even with Gmail off).
-    { name: 'rematchQueued', every: { seconds: 60 }, fn: functions.rematchQueued!, input: { trigger: 'schedule' }, enabled: true },
+    { name: 'rematchQueued', every: { seconds: 60 }, fn: functions.rematchQueued, input: { trigger: 'schedule' }, enabled: true },
     // Feed tombstones past their retention are retired; cheap when there are none.
-    { name: 'compactFeed', every: { seconds: 3600 }, fn: functions.compactFeed!, input: { trigger: 'schedule' }, enabled: true },
+    { name: 'compactFeed', every: { seconds: 3600 }, fn: functions.compactFeed, input: { trigger: 'schedule' }, enabled: true },
     // Expired and revoked tokens are deleted, not just refused.
-    { name: 'pruneSessions', every: { seconds: 3600 }, fn: functions.pruneSessions!, input: { trigger: 'schedule' }, enabled: true },
+    { name: 'pruneSessions', every: { seconds: 3600 }, fn: functions.pruneSessions, input: { trigger: 'schedule' }, enabled: true },
   ];
 }
 
@@ -36,9 +36,11 @@ export function startSchedule(deps: Deps, table: Job[] = jobs(deps)) {
     .filter((j) => j.enabled)
     .map((job) => {
       const task = async () => {
-        const p = invoke(deps, job.fn, job.input).catch((err) =>
-          deps.log.error({ event: 'schedule.job_failed', job: job.name, err: String(err) }, 'scheduled job failed'),
-        );
+        const p = invoke(deps, job.fn, job.input).catch((err: unknown) => {
+          // The same envelope an API caller or the CLI would see; the cause stays for the operator.
+          const failure = envelope(toAppError(err)).error;
+          deps.log.error({ event: 'schedule.job_failed', job: job.name, error: failure, err: String(err) }, 'scheduled job failed');
+        });
         running.add(p);
         try {
           await p;

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functions } from '../../functions/index.js';
 import { all, one } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
-import { captureLogger } from '../../lib/core/log.js';
+import { captureLogger } from '../helpers/log.js';
 import { startStack, type Stack } from '../../tools/stack.js';
 import { haveChromium, launchBrowser, skipReason } from './chromium.js';
 

@@ -1,10 +1,10 @@
-// CONTRACT §4 mailbox lifecycle over HTTP: unenrol, purge (also of a mailbox unenrolled
+// The mailbox lifecycle over HTTP: unenrol, purge (also of a mailbox unenrolled
 // earlier), re-enrol, and the runs list's limit.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInvestor } from '../../functions/createInvestor.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, one } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { apiClient } from '../helpers/api.js';

@@ -1,8 +1,8 @@
-// CONTRACT §4 "Auth and directory", held to the letter over HTTP: shapes, statuses, error
+// The auth and directory API, held to the letter over HTTP: shapes, statuses, error
 // envelopes, token revocation, and that every route but three needs a bearer token.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { apiClient } from '../helpers/api.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { gmailEnv } from '../helpers/mail.js';
@@ -33,14 +33,14 @@ function servedRoutes(): { method: string; path: string }[] {
   const seen = new Map<string, { method: string; path: string }>();
   for (const r of app.routes) {
     if (r.method === 'ALL' || r.path.includes('*')) continue;
-    // The console's pages (CONTRACT §4 Console) use a session cookie, not bearer tokens.
+    // The console's pages use a session cookie, not bearer tokens.
     if (!r.path.startsWith('/api/') && r.path !== '/healthz') continue;
     seen.set(`${r.method} ${r.path}`, { method: r.method, path: r.path.replace(/:id\b/g, '1') });
   }
   return [...seen.values()];
 }
 
-describe('bearer tokens (CONTRACT §4)', () => {
+describe('bearer tokens', () => {
   it('every route but /healthz, /api/auth/login and /api/email/oauth/callback answers 401 UNAUTHENTICATED without a token or with a bad one', async () => {
     const routes = servedRoutes();
     // The table must really list the API, or this test proves nothing.

@@ -1,4 +1,4 @@
-// CONTRACT §6 and §7 rules of capture that show in the tables: drafts, chats and spam are never
+// The rules of capture that show in the tables: drafts, chats and spam are never
 // captured (history included), mail without a Message-ID is one row across mailboxes whatever
 // per-copy headers each copy has, sent_at plausibility, and a body Gmail hands over as an
 // attachmentId is still the body (and is never fetched for unmatched mail).
@@ -7,7 +7,7 @@ import { createContact } from '../../functions/createContact.js';
 import { createInvestor } from '../../functions/createInvestor.js';
 import { enroll } from '../../functions/enroll.js';
 import { getAccount } from '../../lib/capture/accounts.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, one } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { beginAccountSync } from '../../lib/capture/syncRunner.js';

@@ -1,4 +1,4 @@
-// CONTRACT §2: every handler runs alone from the command line with JSON input, against the
+// Every handler runs alone from the command line with JSON input, against the
 // same database the server uses: `npm run fn -- <name> '<json>'`.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
 import { buildDeps } from '../../lib/run/bootstrap.js';
-import { captureLogger } from '../../lib/core/log.js';
+import { captureLogger } from '../helpers/log.js';
 import { functions } from '../../functions/index.js';
 import { run } from '../helpers/subprocess.js';
 

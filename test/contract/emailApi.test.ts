@@ -1,11 +1,11 @@
-// CONTRACT §4 "Email", held to the letter over HTTP: status, enrolment, accounts, run-now,
+// The email API, held to the letter over HTTP: status, enrolment, accounts, run-now,
 // runs, threads, one thread, attachment downloads, rematch, OAuth start, healthz and the
 // disabled gate — shapes, statuses and field names as written.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContact } from '../../functions/createContact.js';
 import { createInvestor } from '../../functions/createInvestor.js';
 import { createApp } from '../../lib/http/app.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, one, run } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { apiClient } from '../helpers/api.js';
@@ -128,7 +128,7 @@ describe('GET /api/email/status (any user)', () => {
 });
 
 describe('POST /api/email/accounts/enroll {email, auth_method?}', () => {
-  it('201 with the account, then 200 with the same one; fields as in §4 with boolean sync_enabled', async () => {
+  it('201 with the account, then 200 with the same one; fields as documented, with boolean sync_enabled', async () => {
     await setup();
     const first = await enroll(PARTNER);
     expect(first.status).toBe(201);
@@ -258,7 +258,7 @@ describe('POST /api/email/sync/run-now {email?} → 202 {runs:[{id, account, alr
   });
 });
 
-describe('optional fields (`?` in §4) given as null count as absent', () => {
+describe('optional fields given as null count as absent', () => {
   it('enroll {auth_method: null}, run-now {email: null}, rematch {since: null}', async () => {
     await setup();
     const e = await api('POST', '/api/email/accounts/enroll', { token: admin.token, body: { email: PARTNER, auth_method: null } });
@@ -497,7 +497,7 @@ describe('GET /api/email/oauth/start?email=', () => {
   });
 });
 
-describe('the disabled gate (CONTRACT §4: auth and role before the gate)', () => {
+describe('the disabled gate (auth and role are checked before it)', () => {
   it('every /api/email route but status: 401 without a token, 403 for a member on admin routes, else 503 DISABLED', async () => {
     await setup({ enabled: false });
     const adminRoutes: [string, string, unknown?][] = [

@@ -1,13 +1,13 @@
 // The whole service on a real socket against the Gmail emulator, driven only through the HTTP
 // API as an operator would with curl: sign in, enrol, run-now, read runs, status, every
 // investor's threads, their messages and files, and an OAuth mailbox from consent to sync.
-// Every JSON answer is held to CONTRACT §4 (integer ids, boolean flags, contract times).
+// Every JSON answer is held to the API's value types (integer ids, boolean flags, ISO times).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type Stack } from '../../tools/stack.js';
-import { captureLogger } from '../../lib/core/log.js';
+import { captureLogger } from '../helpers/log.js';
 import { contractViolations, TIME } from './shape.js';
 
 let stack: Stack;

@@ -1,4 +1,4 @@
-// CONTRACT §5 account states and run rows when Gmail misbehaves as GMAIL.md describes, seen
+// Account states and run rows when Gmail misbehaves as it does in production, seen
 // only through the HTTP API (run-now, runs, accounts, status) on the emulator: a mailbox
 // without Gmail, the daily limit, a message deleted between list and get, an expired access
 // token, and a revoked OAuth consent. One mailbox's failure never stops the others.
@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { captureLogger } from '../../lib/core/log.js';
+import { captureLogger } from '../helpers/log.js';
 import { startStack, type Stack } from '../../tools/stack.js';
 import { contractViolations } from './shape.js';
 

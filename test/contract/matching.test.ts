@@ -1,4 +1,4 @@
-// CONTRACT §6 and §7 matching rules, through the whole capture: what a real sync links and
+// The matching rules, through the whole capture: what a real sync links and
 // what the threads API then lists for an investor or a contact.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createContact } from '../../functions/createContact.js';
@@ -6,7 +6,7 @@ import { createExclusion } from '../../functions/createExclusion.js';
 import { createInvestor } from '../../functions/createInvestor.js';
 import { enroll } from '../../functions/enroll.js';
 import { getAccount } from '../../lib/capture/accounts.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, run } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { beginAccountSync } from '../../lib/capture/syncRunner.js';

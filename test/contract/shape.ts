@@ -1,4 +1,4 @@
-// CONTRACT §4, checked on every answer a contract test reads: ids are integers, flags are
+// The API's value types, checked on every answer a contract test reads: ids are integers, flags are
 // booleans, times are YYYY-MM-DDTHH:MM:SS.sssZ. Walks the whole JSON value and names the path
 // of the first thing that breaks the rule.
 import { expect } from 'vitest';
@@ -30,12 +30,12 @@ export function contractViolations(value: unknown, at = '$'): string[] {
   return out;
 }
 
-/** Fails the test naming every id, flag or time in `body` that breaks CONTRACT §4. */
+/** Fails the test naming every id, flag or time in `body` that breaks the API's value types. */
 export function expectContractTypes(body: unknown, label = 'answer'): void {
   expect(contractViolations(body), label).toEqual([]);
 }
 
-/** The error envelope of CONTRACT §4, with the given status and code. */
+/** The API's error envelope, with the given status and code. */
 export function expectError(res: { status: number; body: any }, status: number, code: string): void {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(res.body?.error?.code, JSON.stringify(res.body)).toBe(code);

@@ -1,5 +1,5 @@
-// CONTRACT §7 "Start refusal" and §2 "a bad value stops the start with a message naming the
-// variable": loadConfig, and once through `npm start` itself.
+// With Gmail enabled, the start is refused (naming the variable) when the domain, the key or the
+// OAuth client is missing or unsafe, as is any bad value: loadConfig, and once through `npm start` itself.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// CONTRACT §5: the tables and columns a downstream reader may rely on, and what their values
+// The tables and columns a downstream reader may rely on, and what their values
 // mean once real mail has been captured (types, formats, value sets, uniqueness).
 import path from 'node:path';
 import { existsSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { enroll } from '../../functions/enroll.js';
 import { createExclusion } from '../../functions/createExclusion.js';
 import { rematch } from '../../functions/rematch.js';
 import { getAccount } from '../../lib/capture/accounts.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { all, one, run } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { beginAccountSync } from '../../lib/capture/syncRunner.js';
@@ -64,7 +64,7 @@ async function sync(email: string) {
 }
 
 describe('the promised tables and columns exist', () => {
-  it('every table and column named in §5', async () => {
+  it('every table and column promised to downstream readers', async () => {
     deps = await makeDeps();
     for (const [table, cols] of Object.entries(PROMISED)) {
       const have = await columns(table);

@@ -1,7 +1,7 @@
 // Drives the emulator the way production code drives Google: through @googleapis/gmail and
 // google-auth-library themselves. google-auth-library signs JWTs for, and posts them to, Google's
 // hard-coded token URL; a request interceptor on the client's transporter sends that one URL to
-// the emulator instead (GMAIL.md).
+// the emulator instead.
 import { gmail, type gmail_v1 } from '@googleapis/gmail';
 import { JWT, OAuth2Client } from 'google-auth-library';
 import type { GaxiosError } from 'gaxios';

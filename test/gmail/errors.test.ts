@@ -1,4 +1,5 @@
-// Every row of GMAIL.md's error table, at the level of one mailbox's client.
+// Every way Gmail and Google's token endpoint refuse (401, 403 reasons, 404, 429, 5xx, invalid_grant,
+// unauthorized_client …), at the level of one mailbox's client: retried or not, and what it means.
 import { inspect } from 'node:util';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { createGmailFactory, type GmailFactoryOptions, type PacedGmailApi, type PacedGmailFactory } from '../../lib/gmail/client.js';
 import type { GmailAccountRef } from '../../lib/gmail/types.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';

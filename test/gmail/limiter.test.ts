@@ -1,7 +1,7 @@
 // Pacing primitives under a fake clock: the quota window, the in-flight bound, the adaptive
 // pace, and the backoff arithmetic.
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { costTable } from '../../lib/gmail/costs.js';
 import { parseRetryAfter } from '../../lib/gmail/errors.js';
 import { AdaptivePace, QuotaLimiter, Semaphore } from '../../lib/gmail/limiter.js';

@@ -3,12 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Background } from '../../lib/core/background.js';
-import { FakeClock, type Clock } from '../../lib/core/clock.js';
+import type { Clock } from '../../lib/core/clock.js';
+import { FakeClock } from './clock.js';
 import { loadConfig } from '../../lib/core/config.js';
 import { openDb } from '../../lib/db/client.js';
 import type { Deps } from '../../lib/core/deps.js';
 import type { GmailFactory } from '../../lib/gmail/types.js';
-import { captureLogger } from '../../lib/core/log.js';
+import { captureLogger } from './log.js';
 import { migrate } from '../../lib/db/migrate.js';
 
 export interface TestDeps extends Deps {

@@ -4,7 +4,7 @@
 // the directory applied by this file's own simple rules (exact addresses, domains and their
 // subdomains, exclusions), never through links or the activity tables.
 import { expect } from 'vitest';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from './clock.js';
 import { ensureTeam } from '../../lib/insights/team.js';
 import { all, one, run } from '../../lib/db/client.js';
 import { storeMessages, participantsOf } from '../../lib/capture/store.js';

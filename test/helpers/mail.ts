@@ -9,7 +9,7 @@ import { getAccount, type AccountRow } from '../../lib/capture/accounts.js';
 import { one } from '../../lib/db/client.js';
 import type { Deps } from '../../lib/core/deps.js';
 import type { GmailApi, GmailCallStats, GmailFactory, GmailMessage, ListHistoryResult, ListMessagesResult } from '../../lib/gmail/types.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from './clock.js';
 import { createGmailFactory, type PacedGmailApi } from '../../lib/gmail/client.js';
 import { beginAccountSync } from '../../lib/capture/syncRunner.js';
 import type { SyncSummary } from '../../lib/capture/sync.js';

@@ -6,7 +6,7 @@ import { createPublicKey, createVerify, generateKeyPairSync, randomBytes } from 
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { http, HttpResponse, type HttpHandler } from 'msw';
-import type { FakeClock } from '../../lib/core/clock.js';
+import type { FakeClock } from '../helpers/clock.js';
 import type { GmailMessage } from '../../lib/gmail/types.js';
 
 export const GMAIL_ROOT = 'http://127.0.0.1:47110/';

@@ -1,7 +1,7 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { one, run } from '../../lib/db/client.js';
 import { GmailStop } from '../../lib/gmail/types.js';
 import { consentPage, markNeedsConsent, oauthClient, refreshTokenFor } from '../../lib/auth/consent.js';

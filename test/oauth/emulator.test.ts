@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { one } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
 import { createGmailFactory, type PacedGmailApi } from '../../lib/gmail/client.js';

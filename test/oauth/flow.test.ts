@@ -3,7 +3,7 @@ import path from 'node:path';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { one, run } from '../../lib/db/client.js';
 import { CONSENT_PAGE_CSP, GMAIL_READONLY_SCOPE, refreshTokenFor } from '../../lib/auth/consent.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';

@@ -1,7 +1,7 @@
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
-import { FakeClock } from '../../lib/core/clock.js';
+import { FakeClock } from '../helpers/clock.js';
 import { one, run } from '../../lib/db/client.js';
 import { signValue } from '../../lib/auth/secrets.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';

@@ -4,19 +4,19 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeHeaderWords, decodeRawHeaderBytes, parseMailDate } from '../../lib/mail/mime.js';
 import { readHeaderBlock, type HeaderField } from '../gmail-emulator/headers.js';
+import { decodeWords, headerText, mailDate } from '../gmail-emulator/mime.js';
 import type { Rng } from '../gmail-emulator/rng.js';
 
 export const DEFAULT_FIXTURES_DIR = fileURLToPath(new URL('../../test/fixtures/eml/', import.meta.url));
 
-export interface Fixture {
+interface Fixture {
   file: string;
   raw: Buffer;
   features: string[];
 }
 
-export interface FixtureHeaders {
+interface FixtureHeaders {
   messageId: string | null;
   identity: string;
   inReplyTo: string | null;
@@ -60,7 +60,7 @@ const ADDR = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-
 
 function addressesIn(value: string | undefined): string[] {
   if (!value) return [];
-  return [...decodeHeaderWords(decodeRawHeaderBytes(value)).matchAll(ADDR)].map((m) => m[0].toLowerCase());
+  return [...decodeWords(headerText(value, null)).matchAll(ADDR)].map((m) => m[0].toLowerCase());
 }
 
 function idsIn(value: string | undefined): string[] {
@@ -80,9 +80,9 @@ export function fixtureHeaders(raw: Buffer): FixtureHeaders {
     identity: messageId ? `mid:${messageId.toLowerCase()}` : `hdr:${createHash('sha256').update(hdr).digest('hex')}`,
     inReplyTo: idsIn(field(fields, 'In-Reply-To'))[0] ?? null,
     references: idsIn(field(fields, 'References')),
-    subject: decodeHeaderWords(decodeRawHeaderBytes(field(fields, 'Subject') ?? '')),
+    subject: decodeWords(headerText(field(fields, 'Subject') ?? '', null)),
     from: addressesIn(field(fields, 'From'))[0] ?? null,
     addresses: [...new Set(['From', 'To', 'Cc', 'Reply-To'].flatMap((n) => addressesIn(field(fields, n))))],
-    date: parseMailDate(field(fields, 'Date')),
+    date: mailDate(field(fields, 'Date')),
   };
 }

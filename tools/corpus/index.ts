@@ -8,7 +8,7 @@ export { foldAddress, Matcher, type GroundTruth, type MessageTruth, type Convers
 export type { ImportInvestor, Investor, Contact, Partner } from './people.js';
 
 /** What deliverCorpus needs: the in-process EmulatorControl or a ControlClient. */
-export interface DeliveryTarget {
+interface DeliveryTarget {
   createMailbox(email: string, flags?: Partial<MailboxFlags>): unknown;
   deliver(raw: Buffer, opts: DeliverOptions): Record<string, DeliveredCopy> | Promise<Record<string, DeliveredCopy>>;
 }

@@ -49,7 +49,7 @@ const CRLF = '\r\n';
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-export function rfc5322Date(ms: number, offsetMin: number): string {
+function rfc5322Date(ms: number, offsetMin: number): string {
   const d = new Date(ms + offsetMin * 60_000);
   const sign = offsetMin < 0 ? '-' : '+';
   const abs = Math.abs(offsetMin);
@@ -68,7 +68,7 @@ function charsetBytes(s: string, charset: Charset): Buffer {
 }
 
 /** RFC 2047 encoded words, split so no word exceeds 75 characters and no character is cut. */
-export function encodeWords(text: string, charset: Charset = 'utf-8', q = false): string {
+function encodeWords(text: string, charset: Charset = 'utf-8', q = false): string {
   const words: string[] = [];
   let chunk = '';
   const flush = (): void => {
@@ -98,7 +98,7 @@ function qEncode(bytes: Buffer): string {
   return out;
 }
 
-export function formatAddr(a: Addr, q = true): string {
+function formatAddr(a: Addr, q = true): string {
   if (!a.name) return a.address;
   if (!isAscii(a.name)) return `${encodeWords(a.name, 'utf-8', q)} <${a.address}>`;
   if (/[()<>@,;:\\".[\]]/.test(a.name)) return `"${a.name.replace(/(["\\])/g, '\\$1')}" <${a.address}>`;
@@ -109,7 +109,7 @@ function foldList(name: string, items: string[]): string {
   return `${name}: ${items.join(`,${CRLF} `)}`;
 }
 
-export function quotedPrintable(bytes: Buffer): string {
+function quotedPrintable(bytes: Buffer): string {
   const lines: string[] = [];
   const text = bytes.toString('latin1').replace(/\r\n/g, '\n');
   for (const line of text.split('\n')) {
@@ -133,7 +133,7 @@ export function quotedPrintable(bytes: Buffer): string {
   return lines.join(CRLF);
 }
 
-export function base64Lines(bytes: Buffer): string {
+function base64Lines(bytes: Buffer): string {
   return bytes.toString('base64').replace(/.{76}(?=.)/g, `$&${CRLF}`);
 }
 

@@ -29,7 +29,7 @@ export interface Investor {
   unlisted: Addr[];
 }
 
-/** The JSON body of POST /api/investors/import (CONTRACT §4). */
+/** The JSON body of POST /api/investors/import (docs/api.md). */
 export interface ImportInvestor {
   name: string;
   domains: string[];

@@ -1,9 +1,10 @@
 // What a correct capture of the corpus looks like: distinct messages and the mailboxes holding
 // each, conversations rebuilt from Message-ID / In-Reply-To / References, and which investors and
-// contacts each message should match under CONTRACT §6–7.
+// contacts each message should match under the service's matching rules (per email, folded
+// addresses before domains, exclusions win).
 import type { Cast } from './people.js';
 
-/** CONTRACT §7 address folding: lower case; googlemail.com is gmail.com; gmail.com ignores dots; every domain ignores a +tag. */
+/** Address folding: lower case; googlemail.com is gmail.com; gmail.com ignores dots; every domain ignores a +tag. */
 export function foldAddress(address: string): string {
   const a = address.trim().toLowerCase();
   const at = a.lastIndexOf('@');
@@ -187,6 +188,6 @@ export class TruthBuilder {
   }
 }
 
-export const NOT_CAPTURED = new Set(['SPAM', 'TRASH', 'DRAFT', 'CHAT']);
+const NOT_CAPTURED = new Set(['SPAM', 'TRASH', 'DRAFT', 'CHAT']);
 export const isCaptured = (mailboxes: Record<string, string[]>): boolean =>
   Object.values(mailboxes).some((labels) => !labels.some((l) => NOT_CAPTURED.has(l)));

@@ -104,12 +104,12 @@ interface AuthCode {
   used: boolean;
 }
 
-export interface TokenAnswer {
+interface TokenAnswer {
   status: number;
   body: Record<string, unknown>;
 }
 
-export interface ConsentAnswer {
+interface ConsentAnswer {
   status: number;
   location?: string;
   html?: string;

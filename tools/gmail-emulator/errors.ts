@@ -1,7 +1,7 @@
 // Google's JSON error envelope, worded as Gmail and Google's token endpoint word it, so client
 // code that matches on `reason`, `status` or `error` sees what it would see in production.
 
-export interface GoogleErrorItem {
+interface GoogleErrorItem {
   message: string;
   domain: string;
   reason: string;
@@ -9,7 +9,7 @@ export interface GoogleErrorItem {
   locationType?: string;
 }
 
-export interface GoogleErrorBody {
+interface GoogleErrorBody {
   error: { code: number; message: string; errors: GoogleErrorItem[]; status: string };
 }
 

@@ -27,7 +27,7 @@ export interface FailNextSpec {
 }
 
 /** What to do with one request: answer with an error, drop the connection, or carry on. */
-export type FaultDecision = { kind: 'none' } | { kind: 'drop' } | { kind: 'error'; error: GmailError };
+type FaultDecision = { kind: 'none' } | { kind: 'drop' } | { kind: 'error'; error: GmailError };
 
 interface Pending extends Required<Omit<FailNextSpec, 'email'>> {
   email?: string;

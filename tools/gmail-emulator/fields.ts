@@ -2,7 +2,7 @@
 // `payload/headers`), so a client that asks for less gets — and is charged bandwidth for — less.
 import { errors } from './errors.js';
 
-export type FieldTree = Map<string, FieldTree | null>;
+type FieldTree = Map<string, FieldTree | null>;
 
 export function parseFields(spec: string): FieldTree {
   let pos = 0;

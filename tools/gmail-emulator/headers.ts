@@ -1,22 +1,21 @@
 // Just enough header reading for the mailbox itself: threading (Message-ID, In-Reply-To,
-// References, Subject), a default internalDate, and the per-copy differences Gmail shows
+// References, Subject), the sender, and the per-copy differences Gmail shows
 // (receivers' copies gain Delivered-To, only the sender's copy keeps Bcc). Rendering messages
 // for the API is message.ts's job.
-import { decodeHeaderWords, decodeRawHeaderBytes, parseMailDate } from '../../lib/mail/mime.js';
+import { decodeWords, headerText } from './mime.js';
 
 export interface HeaderField {
   name: string;
   value: string;
 }
 
-export interface HeaderSummary {
+interface HeaderSummary {
   /** Normalised (lower case, no brackets) Message-ID, or null. */
   messageId: string | null;
   /** Normalised ids from In-Reply-To and References. */
   refs: string[];
   /** Subject with reply/forward prefixes removed, lower case, for Gmail-style thread joining. */
   subjectKey: string;
-  date: number | null;
   from: string | null;
 }
 
@@ -59,7 +58,7 @@ function first(fields: HeaderField[], name: string): string | undefined {
 
 const ANGLE_ID = /<([^<>\s]+)>/g;
 
-export function messageIdsIn(value: string | undefined): string[] {
+function messageIdsIn(value: string | undefined): string[] {
   if (!value) return [];
   const ids: string[] = [];
   for (const m of value.matchAll(ANGLE_ID)) ids.push(m[1]!.toLowerCase());
@@ -75,7 +74,7 @@ const REPLY_PREFIX = /^\s*((re|fwd?|aw|wg|sv|antw|vs|rif|tr)\s*(\[\d+\])?\s*:\s*
 
 export function subjectKey(subject: string | undefined): string {
   if (!subject) return '';
-  const decoded = decodeHeaderWords(decodeRawHeaderBytes(subject));
+  const decoded = decodeWords(headerText(subject, null));
   return decoded.replace(REPLY_PREFIX, '').replace(/\s+/g, ' ').trim().toLowerCase();
 }
 
@@ -87,7 +86,6 @@ export function summarise(raw: Buffer): HeaderSummary {
     messageId: mid,
     refs: refs.filter((r) => r !== mid),
     subjectKey: subjectKey(first(fields, 'Subject')),
-    date: parseMailDate(first(fields, 'Date')),
     from: first(fields, 'From') ?? null,
   };
 }

@@ -1,16 +1,10 @@
 // Turns RFC 822 bytes into Gmail API Message resources the way users.messages.get returns them
 // (formats full, metadata, minimal, raw), so tests and demos exercise the real decoding path.
-// The MIME tree is parsed here rather than by a library because Gmail's shape (partIds, raw
-// header values, which parts carry data and which an attachmentId) is what must be reproduced.
+// The MIME tree is split here rather than by a library because Gmail's shape (partIds, raw
+// header values, which parts carry data and which an attachmentId) is what must be reproduced;
+// header values and charsets are read by ./mime.ts, never by the product's lib/mail.
 import type { gmail_v1 } from '@googleapis/gmail';
-import {
-  decodeCharset,
-  decodeHtmlEntities,
-  decodeRawHeaderBytes,
-  filenameFrom,
-  parseStructuredHeader,
-  type StructuredValue,
-} from '../../lib/mail/mime.js';
+import { headerText, htmlText, parseHeaderValue, partFilename, textOf, type HeaderValue } from './mime.js';
 
 type Schema$Message = gmail_v1.Schema$Message;
 type Schema$MessagePart = gmail_v1.Schema$MessagePart;
@@ -23,7 +17,7 @@ export interface StoredMessageMeta {
   historyId: string;
 }
 
-export interface BuiltMessage {
+interface BuiltMessage {
   full: Schema$Message;
   metadata: Schema$Message;
   minimal: Schema$Message;
@@ -116,7 +110,7 @@ function splitEntity(src: string, headerCharset: string | null): Entity {
     pos = next;
   }
   return {
-    headers: headers.map((h) => ({ name: decodeRawHeaderBytes(h.name), value: decodeRawHeaderBytes(h.value, headerCharset).trim() })),
+    headers: headers.map((h) => ({ name: headerText(h.name, null), value: headerText(h.value, headerCharset).trim() })),
     body: src.slice(bodyStart),
   };
 }
@@ -202,10 +196,10 @@ interface Ctx {
 
 function buildPart(entity: Entity, partId: string, depth: number, ctx: Ctx, defaultType: string): Schema$MessagePart {
   const ctRaw = headerValue(entity.headers, 'Content-Type');
-  let ct: StructuredValue = parseStructuredHeader(ctRaw);
+  let ct: HeaderValue = parseHeaderValue(ctRaw);
   if (!/^[^/\s]+\/[^/\s]+$/.test(ct.value)) ct = { value: defaultType, params: ct.params };
-  const disp = parseStructuredHeader(headerValue(entity.headers, 'Content-Disposition'));
-  const filename = filenameFrom(ct, disp);
+  const disp = parseHeaderValue(headerValue(entity.headers, 'Content-Disposition'));
+  const filename = partFilename(ct, disp);
   const headers = entity.headers.map((h) => ({ name: h.name, value: h.value }));
   let mimeType = ct.value;
 
@@ -237,7 +231,7 @@ function buildPart(entity: Entity, partId: string, depth: number, ctx: Ctx, defa
   const texts = mimeType === 'text/plain' ? ctx.texts.plain : ctx.texts.html;
   // Only the first body text of each kind feeds the snippet.
   if (isBodyText && filename === '' && disp.value !== 'attachment' && texts.length === 0) {
-    texts.push(decodeCharset(bytes, ct.params.charset));
+    texts.push(textOf(bytes, ct.params.charset));
   }
 
   if (asAttachment) {
@@ -254,18 +248,9 @@ function defaultAttachmentId(messageId: string, partId: string): string {
   return `ANGjdJ${Buffer.from(`${messageId}:${partId || 'root'}`).toString('base64url')}`;
 }
 
-function htmlToText(html: string): string {
-  return decodeHtmlEntities(
-    html
-      .replace(/<(script|style|head|title)[\s\S]*?<\/\1\s*>/gi, ' ')
-      .replace(/<!--[\s\S]*?-->/g, ' ')
-      .replace(/<[^>]*>/g, ' '),
-  );
-}
-
 /** Gmail's snippet: the start of the text, whitespace collapsed, with HTML specials escaped as Gmail sends them. */
 function makeSnippet(texts: { plain: string[]; html: string[] }): string {
-  const source = texts.plain[0] ?? (texts.html[0] !== undefined ? htmlToText(texts.html[0]) : '');
+  const source = texts.plain[0] ?? (texts.html[0] !== undefined ? htmlText(texts.html[0]) : '');
   const collapsed = source.replace(/\s+/g, ' ').trim();
   const cut = Array.from(collapsed).slice(0, SNIPPET_LEN).join('').trimEnd();
   return cut

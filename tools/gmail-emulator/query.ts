@@ -5,7 +5,7 @@
 import { errors } from './errors.js';
 import type { Mailbox, StoredMessage } from './store.js';
 
-export interface Query {
+interface Query {
   test(msg: StoredMessage): boolean;
   /** The query names Spam or Trash itself, so includeSpamTrash=false does not hide them. */
   namesSpamOrTrash: boolean;

@@ -363,7 +363,7 @@ function removeFrom(map: Map<string, Set<string>>, key: string, value: string): 
   if (set && set.size === 0) map.delete(key);
 }
 
-export function normaliseEmail(email: string): string {
+function normaliseEmail(email: string): string {
   const e = String(email ?? '').trim().toLowerCase();
   if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(e)) throw new Error(`not an email address: "${email}"`);
   return e;

@@ -33,7 +33,7 @@ function presentQuery(c: Context<Env>): Record<string, string> {
   return Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ''));
 }
 
-export async function objectBody(c: Context<Env>): Promise<Record<string, unknown>> {
+async function objectBody(c: Context<Env>): Promise<Record<string, unknown>> {
   const body = await jsonBody(c);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new AppError('VALIDATION', 'request body must be a JSON object', { field: 'body' });

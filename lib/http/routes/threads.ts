@@ -14,7 +14,7 @@ import { registerRoutes, type RouteSpec } from './table.js';
 // A stored type is only echoed when it is a plain type/subtype token; anything else is bytes.
 const MIME_TOKEN = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 
-export function attachmentHeaders(file: Pick<AttachmentFile, 'filename' | 'mime_type' | 'size'>): Record<string, string> {
+function attachmentHeaders(file: Pick<AttachmentFile, 'filename' | 'mime_type' | 'size'>): Record<string, string> {
   const type = (file.mime_type ?? '').trim().toLowerCase();
   return {
     'Content-Type': MIME_TOKEN.test(type) ? type : 'application/octet-stream',
