@@ -179,6 +179,18 @@ describe('console forms', () => {
     expect(text).toMatch(/role="alert"[^>]*>[^<]*is a URL; give the domain alone/);
   });
 
+  it('an admin starts a verification of a mailbox from the mailboxes page', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const acc = await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]);
+    const res = await post(`/mailboxes/${acc!.id}/verify`, cookie, { _csrf: csrf });
+    expect(res.status).toBe(303);
+    expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('ok')).toContain('Verification of');
+    await deps.background.idle();
+    expect(await one(deps.db, "SELECT kind FROM email_sync_runs WHERE kind = 'verify'")).toEqual({ kind: 'verify' });
+  });
+
   it('members get 403 from admin pages and admin form posts', async () => {
     await setup();
     const { cookie } = await signIn('mel', 'member password 1');
@@ -206,6 +218,26 @@ describe('console forms', () => {
 });
 
 describe('console pages', () => {
+  it('an investor page shows the relationship score with its parts, and links to going cold and partner pages', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const html = await (await get(`/investors/${acme}`, cookie)).text();
+    const score = /Relationship: <span data-score[^>]*>(\d+)<\/span>\/100/.exec(html);
+    expect(score, 'the score is shown').not.toBeNull();
+    // One message in, none out: one-way mail, so the score stays low and says why.
+    expect(Number(score![1])).toBeLessThanOrEqual(15);
+    expect(html).toContain('recency');
+    expect(html).toContain('one-way: 1 in, 0 out');
+    expect(html).toContain(PARTNER);
+    const cold = await get('/going-cold?days=60', cookie);
+    expect(cold.status).toBe(200);
+    expect(await cold.text()).toContain('Nobody is going cold.');
+    const ada = await one<{ id: number }>(deps.db, "SELECT id FROM users WHERE username = 'ada'");
+    const partner = await get(`/partners/${ada!.id}`, cookie);
+    expect(partner.status).toBe(200);
+    expect((await get('/partners/999999', cookie)).status).toBe(404);
+  });
+
   it('every page carries the strict CSP, X-Frame-Options DENY and no-referrer', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('ada', 'admin password 1');

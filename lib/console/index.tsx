@@ -12,6 +12,7 @@ import { field, PAGE_CSP, postForm, render, type Form } from './kit.js';
 import { Layout } from './layout.js';
 import { registerAdminPages } from './pages/admin.js';
 import { registerMailPages } from './pages/mail.js';
+import { registerInsightPages } from './pages/insights.js';
 import { currentSession, endSession, originAllowed, safeNext, startSession } from './session.js';
 
 const STATIC_DIR = path.join(import.meta.dirname, 'static');
@@ -77,6 +78,7 @@ export function registerConsole(app: App, deps: Deps): void {
   });
 
   registerMailPages(app, deps);
+  registerInsightPages(app, deps);
   registerAdminPages(app, deps);
 }
 

@@ -15,6 +15,7 @@ export interface PageProps {
 const TABS: { href: string; label: string; admin?: boolean }[] = [
   { href: '/', label: 'Investors' },
   { href: '/search', label: 'Search' },
+  { href: '/going-cold', label: 'Going cold' },
   { href: '/mailboxes', label: 'Mailboxes', admin: true },
   { href: '/runs', label: 'Runs', admin: true },
   { href: '/directory', label: 'Directory', admin: true },

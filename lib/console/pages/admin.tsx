@@ -13,6 +13,7 @@ import { listRuns } from '../../../functions/listRuns.js';
 import { listUsers } from '../../../functions/listUsers.js';
 import { oauthStart } from '../../../functions/oauthStart.js';
 import { runNow } from '../../../functions/runNow.js';
+import { verifyMailbox } from '../../../functions/verifyMailbox.js';
 import { status } from '../../../functions/status.js';
 import { updateAccount } from '../../../functions/updateAccount.js';
 import { updateUser } from '../../../functions/updateUser.js';
@@ -121,6 +122,12 @@ export function registerAdminPages(app: App, deps: Deps): void {
                           Run now
                         </button>
                       </form>{' '}
+                      <form method="post" action={`/mailboxes/${a.id}/verify`} class="inline">
+                        <Csrf session={session} />
+                        <button type="submit" class="secondary" disabled={!a.sync_enabled} aria-label={`Verify against Gmail: ${a.email}`}>
+                          Verify
+                        </button>
+                      </form>{' '}
                       <form method="post" action={`/mailboxes/${a.id}/${a.sync_enabled ? 'pause' : 'resume'}`} class="inline">
                         <Csrf session={session} />
                         <button type="submit" class="secondary" aria-label={`${a.sync_enabled ? 'Pause' : 'Resume'}: ${a.email}`}>
@@ -170,6 +177,11 @@ export function registerAdminPages(app: App, deps: Deps): void {
     const out = await x.call(runNow, { email });
     const r = out.runs[0];
     return x.c.redirect(withFlash('/mailboxes', 'ok', r?.already_running ? `${email} is already syncing.` : `Sync of ${email} started.`), 303);
+  });
+  postForm(app, deps, '/mailboxes/:id/verify', 'admin', backToMailboxes, async (x) => {
+    const email = await accountEmail(x);
+    const out = (await x.call(verifyMailbox, { id: idOf(x.c), background: true })) as { run_id: number };
+    return x.c.redirect(withFlash('/mailboxes', 'ok', `Verification of ${email} started (run ${out.run_id}): what is missing is fetched, what Gmail no longer has is marked deleted.`), 303);
   });
   for (const [verb, enabled] of [['pause', false], ['resume', true]] as const) {
     postForm(app, deps, `/mailboxes/:id/${verb}`, 'admin', backToMailboxes, async (x) => {

@@ -4,6 +4,7 @@
 import { createContact } from '../../../functions/createContact.js';
 import { deleteContact } from '../../../functions/deleteContact.js';
 import { getInvestor } from '../../../functions/getInvestor.js';
+import { getInvestorInsights } from '../../../functions/getInvestorInsights.js';
 import { getThread } from '../../../functions/getThread.js';
 import { listThreads } from '../../../functions/listThreads.js';
 import { searchMail } from '../../../functions/searchMail.js';
@@ -16,6 +17,7 @@ import { field, flashOf, getPage, idOf, lines, postForm, render, outcomeNote, wi
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
 import { investorsOverview, threadMarks } from '../read.js';
+import { InsightsPanel } from './insights.js';
 
 export function registerMailPages(app: App, deps: Deps): void {
   getPage(app, deps, '/', 'user', async ({ c, session }) => {
@@ -83,6 +85,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const cursor = c.req.query('cursor') || undefined;
     const page = await call(listThreads, { investor_id: id, limit: 25, cursor });
     const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
+    const insights = await call(getInvestorInsights, { id });
     const self = `/investors/${id}`;
     return render(
       c,
@@ -148,10 +151,7 @@ export function registerMailPages(app: App, deps: Deps): void {
             </form>
           </section>
         </div>
-        <section class="insights" id="insights" aria-labelledby="insights-h" data-investor-id={String(id)}>
-          <h2 id="insights-h">Relationship</h2>
-          <p class="muted small">Relationship insights for this investor appear here.</p>
-        </section>
+        <InsightsPanel ins={insights} />
         <section aria-labelledby="threads-h">
           <h2 id="threads-h">Threads</h2>
           {page.threads.length === 0 && <p class="muted">No captured correspondence yet.</p>}
