@@ -188,6 +188,8 @@ export function runProgram(argv: string[], opts: { cwd?: string; env?: NodeJS.Pr
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    // A block that never reads its input may exit first: its closed stdin is not an error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
