@@ -8,13 +8,13 @@ import { createContact } from '../functions/createContact.js';
 import { createInvestor } from '../functions/createInvestor.js';
 import { getAccount } from '../lib/capture/accounts.js';
 import { downloadPendingAttachments } from '../lib/capture/attachments.js';
-import { blobAbsPath, deleteUnreferencedBlobs } from '../lib/capture/blobs.js';
+import { blobAbsPath, deleteUnreferencedBlobs, sweepBlobs } from '../lib/capture/blobs.js';
 import { beginAccountSync, sweepAfterRun, TEMP_FILE_GRACE_MS } from '../lib/capture/syncRunner.js';
 import { FakeClock } from './helpers/clock.js';
 import { invoke } from '../lib/core/fn.js';
 import { all, one, run } from '../lib/db/client.js';
 import { makeDeps, type TestDeps } from './helpers/deps.js';
-import { addAccount, emailIdOf, FakeMailbox, fakeGmail, gmailEnv, WORKSPACE, type MailSpec } from './helpers/mail.js';
+import { addAccount, emailIdOf, FakeMailbox, fakeGmail, gmailEnv, syncMailbox, WORKSPACE, type MailSpec } from './helpers/mail.js';
 
 const A = `alice@${WORKSPACE}`;
 const B = `bruno@${WORKSPACE}`;
@@ -134,5 +134,38 @@ describe('leftovers swept after a run', () => {
     expect(existsSync(stray)).toBe(false);
     expect(existsSync(oldTmp)).toBe(false);
     expect(existsSync(freshTmp)).toBe(true);
+  });
+});
+
+describe('files the planner saves while fetching', () => {
+  it('are claimed until their page commits: a sweep in between leaves them on disk', async () => {
+    const box = new FakeMailbox(A);
+    // One download at a time, so the second file is fetched after the first is on disk; one
+    // file per message, so the planner fetches files by attachments.get rather than raw.
+    deps = await makeDeps({ env: gmailEnv({ CRM_GMAIL_FETCH_STRATEGY: 'planner', CRM_GMAIL_ATTACH_CONCURRENCY: '1' }), gmail: () => fakeGmail([box]) });
+    await addAccount(deps, A);
+    const inv = await invoke(deps, createInvestor, { name: 'Acme Capital', domains: ['acme.example'] });
+    await invoke(deps, createContact, { name: 'Bob', emails: ['bob@acme.example'], investor_id: inv.id });
+    const one1 = Buffer.from('first file of the page');
+    const two = Buffer.from('second file of the page');
+    box.add({ ...spec(1, one1, [A]), files: [{ filename: 'a.pdf', content: one1 }] });
+    box.add({ ...spec(2, two, [A]), files: [{ filename: 'b.pdf', content: two }] });
+    let swept = false;
+    box.beforeAttachment = async () => {
+      if (box.attachmentCalls.length !== 2 || swept) return;
+      swept = true;
+      // The first file is written, its row not yet committed: only its claim keeps it.
+      const first = box.attachmentCalls[0]!.messageId === box.attachmentCalls[1]!.messageId ? null : [one1, two].find((b) => existsSync(blobAbsPath(deps.dataDir, sha(b))));
+      expect(first, 'one file is on disk before its page commits').toBeDefined();
+      const now = deps.clock.now();
+      await sweepBlobs(deps.db, deps.dataDir, { nowMs: now, tempOlderThanMs: 0, claimsOlderThanIso: new Date(now - 60_000).toISOString() });
+    };
+    await syncMailbox(deps, A);
+    expect(swept).toBe(true);
+    const rows = await all<{ state: string; sha256: string }>(deps.db, 'SELECT state, sha256 FROM email_attachments ORDER BY filename');
+    expect(rows.map((r) => r.state)).toEqual(['saved', 'saved']);
+    for (const r of rows) expect(existsSync(blobAbsPath(deps.dataDir, r.sha256)), r.sha256).toBe(true);
+    // The page committed, so its claims are gone with it.
+    expect(await all(deps.db, 'SELECT * FROM email_blob_claims')).toEqual([]);
   });
 });

@@ -135,6 +135,8 @@ export class FakeMailbox implements GmailApi {
   expireOldIds = false;
   /** Called before answering attachments.get; throw to fail it. */
   onAttachment?: (call: AttachmentCall) => void;
+  /** Awaited before answering attachments.get: work that must happen while a fetch is in flight. */
+  beforeAttachment?: (call: AttachmentCall) => Promise<void>;
   /** Event-loop turns each attachments.get stays in flight (to observe concurrency). */
   attachmentTurns = 0;
   inFlight = 0;
@@ -212,6 +214,7 @@ export class FakeMailbox implements GmailApi {
     try {
       for (let i = 0; i < this.attachmentTurns; i++) await new Promise((r) => setImmediate(r));
       this.onAttachment?.(call);
+      await this.beforeAttachment?.(call);
     } finally {
       this.inFlight--;
     }
