@@ -2,14 +2,13 @@
 // lease over at once, resumes from the last committed page, loses nothing and stores
 // nothing twice. The server runs as a child process against the Gmail emulator on loopback.
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDb } from '../lib/db/client.js';
 import { startEmulator, type Emulator } from '../tools/gmail-emulator/index.js';
-import { start, watch } from './helpers/subprocess.js';
+import { freePort, start, watch } from './helpers/subprocess.js';
 
 const SERVER = [process.execPath, '--import', 'tsx', 'lib/run/main.ts'];
 const BOX = 'partner@fund.example';
@@ -29,17 +28,6 @@ afterEach(async () => {
   await emu?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const nextTurn = () => new Promise((r) => setImmediate(r));
 

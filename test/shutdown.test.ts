@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { start, watch } from './helpers/subprocess.js';
+import { freePort, start, watch } from './helpers/subprocess.js';
 
 // The server is started the way the Start9 image starts it. Through `npx tsx` the signal would
 // stop at npm's `sh -c` wrapper and never reach the server.
@@ -21,18 +20,6 @@ afterEach(() => {
   child = undefined;
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-/** A port nobody listens on right now: bind port 0, read what the system gave, let it go. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('npm start', () => {
   it('serves /healthz, and on SIGTERM stops cleanly: exit code 0 and a server.stopped log line', async () => {

@@ -94,6 +94,12 @@ export async function claimAndStoreBlob(db: Db, dataDir: string, bytes: Buffer, 
   return sha256;
 }
 
+/**
+ * The claim id for files a run writes before any row names them (fetched with their message):
+ * negative, so never an attachment row's id; the claims go when the run's rows commit.
+ */
+export const runClaimId = (runId: number): number => -runId;
+
 export async function releaseBlobClaims(db: { execute: Db['execute'] }, attachmentIds: number[]): Promise<void> {
   for (let i = 0; i < attachmentIds.length; i += 500) {
     const chunk = attachmentIds.slice(i, i + 500);

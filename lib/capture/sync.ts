@@ -10,7 +10,7 @@ import type { Transaction } from '@libsql/client';
 import type { AccountRow } from './accounts.js';
 import { advanceHistory, completeBackfill, finishEnumeration, historyGreater, resetBackfill, saveBackfillPage, startBackfill } from './accounts.js';
 import { rememberAttachmentIds } from './attachments.js';
-import { claimAndStoreBlob, releaseBlobClaims } from './blobs.js';
+import { claimAndStoreBlob, releaseBlobClaims, runClaimId } from './blobs.js';
 import { emailsChanged } from './changes.js';
 import { directoryVersion, givenUpIds, recordMessageFailures, type MessageFailure } from './failures.js';
 import { all, one, run } from '../db/client.js';
@@ -76,7 +76,7 @@ class Ctx {
       matcher: { match: (ps: Parameters<Matcher['match']>[0]) => this.matcher.match(ps) },
       budget,
       log: deps.log.child({ account: account.email }),
-      keep: (bytes: Buffer) => claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, fetchClaimId(lease), `run:${lease.runId}`, this.now),
+      keep: (bytes: Buffer) => claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, runClaimId(lease.runId), `run:${lease.runId}`, this.now),
       onFailure: (gmailId: string, reason: string) => void this.pageFailures.push({ gmailId, reason }),
       onAttachmentIds: (gmailId: string, parsed: ParsedMessage) => rememberAttachmentIds(gmail, gmailId, parsed.attachments),
     };
@@ -103,12 +103,6 @@ class Ctx {
     };
   }
 }
-
-/**
- * Files a fetch writes are claimed under one id per run (negative: never a row's id) until the
- * page naming them commits; a claim left by a crash ages out in the sweep.
- */
-const fetchClaimId = (lease: Lease): number => -lease.runId;
 
 function failureNote(failures: MessageFailure[]): string {
   const shown = failures.slice(0, 5).map((f) => `${f.gmailId}: ${f.reason}`);
@@ -427,7 +421,7 @@ async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: 
         // Raw bytes spent on this page's fetches count against the mailbox's day with the page.
         await c.budget.save(tx);
         // The page's rows now name its files: their claims can go with the same commit.
-        await releaseBlobClaims(tx, [fetchClaimId(c.lease)]);
+        await releaseBlobClaims(tx, [runClaimId(c.lease.runId)]);
         await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored, attachments_saved: c.filesSaved + r.filesSaved });
         await tx.commit();
         c.stored += r.stored;

@@ -12,7 +12,7 @@ import { attachmentsChanged, emailsChanged } from '../capture/changes.js';
 import { recordAudit } from '../audit/audit.js';
 import { domainAndParents, foldAddress, foldDomain, normalizeAddress, normalizeDomain } from '../mail/address.js';
 import { downloadPendingAttachments } from '../capture/attachments.js';
-import { claimAndStoreBlob, deleteUnreferencedBlobs, releaseBlobClaims } from '../capture/blobs.js';
+import { claimAndStoreBlob, deleteUnreferencedBlobs, releaseBlobClaims, runClaimId } from '../capture/blobs.js';
 import { all, run, type Executor } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { GmailStop, type GmailApi } from '../gmail/types.js';
@@ -357,9 +357,9 @@ async function fetchWithheld(deps: Deps, runId: number, emailIds: number[], resu
   const clients = new Clients(deps, accounts);
   const budgets = new Budgets(deps);
   const fetchedVia = new Map<number, number[]>();
-  // Files that come with a raw fetch are claimed (under the run's negative id, never a row's)
-  // until the rows naming them commit, so a purge meanwhile cannot delete them.
-  const keep = (bytes: Buffer) => claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, -runId, `run:${runId}`, new Date(deps.clock.now()).toISOString());
+  // Files that come with a raw fetch are claimed until the rows naming them commit, so a purge
+  // meanwhile cannot delete them.
+  const keep = (bytes: Buffer) => claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, runClaimId(runId), `run:${runId}`, new Date(deps.clock.now()).toISOString());
 
   for (const chunk of chunks(emailIds, FETCH_CHUNK)) {
     // Healthy mailboxes first; a mailbox waiting for the admin is a last resort.
@@ -398,7 +398,7 @@ async function fetchWithheld(deps: Deps, runId: number, emailIds: number[], resu
     result.bodies_failed += chunk.length - got.length;
     if (!got.length) continue;
     const { ids: stored, files } = await storeBodies(deps, got, [...budgets.loaded.values()]);
-    await releaseBlobClaims(deps.db, [-runId]);
+    await releaseBlobClaims(deps.db, [runClaimId(runId)]);
     result.attachments_saved += files;
     result.bodies_fetched += stored.length;
     for (const f of got) {

@@ -1,4 +1,5 @@
 // Running the service's own entry points as child processes, against a temp data directory.
+import { createServer } from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,4 +74,16 @@ export function watch(child: ChildProcess): Watched {
 
 export function run(command: string[], env: Record<string, string>): Promise<Finished> {
   return watch(start(command, env)).done;
+}
+
+/** A port nobody listens on right now: bind port 0, read what the system gave, let it go. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
 }
