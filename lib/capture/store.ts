@@ -7,7 +7,7 @@ import { all, one, run } from '../db/client.js';
 import type { MatchLink } from '../matching/matcher.js';
 import type { Address, ParsedMessage } from '../mail/types.js';
 import { blobRelPath } from './blobs.js';
-import { attachmentsChanged, emailsChanged } from './changes.js';
+import { attachmentsChanged, emailsChanged, PreparedTexts, type DerivedText } from './changes.js';
 import { assignThreads, refreshThreads, threadKeys } from './threading.js';
 
 /** A file already written under its hash while the message was fetched. */
@@ -22,6 +22,8 @@ export interface ProcessedMessage {
   links: MatchLink[];
   /** Files fetched with the message, by part id; their rows are written `saved`. */
   files?: Map<string, SavedFile>;
+  /** The bodies' feed and search texts, derived before the write transaction (prepareTexts). */
+  derived?: DerivedText;
 }
 
 export interface StoreContext {
@@ -75,6 +77,7 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
   // Every email whose visible state this page changed, for the derived stores.
   const touched = new Set<number>();
   const savedFiles: number[] = [];
+  const texts = new PreparedTexts();
   let pending = msgs;
   while (pending.length) {
     const round: ProcessedMessage[] = [];
@@ -89,12 +92,12 @@ export async function storeMessages(tx: Executor, ctx: StoreContext, msgs: Proce
         round.push(p);
       }
     }
-    await storeRound(tx, ctx, round, { result, merged, touched, savedFiles });
+    await storeRound(tx, ctx, round, { result, merged, touched, savedFiles, texts });
     pending = later;
   }
   for (const g of merged) result.threads.delete(g);
   await refreshThreads(tx, result.threads);
-  await emailsChanged(tx, touched, { now: ctx.now });
+  await emailsChanged(tx, touched, { now: ctx.now, texts });
   await attachmentsChanged(tx, savedFiles, { now: ctx.now });
   result.filesSaved = savedFiles.length;
   return result;
@@ -105,12 +108,13 @@ interface RoundState {
   merged: Set<number>;
   touched: Set<number>;
   savedFiles: number[];
+  texts: PreparedTexts;
 }
 
 type EmailRow = { id: number; dedup_key: string; thread_id: number | null; is_matched: number; has_body: number };
 
 async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessage[], st: RoundState): Promise<void> {
-  const { result, merged, touched, savedFiles } = st;
+  const { result, merged, touched, savedFiles, texts } = st;
   const existing = new Map<string, number>();
   for (const c of chunks(msgs)) {
     const rows = await all<{ gmail_message_id: string; email_id: number }>(
@@ -196,6 +200,7 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
         ctx.now,
         email.id,
       ]);
+      if (msg.derived) texts.set(email.id, msg.derived);
       for (const id of await recordAttachments(tx, email.id, m, ctx, msg.files)) savedFiles.push(id);
       if (email.is_matched === 0) result.newlyMatchedEmailIds.push(email.id);
     }
@@ -303,4 +308,19 @@ export async function knownGmailIds(db: Executor, accountId: number, ids: string
     [accountId, ...ids],
   );
   return new Set(rows.map((r) => r.gmail_message_id));
+}
+
+/**
+ * Derive the feed and search texts of the page's matched bodies before its write transaction
+ * opens, yielding between messages, so neither the write lock nor the event loop is held by
+ * this text work inside it.
+ */
+export async function prepareTexts(msgs: ProcessedMessage[]): Promise<void> {
+  let n = 0;
+  for (const p of msgs) {
+    const m = p.parsed;
+    if (p.derived || !p.links.length || (m.bodyText === null && m.bodyHtml === null)) continue;
+    p.derived = PreparedTexts.derive(m.bodyText, m.bodyHtml);
+    if (++n % 5 === 0) await yieldTurn();
+  }
 }

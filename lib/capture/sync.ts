@@ -22,7 +22,7 @@ import { Matcher, loadDirectory } from '../matching/matcher.js';
 import { costTable } from '../gmail/costs.js';
 import { DownloadBudget, Fetcher, type PlanItem } from './planner.js';
 import { LeaseLost, closeLostRun, finishSync, renewLease, updateRun, type Lease, type RunKind, type RunTotals } from './runs.js';
-import { knownGmailIds, participantsOf, storeMessages, type ProcessedMessage, type StoreResult } from './store.js';
+import { knownGmailIds, participantsOf, prepareTexts, storeMessages, type ProcessedMessage, type StoreResult } from './store.js';
 
 /** Labels whose mail is never captured: drafts and chats ever, spam and trash at backfill. */
 const NEVER = ['DRAFT', 'CHAT', 'SPAM'];
@@ -405,6 +405,7 @@ function collectChanges(records: GmailHistory[]): Map<string, Pending> {
 async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: Transaction) => Promise<void>): Promise<void> {
   const { deps } = c;
   for (;;) {
+    await prepareTexts(fetched);
     const tx = await deps.db.transaction('write');
     let stale = false;
     try {

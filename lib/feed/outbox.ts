@@ -8,7 +8,7 @@
 // log never carries a body that the tables dropped, and `after=0` reads as a snapshot.
 import { createHash } from 'node:crypto';
 import type { Executor } from '../db/client.js';
-import { all, one, run } from '../db/client.js';
+import { all, run } from '../db/client.js';
 import type { ChangeContext, RemovalReason } from '../capture/changes.js';
 import { domainAndParents, foldAddress, normalizeAddress, normalizeDomain } from '../mail/address.js';
 import { chunkText, cleanText, contentHash, type Chunk } from './text.js';
@@ -57,7 +57,8 @@ export interface Tombstone {
 
 const IN_CHUNK = 400;
 const marks = (n: number): string => Array.from({ length: n }, () => '?').join(',');
-const hashOf = (payload: unknown): string => createHash('sha256').update(JSON.stringify(payload)).digest('hex');
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+const hashOf = (payload: unknown): string => sha256(JSON.stringify(payload));
 
 interface EmailRow {
   id: number;
@@ -166,6 +167,16 @@ async function reconcile(tx: Executor, ids: number[], ctx: ChangeContext, exclus
   const copiesBy = group(copies);
   const attsBy = group(attachments);
 
+  // Bodies unchanged since the last upsert reuse its text: one read for the chunk.
+  const reuse = new Map<number, number>();
+  for (const id of relevant) {
+    const e = byId.get(id);
+    const prior = emailItem.get(id);
+    if (e?.is_matched === 1 && prior?.state === 'live' && prior.body_hash !== null) reuse.set(id, prior.seq);
+  }
+  const published = await publishedTexts(tx, [...reuse.values()]);
+
+  const out = new Appends(ctx.now);
   for (const id of relevant) {
     const e = byId.get(id);
     let desired: Desired;
@@ -182,74 +193,118 @@ async function reconcile(tx: Executor, ids: number[], ctx: ChangeContext, exclus
     } else {
       bodyHash = hashOf([e.body_text, e.body_html]);
       const prior = emailItem.get(id);
-      // Turning mail into clean text is the costly part; a label or link change reuses it.
-      const text = prior?.state === 'live' && prior.body_hash === bodyHash ? await publishedText(tx, prior.seq) : undefined;
-      desired = { live: true, payload: emailPayload(e, partsBy.get(id) ?? [], linksBy.get(id) ?? [], held, attsBy.get(id) ?? [], text) };
+      // Turning mail into clean text is the costly part; a label or link change reuses it,
+      // and a writer that computed it before taking the write lock hands it in.
+      const seq = reuse.get(id);
+      const text =
+        prior?.body_hash === bodyHash && seq !== undefined ? published.get(seq) : undefined;
+      const clean = text ? undefined : ctx.texts?.cleanFor(id, e.body_text, e.body_html);
+      desired = { live: true, payload: emailPayload(e, partsBy.get(id) ?? [], linksBy.get(id) ?? [], held, attsBy.get(id) ?? [], text, clean) };
     }
 
     const wantAttachments = desired.live ? (attsBy.get(id) ?? []).map(attachmentPayload) : [];
     const wanted = new Set(wantAttachments.map((a) => a.id));
-    const published = attachmentItems.get(id) ?? [];
+    const publishedAtts = attachmentItems.get(id) ?? [];
 
     // Removals before additions: a consumer never holds an attachment of a removed email.
-    for (const it of published) {
+    for (const it of publishedAtts) {
       if (it.state === 'live' && !wanted.has(it.item_id)) {
         const reason: RemovalReason = desired.live ? (ctx.reason ?? 'purged') : desired.reason;
-        await append(tx, ctx.now, 'attachment.tombstone', id, it.item_id, { id: it.item_id, email_id: id, reason }, it, null);
+        out.add('attachment.tombstone', id, it.item_id, JSON.stringify({ id: it.item_id, email_id: id, reason }), it, null);
       }
     }
     const cur = emailItem.get(id);
     if (desired.live) {
-      const h = hashOf(desired.payload);
-      if (!cur || cur.state !== 'live' || cur.payload_hash !== h) await append(tx, ctx.now, 'email.upsert', id, null, desired.payload, cur, h, bodyHash);
+      const json = JSON.stringify(desired.payload);
+      const h = sha256(json);
+      if (!cur || cur.state !== 'live' || cur.payload_hash !== h) out.add('email.upsert', id, null, json, cur, h, bodyHash);
     } else if (cur?.state === 'live') {
-      await append(tx, ctx.now, 'email.tombstone', id, null, { id, reason: desired.reason }, cur, null);
+      out.add('email.tombstone', id, null, JSON.stringify({ id, reason: desired.reason }), cur, null);
     }
-    const pubBy = new Map(published.map((p) => [p.item_id, p]));
+    const pubBy = new Map(publishedAtts.map((p) => [p.item_id, p]));
     for (const a of wantAttachments) {
-      const h = hashOf(a);
+      const json = JSON.stringify(a);
+      const h = sha256(json);
       const it = pubBy.get(a.id);
-      if (!it || it.state !== 'live' || it.payload_hash !== h) await append(tx, ctx.now, 'attachment.upsert', id, a.id, a, it, h);
+      if (!it || it.state !== 'live' || it.payload_hash !== h) out.add('attachment.upsert', id, a.id, json, it, h);
     }
   }
+  await out.flush(tx);
   return exclusions;
 }
 
-async function append(
-  tx: Executor,
-  at: string,
-  type: FeedEventType,
-  emailId: number,
-  attachmentId: number | null,
-  payload: unknown,
-  prev: ItemRow | undefined,
-  hash: string | null,
-  bodyHash: string | null = null,
-): Promise<void> {
-  const row = await one<{ seq: number }>(
-    tx,
-    'INSERT INTO email_feed (type, email_id, attachment_id, at, payload) VALUES (?, ?, ?, ?, ?) RETURNING seq',
-    [type, emailId, attachmentId, at, JSON.stringify(payload)],
-  );
-  if (prev) await run(tx, 'DELETE FROM email_feed WHERE seq = ?', [prev.seq]);
-  const kind = attachmentId === null ? 'email' : 'attachment';
-  await run(
-    tx,
-    `INSERT INTO email_feed_items (kind, item_id, email_id, state, payload_hash, body_hash, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT(kind, item_id) DO UPDATE SET email_id = excluded.email_id, state = excluded.state, payload_hash = excluded.payload_hash,
-       body_hash = excluded.body_hash, seq = excluded.seq`,
-    [kind, attachmentId ?? emailId, emailId, type.endsWith('.upsert') ? 'live' : 'gone', hash, bodyHash, row!.seq],
-  );
+interface Append {
+  type: FeedEventType;
+  emailId: number;
+  attachmentId: number | null;
+  json: string;
+  prev: ItemRow | undefined;
+  hash: string | null;
+  bodyHash: string | null;
+}
+
+// Rows per multi-row statement: at most 7 values each, far below SQLite's 32,766 bound values.
+export const FEED_ROWS = 200;
+
+/**
+ * A chunk's events, written together: one multi-row insert into the log per FEED_ROWS events
+ * (seqs follow the order the events were added, as SQLite inserts a VALUES list in order),
+ * one delete of the events they supersede, one upsert of the items' latest state.
+ */
+class Appends {
+  private readonly list: Append[] = [];
+  constructor(private readonly at: string) {}
+
+  add(type: FeedEventType, emailId: number, attachmentId: number | null, json: string, prev: ItemRow | undefined, hash: string | null, bodyHash: string | null = null): void {
+    this.list.push({ type, emailId, attachmentId, json, prev, hash, bodyHash });
+  }
+
+  async flush(tx: Executor): Promise<void> {
+    for (let i = 0; i < this.list.length; i += FEED_ROWS) {
+      const c = this.list.slice(i, i + FEED_ROWS);
+      const rows = await all<{ seq: number }>(
+        tx,
+        `INSERT INTO email_feed (type, email_id, attachment_id, at, payload) VALUES ${c.map(() => '(?, ?, ?, ?, ?)').join(',')} RETURNING seq`,
+        c.flatMap((a) => [a.type, a.emailId, a.attachmentId, this.at, a.json]),
+      );
+      // RETURNING's order is not promised; seqs are, so they are matched to events by rank.
+      const seqs = rows.map((r) => r.seq).sort((x, y) => x - y);
+      if (seqs.length !== c.length) throw new Error(`feed: ${c.length} events written but ${seqs.length} seqs returned`);
+      const superseded = c.filter((a) => a.prev).map((a) => a.prev!.seq);
+      if (superseded.length) await run(tx, `DELETE FROM email_feed WHERE seq IN (${marks(superseded.length)})`, superseded);
+      await run(
+        tx,
+        `INSERT INTO email_feed_items (kind, item_id, email_id, state, payload_hash, body_hash, seq) VALUES ${c.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(',')}
+         ON CONFLICT(kind, item_id) DO UPDATE SET email_id = excluded.email_id, state = excluded.state, payload_hash = excluded.payload_hash,
+           body_hash = excluded.body_hash, seq = excluded.seq`,
+        c.flatMap((a, k) => [
+          a.attachmentId === null ? 'email' : 'attachment',
+          a.attachmentId ?? a.emailId,
+          a.emailId,
+          a.type.endsWith('.upsert') ? 'live' : 'gone',
+          a.hash,
+          a.bodyHash,
+          seqs[k]!,
+        ]),
+      );
+    }
+  }
 }
 
 type TextPart = Pick<EmailUpsert, 'text' | 'chunks' | 'content_hash'>;
 
-/** The text, chunks and hash of the event at `seq`, when it is an email upsert. */
-async function publishedText(tx: Executor, seq: number): Promise<TextPart | undefined> {
-  const row = await one<{ payload: string }>(tx, "SELECT payload FROM email_feed WHERE seq = ? AND type = 'email.upsert'", [seq]);
-  if (!row) return undefined;
-  const p = JSON.parse(row.payload) as Partial<TextPart>;
-  return typeof p.text === 'string' && Array.isArray(p.chunks) && typeof p.content_hash === 'string' ? { text: p.text, chunks: p.chunks, content_hash: p.content_hash } : undefined;
+/** The text, chunks and hash of the events at these seqs that are email upserts. */
+async function publishedTexts(tx: Executor, seqs: number[]): Promise<Map<number, TextPart>> {
+  const out = new Map<number, TextPart>();
+  for (let i = 0; i < seqs.length; i += IN_CHUNK) {
+    const c = seqs.slice(i, i + IN_CHUNK);
+    const rows = await all<{ seq: number; payload: string }>(tx, `SELECT seq, payload FROM email_feed WHERE seq IN (${marks(c.length)}) AND type = 'email.upsert'`, c);
+    for (const row of rows) {
+      const p = JSON.parse(row.payload) as Partial<TextPart>;
+      if (typeof p.text === 'string' && Array.isArray(p.chunks) && typeof p.content_hash === 'string') out.set(row.seq, { text: p.text, chunks: p.chunks, content_hash: p.content_hash });
+    }
+  }
+  return out;
 }
 
 function emailPayload(
@@ -259,8 +314,9 @@ function emailPayload(
   copies: { email: string; label_ids: string; deleted_at: string | null }[],
   atts: { id: number; email_id: number; filename: string | null; mime_type: string | null; size: number | null; sha256: string }[],
   known?: TextPart,
+  clean?: string,
 ): EmailUpsert {
-  const text = known?.text ?? cleanText(e.body_text, e.body_html);
+  const text = known?.text ?? clean ?? cleanText(e.body_text, e.body_html);
   const byRole = (role: string) => parts.filter((p) => p.role === role).map((p) => ({ address: p.address, name: p.name }));
   return {
     id: e.id,

@@ -3,6 +3,7 @@
 // never shows mail the tables no longer hold as matched, nor misses mail they do.
 import { all, run, type Executor } from '../db/client.js';
 import { AppError } from '../core/errors.js';
+import type { PreparedTexts } from '../capture/changes.js';
 
 // An HTML-only body is indexed by its words; the index never renders it.
 const MAX_INDEXED_BODY = 200_000;
@@ -22,7 +23,7 @@ export function htmlWords(html: string): string {
 }
 
 /** Brings the index in line with the current rows of these emails. Idempotent. */
-export async function reindexEmails(tx: Executor, ids: number[]): Promise<void> {
+export async function reindexEmails(tx: Executor, ids: number[], texts?: Pick<PreparedTexts, 'searchFor'>): Promise<void> {
   for (let i = 0; i < ids.length; i += 200) {
     const chunk = ids.slice(i, i + 200);
     const marks = chunk.map(() => '?').join(',');
@@ -35,17 +36,19 @@ export async function reindexEmails(tx: Executor, ids: number[]): Promise<void> 
          FROM emails e WHERE e.id IN (${marks}) AND e.is_matched = 1`,
       chunk,
     );
-    for (const r of rows) {
-      const body = r.body_text?.trim() ? r.body_text : r.body_html ? htmlWords(r.body_html) : '';
-      await run(tx, 'INSERT INTO email_search (rowid, subject, body, participants, attachments) VALUES (?, ?, ?, ?, ?)', [
-        r.id,
-        r.subject ?? '',
-        body.slice(0, MAX_INDEXED_BODY).replace(/[\u0001\u0002]/g, ' '),
-        r.participants ?? '',
-        r.files ?? '',
-      ]);
-    }
+    if (!rows.length) continue;
+    await run(
+      tx,
+      `INSERT INTO email_search (rowid, subject, body, participants, attachments) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(',')}`,
+      rows.flatMap((r) => [r.id, r.subject ?? '', texts?.searchFor(r.id, r.body_text, r.body_html) ?? searchBody(r.body_text, r.body_html), r.participants ?? '', r.files ?? '']),
+    );
   }
+}
+
+/** What the index holds of a body: the text part, else the HTML's words; bounded. */
+export function searchBody(bodyText: string | null, bodyHtml: string | null): string {
+  const body = bodyText?.trim() ? bodyText : bodyHtml ? htmlWords(bodyHtml) : '';
+  return body.slice(0, MAX_INDEXED_BODY).replace(/[\u0001\u0002]/g, ' ');
 }
 
 /** Attachment rows changed: their emails' entries carry the file names. */
