@@ -2,9 +2,18 @@
 // quota enforced, compared with the floor the quota sets: the units the job needs divided by
 // the per-mailbox budget (mailboxes have separate budgets and sync in parallel, so the floor
 // is the slowest mailbox's).
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
+import { serve } from '@hono/node-server';
+import { createUser } from '../functions/createUser.js';
+import { issueToken } from '../lib/auth/credentials.js';
+import { invoke } from '../lib/core/fn.js';
+import type { Deps } from '../lib/core/deps.js';
+import { createApp } from '../lib/http/app.js';
 import type { AccountRow } from '../lib/capture/accounts.js';
 import { all, one } from '../lib/db/client.js';
 import type { GmailCallStats } from '../lib/gmail/types.js';
@@ -12,7 +21,7 @@ import type { SyncHooks, SyncSummary } from '../lib/capture/sync.js';
 import { beginAccountSync, defaultHooks } from '../lib/capture/syncRunner.js';
 import type { MailboxStats, Stats } from '../tools/gmail-emulator/index.js';
 import { startEmulatorProcess } from './emulator.js';
-import { cpuSecSince, progress } from './measure.js';
+import { cpuSecSince, percentile, progress } from './measure.js';
 import { enrolCorpus, startService, type Service } from './service.js';
 
 interface MailboxRun {
@@ -37,7 +46,57 @@ interface SyncBatch {
   cpuSec: number;
   /** How late the event loop ran timers and I/O (ms): long synchronous stretches delay requests already paced. */
   loopDelay: LoopDelay;
+  /** `GET /api/email/status` answered over HTTP while the mailboxes synced. */
+  status: StatusLatency;
   mailboxes: MailboxRun[];
+}
+
+export interface StatusLatency {
+  requests: number;
+  /** Answers other than 200, and requests that failed outright. */
+  failed: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * The service's HTTP API on 127.0.0.1 (an ephemeral port) with a member's bearer token, asking
+ * `GET /api/email/status` every 100–250 ms until stopped, as a console left open during a sync
+ * would. The server shares this process's event loop with the sync, so every stall shows.
+ */
+export async function probeStatus(deps: Deps): Promise<{ stop: () => Promise<StatusLatency> }> {
+  const user = await invoke(deps, createUser, { username: `bench-${randomBytes(4).toString('hex')}`, password: randomBytes(18).toString('base64url') });
+  const { token } = await issueToken(deps.db, (user as { id: number }).id, deps.clock.now());
+  const server = serve({ fetch: createApp(deps).fetch, port: 0, hostname: '127.0.0.1' });
+  if (!server.listening) await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/email/status`;
+  const times: number[] = [];
+  let failed = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      await sleep(100 + Math.random() * 150);
+      if (stopped) break;
+      const t0 = performance.now();
+      try {
+        const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+        await res.arrayBuffer();
+        if (res.status !== 200) failed++;
+        else times.push(performance.now() - t0);
+      } catch {
+        failed++;
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return { requests: times.length + failed, failed, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), maxMs: times.length ? Math.max(...times) : Number.NaN };
+    },
+  };
 }
 
 export interface LoopDelay {
@@ -63,8 +122,10 @@ export async function watchLoop<T>(work: () => Promise<T>): Promise<{ value: T; 
  */
 export async function syncInParallel(svc: Service, accounts: AccountRow[], opts: { attachments: boolean }): Promise<SyncBatch> {
   const { deps } = svc;
+  const probe = await probeStatus(deps);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  let status: StatusLatency | undefined;
   const { value: mailboxes, loopDelay } = await watchLoop(() => Promise.all(
     accounts.map(async (account): Promise<MailboxRun> => {
       const start = performance.now();
@@ -107,8 +168,10 @@ export async function syncInParallel(svc: Service, accounts: AccountRow[], opts:
         paceEnd,
       };
     }),
-  ));
-  return { wallSec: (performance.now() - t0) / 1000, cpuSec: cpuSecSince(cpu0), loopDelay, mailboxes };
+  ).finally(async () => {
+    status = await probe.stop();
+  }));
+  return { wallSec: (performance.now() - t0) / 1000, cpuSec: cpuSecSince(cpu0), loopDelay, status: status!, mailboxes };
 }
 
 export interface BackfillSpec {
@@ -175,6 +238,7 @@ export interface BackfillResult {
   /** Pacing events the service logged: rate-limit answers, pace changes, retries. */
   events: Record<string, number>;
   loopDelay: LoopDelay;
+  status: StatusLatency;
   cpuSec: number;
   emulatorCpuSec: number;
   problems: string[];
@@ -294,6 +358,7 @@ export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
       perMailbox,
       events: Object.fromEntries(PACING_EVENTS.map((e) => [e, svc.events.count(e)])),
       loopDelay: batch.loopDelay,
+      status: batch.status,
       cpuSec: batch.cpuSec,
       emulatorCpuSec,
       problems: svc.events.problems.slice(-5),
