@@ -1,9 +1,9 @@
 // Writing one page of fetched messages: emails (deduplicated), the mailbox's copies,
 // participants, investor links, attachment rows and threads. Runs inside the caller's
 // transaction so a page and its checkpoint land together or not at all.
-import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Executor } from '../db/client.js';
 import { all, one, run } from '../db/client.js';
+import { breathe } from '../db/slice.js';
 import type { MatchLink } from '../matching/matcher.js';
 import type { Address, ParsedMessage } from '../mail/types.js';
 import { blobRelPath } from './blobs.js';
@@ -55,8 +55,6 @@ export function participantsOf(m: ParsedMessage): { address: string; name: strin
 
 // SQLite binds at most 32,766 values per statement; every multi-row statement stays far below.
 const ROWS = 200;
-// Macrotask turns inside a page write, so paced requests and timers are not held up by it.
-const YIELD_EVERY = 25;
 
 function chunks<T>(list: T[], size = ROWS): T[][] {
   const out: T[][] = [];
@@ -184,7 +182,6 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
     );
   }
 
-  let n = 0;
   for (const msg of fresh) {
     const { parsed: m, links: msgLinks } = msg;
     const email = emailOf(msg);
@@ -205,7 +202,7 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
       if (email.is_matched === 0) result.newlyMatchedEmailIds.push(email.id);
     }
     touched.add(email.id);
-    if (++n % YIELD_EVERY === 0) await yieldTurn();
+    await breathe();
   }
 
   const { threadOf, merged: gone, moved } = await assignThreads(
@@ -316,11 +313,10 @@ export async function knownGmailIds(db: Executor, accountId: number, ids: string
  * this text work inside it.
  */
 export async function prepareTexts(msgs: ProcessedMessage[]): Promise<void> {
-  let n = 0;
   for (const p of msgs) {
     const m = p.parsed;
     if (p.derived || !p.links.length || (m.bodyText === null && m.bodyHtml === null)) continue;
+    await breathe();
     p.derived = PreparedTexts.derive(m.bodyText, m.bodyHtml);
-    if (++n % 5 === 0) await yieldTurn();
   }
 }

@@ -14,6 +14,7 @@ import { claimAndStoreBlob, releaseBlobClaims, runClaimId } from './blobs.js';
 import { emailsChanged } from './changes.js';
 import { directoryVersion, givenUpIds, recordMessageFailures, type MessageFailure } from './failures.js';
 import { all, one, run } from '../db/client.js';
+import { sliced } from '../db/slice.js';
 import type { Deps } from '../core/deps.js';
 import type { GmailApi, GmailHistory } from '../gmail/types.js';
 import type { ParsedMessage } from '../mail/types.js';
@@ -407,23 +408,25 @@ async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: 
   for (;;) {
     await prepareTexts(fetched);
     const tx = await deps.db.transaction('write');
+    // Statements through `w` give the event loop a turn every few milliseconds (lib/db/slice.ts).
+    const w = sliced(tx);
     let stale = false;
     try {
-      await renewLease(tx, c.lease, deps.clock.now());
+      await renewLease(w, c.lease, deps.clock.now());
       // Checked under the write lock: a directory change either committed before (seen here)
       // or commits after this page (and its rematch then sees this page's rows).
-      if ((await directoryVersion(tx)) !== c.directoryVersion) {
+      if ((await directoryVersion(w)) !== c.directoryVersion) {
         stale = true;
       } else {
-        const r = await storeIsolated(tx, c, fetched);
-        await recordMessageFailures(tx, c.account.id, c.lease.runId, c.now, c.pageFailures, fetched.map((m) => m.parsed.gmailId));
+        const r = await storeIsolated(w, c, fetched);
+        await recordMessageFailures(w, c.account.id, c.lease.runId, c.now, c.pageFailures, fetched.map((m) => m.parsed.gmailId));
         c.failures.push(...c.pageFailures);
-        await checkpoint(tx);
+        await checkpoint(w);
         // Raw bytes spent on this page's fetches count against the mailbox's day with the page.
-        await c.budget.save(tx);
+        await c.budget.save(w);
         // The page's rows now name its files: their claims can go with the same commit.
-        await releaseBlobClaims(tx, [runClaimId(c.lease.runId)]);
-        await updateRun(tx, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored, attachments_saved: c.filesSaved + r.filesSaved });
+        await releaseBlobClaims(w, [runClaimId(c.lease.runId)]);
+        await updateRun(w, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored, attachments_saved: c.filesSaved + r.filesSaved });
         await tx.commit();
         c.stored += r.stored;
         c.filesSaved += r.filesSaved;

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Executor } from '../db/client.js';
 import { all, run } from '../db/client.js';
+import { breathe } from '../db/slice.js';
 import type { ChangeContext, RemovalReason } from '../capture/changes.js';
 import { domainAndParents, foldAddress, normalizeAddress, normalizeDomain } from '../mail/address.js';
 import { chunkText, cleanText, contentHash, type Chunk } from './text.js';
@@ -178,6 +179,7 @@ async function reconcile(tx: Executor, ids: number[], ctx: ChangeContext, exclus
 
   const out = new Appends(ctx.now);
   for (const id of relevant) {
+    await breathe();
     const e = byId.get(id);
     let desired: Desired;
     let bodyHash: string | null = null;
