@@ -25,6 +25,10 @@ interface RssSample {
   stored: number;
   rssMb: number;
   heapMb: number;
+  /** V8's reserved heap: what the JS heap holds in RSS, garbage not yet collected included. */
+  heapTotalMb: number;
+  /** Memory outside the JS heap that JS objects own (Buffers, strings handed to native code). */
+  externalMb: number;
 }
 
 export interface LocalCostResult {
@@ -99,7 +103,7 @@ export async function runLocalCost(spec: LocalCostSpec): Promise<LocalCostResult
     const sample = async () => {
       const row = await one<{ n: number }>(deps.db, 'SELECT messages_stored AS n FROM email_sync_runs WHERE id = ?', [runId]);
       const mem = process.memoryUsage();
-      samples.push({ sec: (performance.now() - t0) / 1000, stored: row?.n ?? 0, rssMb: mem.rss / MB, heapMb: mem.heapUsed / MB });
+      samples.push({ sec: (performance.now() - t0) / 1000, stored: row?.n ?? 0, rssMb: mem.rss / MB, heapMb: mem.heapUsed / MB, heapTotalMb: mem.heapTotal / MB, externalMb: mem.external / MB });
     };
     await sample();
     let sampling = Promise.resolve();

@@ -284,7 +284,12 @@ function localDetails(l: LocalCostResult): string {
   }
   const first = l.samples[0];
   if (first && !picked.includes(first)) picked.unshift(first);
-  out.push(table(['time', 'messages stored', 'RSS', 'JS heap used'], picked.map((s) => [`${f(s.sec, 0)} s`, n0(s.stored), `${f(s.rssMb, 0)} MB`, `${f(s.heapMb, 0)} MB`])));
+  out.push(
+    table(
+      ['time', 'messages stored', 'RSS', 'JS heap used', 'JS heap reserved', 'external (Buffers)'],
+      picked.map((s) => [`${f(s.sec, 0)} s`, n0(s.stored), `${f(s.rssMb, 0)} MB`, `${f(s.heapMb, 0)} MB`, s.heapTotalMb === undefined ? '—' : `${f(s.heapTotalMb, 0)} MB`, s.externalMb === undefined ? '—' : `${f(s.externalMb, 0)} MB`]),
+    ),
+  );
   return out.join('\n');
 }
 
