@@ -182,6 +182,10 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
     );
   }
 
+  // Matched mail gets its bodies and attachment rows: one multi-row statement of each per
+  // ROWS emails (or attachment rows) instead of two per email.
+  const bodies: (string | number | null)[][] = [];
+  const files: AttachmentRow[] = [];
   for (const msg of fresh) {
     const { parsed: m, links: msgLinks } = msg;
     const email = emailOf(msg);
@@ -189,21 +193,24 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
     // shows can make an email matched after another mailbox stored it metadata-only.
     const matched = email.is_matched === 1 || msgLinks.length > 0;
     if (matched && (email.is_matched === 0 || email.has_body === 0)) {
-      await run(tx, 'UPDATE emails SET is_matched = 1, body_text = ?, body_html = ?, snippet = ?, updated_at = ? WHERE id = ?', [
-        m.bodyText,
-        m.bodyHtml,
-        // A matched email's snippet is never NULL: NULL means "body withheld" to rematch.
-        m.snippet ?? '',
-        ctx.now,
-        email.id,
-      ]);
+      // A matched email's snippet is never NULL: NULL means "body withheld" to rematch.
+      bodies.push([email.id, m.bodyText, m.bodyHtml, m.snippet ?? '']);
       if (msg.derived) texts.set(email.id, msg.derived);
-      for (const id of await recordAttachments(tx, email.id, m, ctx, msg.files)) savedFiles.push(id);
+      files.push(...attachmentRows(email.id, m, ctx, msg.files));
       if (email.is_matched === 0) result.newlyMatchedEmailIds.push(email.id);
     }
     touched.add(email.id);
-    await breathe();
   }
+  for (const c of chunks(bodies)) {
+    await run(
+      tx,
+      `WITH v(id, body_text, body_html, snippet) AS (VALUES ${marks(c.length, '(?, ?, ?, ?)')})
+       UPDATE emails SET is_matched = 1, body_text = v.body_text, body_html = v.body_html, snippet = v.snippet, updated_at = ?
+         FROM v WHERE emails.id = v.id`,
+      [...c.flat(), ctx.now],
+    );
+  }
+  for (const id of await insertAttachmentRows(tx, files)) savedFiles.push(id);
 
   const { threadOf, merged: gone, moved } = await assignThreads(
     tx,
@@ -256,6 +263,47 @@ export async function insertLinks(tx: Executor, emailId: number, links: MatchLin
   );
 }
 
+type AttachmentRow = (string | number | null)[];
+
+/** The attachment rows of a matched email: `saved` when the file came with the fetch, `too_large` never downloaded, else `pending`. */
+function attachmentRows(emailId: number, m: ParsedMessage, ctx: Pick<StoreContext, 'now' | 'maxAttachmentBytes'>, files?: Map<string, SavedFile>): AttachmentRow[] {
+  return m.attachments.map((a) => {
+    const file = a.size > ctx.maxAttachmentBytes ? undefined : files?.get(a.partId);
+    return [
+      emailId,
+      a.partId,
+      a.filename,
+      a.mimeType,
+      file ? file.size : a.size,
+      a.contentId,
+      a.inline ? 1 : 0,
+      a.size > ctx.maxAttachmentBytes ? 'too_large' : file ? 'saved' : 'pending',
+      file?.sha256 ?? null,
+      file ? blobRelPath(file.sha256) : null,
+      // Counted like the attachment step's own download: one attempt, saved.
+      file ? 1 : 0,
+      ctx.now,
+      ctx.now,
+    ];
+  });
+}
+
+/** Writes attachment rows (existing ones are left as they are); returns the ids of rows written `saved`. */
+async function insertAttachmentRows(tx: Executor, rows: AttachmentRow[]): Promise<number[]> {
+  const saved: number[] = [];
+  for (const c of chunks(rows)) {
+    const out = await all<{ id: number; state: string }>(
+      tx,
+      `INSERT INTO email_attachments (email_id, part_id, filename, mime_type, size, content_id, is_inline, state, sha256, storage_path, attempts, created_at, updated_at)
+       VALUES ${marks(c.length, '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')} ON CONFLICT(email_id, part_id) DO NOTHING
+       RETURNING id, state`,
+      c.flat(),
+    );
+    for (const r of out) if (r.state === 'saved') saved.push(r.id);
+  }
+  return saved;
+}
+
 /**
  * Attachment rows for a matched email: `saved` when the file came with the fetch, `too_large`
  * never downloaded, else `pending` for the attachment step. Returns the ids of rows saved here.
@@ -267,33 +315,7 @@ export async function recordAttachments(
   ctx: Pick<StoreContext, 'now' | 'maxAttachmentBytes'>,
   files?: Map<string, SavedFile>,
 ): Promise<number[]> {
-  if (!m.attachments.length) return [];
-  const rows = await all<{ id: number; state: string }>(
-    tx,
-    `INSERT INTO email_attachments (email_id, part_id, filename, mime_type, size, content_id, is_inline, state, sha256, storage_path, attempts, created_at, updated_at)
-     VALUES ${m.attachments.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(',')} ON CONFLICT(email_id, part_id) DO NOTHING
-     RETURNING id, state`,
-    m.attachments.flatMap((a) => {
-      const file = a.size > ctx.maxAttachmentBytes ? undefined : files?.get(a.partId);
-      return [
-        emailId,
-        a.partId,
-        a.filename,
-        a.mimeType,
-        file ? file.size : a.size,
-        a.contentId,
-        a.inline ? 1 : 0,
-        a.size > ctx.maxAttachmentBytes ? 'too_large' : file ? 'saved' : 'pending',
-        file?.sha256 ?? null,
-        file ? blobRelPath(file.sha256) : null,
-        // Counted like the attachment step's own download: one attempt, saved.
-        file ? 1 : 0,
-        ctx.now,
-        ctx.now,
-      ];
-    }),
-  );
-  return rows.filter((r) => r.state === 'saved').map((r) => r.id);
+  return insertAttachmentRows(tx, attachmentRows(emailId, m, ctx, files));
 }
 
 /** Gmail ids of this page that the mailbox already holds (a resumed page stores nothing twice). */
