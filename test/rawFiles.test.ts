@@ -49,9 +49,9 @@ describe('raw file bytes, judged by independent readers', () => {
       // one the full format lists as a file must be there.
       expect([...fromRaw.files.keys()], f).toEqual(expect.arrayContaining(attachments.map((a) => a.partId)));
       for (const a of attachments) {
-        const served = a.attachmentId ? await world.run(gmail.getAttachment(id, a.attachmentId)) : Buffer.alloc(0);
+        const served = a.attachmentId ? await world.run(gmail.getAttachment(id, a.attachmentId)) : null;
         const mine = fromRaw.files.get(a.partId);
-        expect(mine?.equals(served), `${f} part ${a.partId} (${a.filename})`).toBe(true);
+        expect(served && mine?.equals(served), `${f} part ${a.partId} (${a.filename})`).toBe(true);
         expect(mine!.length, `${f} part ${a.partId} size`).toBe(a.size);
         compared++;
       }
