@@ -24,7 +24,7 @@ export interface ProcessedMessage {
   files?: Map<string, SavedFile>;
 }
 
-export interface StoreContext {
+interface StoreContext {
   accountId: number;
   now: string;
   maxAttachmentBytes: number;
