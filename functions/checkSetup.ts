@@ -12,7 +12,7 @@ import type { AccountRow } from '../lib/capture/accounts.js';
 import { openGmail } from '../lib/capture/syncRunner.js';
 import { GmailStop } from '../lib/gmail/types.js';
 
-export interface SetupItem {
+interface SetupItem {
   name: string;
   ok: boolean;
   detail: string;
@@ -20,7 +20,7 @@ export interface SetupItem {
   fix?: string;
 }
 
-export interface ProbeResult {
+interface ProbeResult {
   email: string;
   ok: boolean;
   enrolled: boolean;
@@ -50,7 +50,7 @@ export function fixFor(message: string, authMethod: 'dwd' | 'oauth'): string {
   return 'See the message above; docs/runbook.md lists the refusals Google gives and what each needs';
 }
 
-export const CheckSetupInput = z.object({
+const CheckSetupInput = z.object({
   email: z.string().trim().toLowerCase().email('must be an email address').max(320).optional(),
 });
 

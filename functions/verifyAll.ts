@@ -6,7 +6,7 @@ import { listAccountRows, scheduledSync } from '../lib/capture/accounts.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { startVerify } from './verifyMailbox.js';
 
-export const VERIFY_EVERY_MS = 24 * 3600_000;
+const VERIFY_EVERY_MS = 24 * 3600_000;
 
 export const verifyAll = defineFunction({
   name: 'verifyAll',

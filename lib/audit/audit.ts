@@ -4,7 +4,7 @@
 import type { Actor } from '../core/deps.js';
 import { all, run, type Executor } from '../db/client.js';
 
-export interface AuditEntryInput {
+interface AuditEntryInput {
   at: string;
   /** Absent for the command line and the scheduler. */
   actor?: Pick<Actor, 'id' | 'username'> | null;
@@ -24,7 +24,7 @@ export async function recordAudit(db: Executor, e: AuditEntryInput): Promise<voi
   ]);
 }
 
-export interface AuditEntry {
+interface AuditEntry {
   id: number;
   at: string;
   user: { id: number; username: string } | null;

@@ -260,7 +260,7 @@ const STYLE_HASH = createHash('sha256').update(PAGE_STYLE).digest('base64');
 /** No scripts, no external resources, nothing but one hashed stylesheet. */
 export const CONSENT_PAGE_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
 
-export function escapeHtml(s: string): string {
+function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 }
 

@@ -18,17 +18,17 @@ export const LOGIN_MAX_FAILURES = 10;
 /** Failures from one client, whatever the usernames, within the window. */
 export const LOGIN_MAX_CLIENT_FAILURES = 30;
 /** From this many failures for a username (all clients together), each attempt for it waits first. */
-export const USERNAME_BACKOFF_AFTER = 10;
+const USERNAME_BACKOFF_AFTER = 10;
 export const USERNAME_BACKOFF_MAX_MS = 8_000;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The stored form of a username: a hash of its case-folded text, never the text. */
-export function usernameKey(username: string): string {
+function usernameKey(username: string): string {
   return createHash('sha256').update(`crm-login\0${username.trim().toLowerCase()}`).digest('hex');
 }
 
-export interface Reservation {
+interface Reservation {
   id: number;
   key: string;
   client: string;
@@ -70,7 +70,7 @@ export async function reserveLoginAttempt(db: Db, username: string, client: stri
 }
 
 /** 0 below the threshold, then doubling per further ten failures from 500 ms, capped. */
-export function backoffMs(failures: number): number {
+function backoffMs(failures: number): number {
   if (failures < USERNAME_BACKOFF_AFTER) return 0;
   const steps = Math.floor((failures - USERNAME_BACKOFF_AFTER) / 10);
   return Math.min(USERNAME_BACKOFF_MAX_MS, 500 * 2 ** Math.min(steps, 8));

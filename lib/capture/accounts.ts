@@ -15,11 +15,11 @@ export const LEASE_MS = 60_000;
 export const HEARTBEAT_MS = 10_000;
 
 /** This process's instance id, for callers whose Deps name none. */
-export const processInstanceId = randomUUID();
+const processInstanceId = randomUUID();
 
 export const instanceOf = (deps: { instanceId?: string }): string => deps.instanceId ?? processInstanceId;
 
-export type AccountState = 'idle' | 'syncing' | 'auth_error' | 'needs_consent' | 'error';
+type AccountState = 'idle' | 'syncing' | 'auth_error' | 'needs_consent' | 'error';
 
 export interface AccountRow {
   id: number;
@@ -46,7 +46,7 @@ export interface AccountRow {
   created_at: string;
 }
 
-export interface AccountView {
+interface AccountView {
   id: number;
   email: string;
   auth_method: AuthMethod;
@@ -184,7 +184,7 @@ export class LeaseLost extends Error {
   }
 }
 
-export interface LeaseHeld {
+interface LeaseHeld {
   lease_owner: string | null;
   lease_expires_at: string | null;
   lease_run_id: number | null;
@@ -318,7 +318,7 @@ export async function advanceHistory(tx: Executor, id: number, checkpoint: strin
 
 // ---- verification ----
 
-export interface VerifyFigures {
+interface VerifyFigures {
   missing: number;
   gone: number;
   repaired: number;

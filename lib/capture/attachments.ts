@@ -23,7 +23,7 @@ export const MAX_ATTEMPTS = 5;
 const BATCH_EMAILS = 50;
 const MAX_ERROR_LENGTH = 500;
 
-export interface DownloadOptions {
+interface DownloadOptions {
   accountId: number;
   runId: number;
   /** Only these emails (rematch, after it fetched their bodies). */
@@ -32,19 +32,19 @@ export interface DownloadOptions {
   afterBatch?: () => Promise<void>;
 }
 
-export interface DownloadResult {
+interface DownloadResult {
   saved: number;
   failed: number;
   tooLarge: number;
 }
 
 /** Test seams: after a file's bytes are in its temp file (before the rename), and after a batch's files are on disk (before their rows are written). */
-export interface DownloadHooks extends BlobHooks {
+interface DownloadHooks extends BlobHooks {
   beforeWrite?: (outcomes: { id: number; kind: string }[]) => void | Promise<void>;
 }
 
 /** A download claim on a row lasts this long unless its outcome is written first. */
-export const CLAIM_MS = 15 * 60_000;
+const CLAIM_MS = 15 * 60_000;
 
 // Attachment ids handed out by the sync's own fetch of a message, per client (one run).
 const remembered = new WeakMap<GmailApi, Map<string, Map<string, string>>>();

@@ -107,7 +107,7 @@ export async function releaseBlobClaims(db: { execute: Db['execute'] }, attachme
   }
 }
 
-export interface SweepResult {
+interface SweepResult {
   tempFiles: number;
   unreferenced: number;
   staleClaims: number;

@@ -3,7 +3,7 @@
 // on later runs, up to MAX_MESSAGE_ATTEMPTS; then it is left alone and reported in status.
 import { all, one, run, type Executor } from '../db/client.js';
 
-export const MAX_MESSAGE_ATTEMPTS = 3;
+const MAX_MESSAGE_ATTEMPTS = 3;
 
 export interface MessageFailure {
   gmailId: string;

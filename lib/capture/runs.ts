@@ -23,13 +23,13 @@ import {
   type LeaseEnd,
 } from './accounts.js';
 
-export { LEASE_MS, HEARTBEAT_MS, LeaseLost, renewLease, renewHeldLeases, type Lease } from './accounts.js';
+export { LEASE_MS, LeaseLost, renewLease, type Lease } from './accounts.js';
 
 export type RunKind = 'backfill' | 'incremental' | 'rematch' | 'attachments' | 'verify';
 
-export type BeginResult = { started: true; lease: Lease } | { started: false; runId: number };
+type BeginResult = { started: true; lease: Lease } | { started: false; runId: number };
 
-export const INTERRUPTED = 'interrupted';
+const INTERRUPTED = 'interrupted';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

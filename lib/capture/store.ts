@@ -26,7 +26,7 @@ export interface ProcessedMessage {
   derived?: DerivedText;
 }
 
-export interface StoreContext {
+interface StoreContext {
   accountId: number;
   now: string;
   maxAttachmentBytes: number;

@@ -17,7 +17,7 @@ export interface StartedRun {
   already_running: boolean;
 }
 
-export type Begun = { run: StartedRun; go?: () => Promise<SyncSummary> };
+type Begun = { run: StartedRun; go?: () => Promise<SyncSummary> };
 
 /** Temp files younger than this may belong to a download still in flight in some process. */
 export const TEMP_FILE_GRACE_MS = 60 * 60_000;

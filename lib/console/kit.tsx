@@ -14,7 +14,7 @@ import type { z } from 'zod';
 export const PAGE_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; frame-src 'self'";
 
-export type Level = 'user' | 'admin';
+type Level = 'user' | 'admin';
 export type Form = Record<string, string | File | (string | File)[]>;
 
 export interface Ctx {
@@ -139,7 +139,7 @@ export function postForm(app: App, deps: Deps, path: string, level: Level, back:
   });
 }
 
-export function notFound(what: string): never {
+function notFound(what: string): never {
   throw new AppError('NOT_FOUND', `no such ${what}`);
 }
 

@@ -3,7 +3,7 @@
 import type { Child, FC } from 'hono/jsx';
 import type { Session } from './session.js';
 
-export interface PageProps {
+interface PageProps {
   title: string;
   session: Session | null;
   /** The path the page answers, to mark the current tab. */

@@ -15,7 +15,7 @@ const STYLE_PROPS = [
   'vertical-align', 'white-space', 'display',
 ];
 
-export interface SanitisedHtml {
+interface SanitisedHtml {
   html: string;
   /** Remote images (or other remote sources) that were removed. */
   blockedRemote: number;
@@ -66,7 +66,7 @@ export function mailDocument(body: string, o: { loadImages: boolean }): string {
   return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${csp}"><meta name="referrer" content="no-referrer"><style>body{font:15px/1.45 system-ui,sans-serif;margin:8px;color:#111;word-wrap:break-word}img{max-width:100%;height:auto}</style></head><body>${body}</body></html>`;
 }
 
-export interface TextBlock {
+interface TextBlock {
   quoted: boolean;
   text: string;
 }

@@ -6,7 +6,7 @@ import { listAccountRows, type AccountRow } from '../capture/accounts.js';
 import { openGmail } from '../capture/syncRunner.js';
 import { lastFinishedRuns, runningRuns, storedPerAccount } from './read.js';
 
-export interface Progress {
+interface Progress {
   id: number;
   email: string;
   state: AccountRow['state'];

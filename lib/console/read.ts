@@ -3,7 +3,7 @@
 import type { Executor } from '../db/client.js';
 import { all } from '../db/client.js';
 
-export interface InvestorRow {
+interface InvestorRow {
   id: number;
   name: string;
   domains: string;
@@ -53,7 +53,7 @@ export async function investorsOverview(db: Executor, o: { q?: string; sort: 'ac
   return rows.map((r) => ({ ...r, partners: [...(byInvestor.get(r.id) ?? [])].sort() }));
 }
 
-export interface ThreadMarks {
+interface ThreadMarks {
   participants: string[];
   attachments: number;
 }
@@ -91,7 +91,7 @@ export async function storedPerAccount(db: Executor): Promise<Map<number, number
   return new Map(rows.map((r) => [r.account_id, r.n]));
 }
 
-export interface RunningRun {
+interface RunningRun {
   id: number;
   account_id: number;
   kind: string;

@@ -15,7 +15,7 @@ export interface Session {
   csrf: string;
 }
 
-export function isSecure(deps: Deps, c: Context): boolean {
+function isSecure(deps: Deps, c: Context): boolean {
   if (deps.config.publicUrl) return deps.config.publicUrl.startsWith('https:');
   return new URL(c.req.url).protocol === 'https:';
 }
@@ -47,14 +47,14 @@ export async function currentSession(deps: Deps, c: Context): Promise<Session | 
   }
 }
 
-export const csrfFor = (deps: Deps, token: string): string => signValue(deps.config, `console-csrf:${token}`);
+const csrfFor = (deps: Deps, token: string): string => signValue(deps.config, `console-csrf:${token}`);
 
 export function csrfValid(deps: Deps, session: Session, given: unknown): boolean {
   return typeof given === 'string' && given.length < 200 && verifySignature(deps.config, `console-csrf:${session.token}`, given);
 }
 
 /** The one origin console forms may be posted from: CRM_PUBLIC_URL, else the address asked for. */
-export function expectedOrigin(deps: Deps, c: Context): string {
+function expectedOrigin(deps: Deps, c: Context): string {
   if (deps.config.publicUrl) return deps.config.publicUrl;
   const u = new URL(c.req.url);
   const host = c.req.header('host');

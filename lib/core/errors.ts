@@ -78,6 +78,5 @@ export function envelope(err: AppError): ErrorEnvelope {
 export const gmailDisabled = (consequence?: string) =>
   new AppError('DISABLED', `Gmail integration is disabled (CRM_GMAIL_INTEGRATION_ENABLED=false)${consequence ? `; ${consequence}` : ''}`);
 
-export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const validation = (field: string, message: string) =>
   new AppError('VALIDATION', message, { field });

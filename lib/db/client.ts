@@ -9,7 +9,6 @@ export type Db = Client;
 export interface Executor {
   execute(stmt: InStatement): Promise<ResultSet>;
 }
-export type { InStatement, Row };
 
 const BUSY_TIMEOUT_MS = 15_000;
 

@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-export interface Tightened {
+interface Tightened {
   path: string;
   from: string;
   to: string;

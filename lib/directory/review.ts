@@ -16,7 +16,7 @@ import type { RematchSet } from './directory.js';
 const CHUNK = 500;
 
 /** Thrown inside a directory transaction to roll it back and keep the change for review. */
-export class HeldForReview extends Error {
+class HeldForReview extends Error {
   constructor(readonly newlyExposed: number) {
     super(`held for review: ${newlyExposed} withheld emails would become readable`);
     this.name = 'HeldForReview';
@@ -27,7 +27,7 @@ export class HeldForReview extends Error {
  * How many emails now withheld (unmatched) the directory as `tx` sees it would match, among
  * the mail of the queued addresses and domains.
  */
-export async function newlyExposed(tx: Executor, config: Config, rq: RematchSet): Promise<number> {
+async function newlyExposed(tx: Executor, config: Config, rq: RematchSet): Promise<number> {
   const ids = await affectedEmailIds(tx, { addresses: rq.addresses, domains: rq.domains });
   if (!ids.length) return 0;
   const matcher = new Matcher(await loadDirectory(tx, config.gmail.workspaceDomains));
@@ -52,7 +52,7 @@ export async function newlyExposed(tx: Executor, config: Config, rq: RematchSet)
   return n;
 }
 
-export interface ChangeRecord {
+interface ChangeRecord {
   action: string;
   target: string | null;
   before?: unknown;
@@ -90,7 +90,7 @@ export async function settleChange(deps: Deps, ctx: CallContext, tx: Transaction
   });
 }
 
-export interface PendingReview {
+interface PendingReview {
   pending_review: {
     id: number;
     action: string;

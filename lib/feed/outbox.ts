@@ -16,12 +16,12 @@ import { chunkText, cleanText, contentHash, type Chunk } from './text.js';
 
 export type FeedEventType = 'email.upsert' | 'email.tombstone' | 'attachment.upsert' | 'attachment.tombstone';
 
-export interface FeedAddress {
+interface FeedAddress {
   address: string;
   name: string | null;
 }
 
-export interface FeedAttachment {
+interface FeedAttachment {
   id: number;
   email_id: number;
   filename: string | null;
@@ -32,7 +32,7 @@ export interface FeedAttachment {
   path: string;
 }
 
-export interface EmailUpsert {
+interface EmailUpsert {
   id: number;
   dedup_key: string;
   thread_id: number | null;

@@ -15,9 +15,9 @@ import type { FeedEventType } from './outbox.js';
 
 export const MAX_LIMIT = 1000;
 /** A page stops growing past this many payload bytes (at least one event is always sent). */
-export const MAX_PAGE_BYTES = 8 * 1024 * 1024;
+const MAX_PAGE_BYTES = 8 * 1024 * 1024;
 
-export interface FeedEvent {
+interface FeedEvent {
   seq: number;
   type: FeedEventType;
   at: string;
@@ -25,7 +25,7 @@ export interface FeedEvent {
   [field: string]: unknown;
 }
 
-export interface FeedPage {
+interface FeedPage {
   events: FeedEvent[];
   next_after: number;
   head: number;
@@ -33,7 +33,7 @@ export interface FeedPage {
   horizon: number;
 }
 
-export async function feedHead(db: Executor): Promise<{ head: number; horizon: number }> {
+async function feedHead(db: Executor): Promise<{ head: number; horizon: number }> {
   const head = await one<{ seq: number | null }>(db, "SELECT seq FROM sqlite_sequence WHERE name = 'email_feed'");
   const horizon = await one<{ seq: number }>(db, 'SELECT seq FROM email_feed_horizon WHERE id = 1');
   return { head: head?.seq ?? 0, horizon: horizon?.seq ?? 0 };

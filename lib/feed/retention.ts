@@ -5,7 +5,7 @@
 import type { Db } from '../db/client.js';
 import { one, run } from '../db/client.js';
 
-export interface CompactResult {
+interface CompactResult {
   retired: number;
   horizon: number;
 }

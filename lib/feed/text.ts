@@ -12,7 +12,7 @@ export const CHUNK_MAX = 2000;
  * Bodies are read up to this many characters: a message's own words fit well within it
  * (what lies beyond is quoted history, logs or pasted data, which an index gains little from).
  */
-export const TEXT_INPUT_MAX = 100_000;
+const TEXT_INPUT_MAX = 100_000;
 const HTML_INPUT_MAX = 100_000;
 
 const HTML_OPTIONS = {
@@ -48,7 +48,7 @@ const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex
  * where signatures sit). Its patterns are many and some backtrack across lines, so its
  * cost grows faster than its input; bounding the input bounds the cost per email.
  */
-export const PARSER_INPUT_MAX = 2000;
+const PARSER_INPUT_MAX = 2000;
 
 // Lines that open forwarded or inline-quoted history in the common clients.
 const FORWARD_MARKERS = [

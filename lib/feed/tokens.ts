@@ -5,13 +5,13 @@ import type { Executor } from '../db/client.js';
 import { all, one, run } from '../db/client.js';
 
 /** A recognisable prefix, so a leaked feed token is easy to spot in a file or a paste. */
-export const FEED_TOKEN_PREFIX = 'crmfeed_';
+const FEED_TOKEN_PREFIX = 'crmfeed_';
 /** last_used_at is refreshed at most this often: a busy consumer does not write per request. */
 const TOUCH_EVERY_MS = 3600_000;
 
 const hash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-export interface FeedTokenInfo {
+interface FeedTokenInfo {
   id: number;
   name: string;
   created_at: string;

@@ -7,7 +7,7 @@ const SECOND_MS = 1000;
 const MINUTE_MS = 60_000;
 
 /** Marks the moment a granted request's answer (or error, or timeout) came back. */
-export type QuotaRelease = () => void;
+type QuotaRelease = () => void;
 
 interface Hold {
   units: number;
@@ -15,7 +15,7 @@ interface Hold {
   end: number | null;
 }
 
-export interface QuotaLimiterOptions {
+interface QuotaLimiterOptions {
   /** Units per minute (read on every decision); default 60 × the per-second budget. */
   perMinute?: () => number;
 }
@@ -184,7 +184,7 @@ export interface PaceOptions {
   headroom?: number;
 }
 
-export interface PaceChange {
+interface PaceChange {
   from: number;
   to: number;
 }

@@ -9,7 +9,7 @@ import { GmailStop } from './types.js';
 export const GMAIL_READONLY_SCOPE = 'https://www.googleapis.com/auth/gmail.readonly';
 
 /** The URL gtoken (inside google-auth-library's JWT) posts to; it offers no option to change it. */
-export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 
 /** A token request that hangs longer than this counts as a dropped connection. */
 const TOKEN_TIMEOUT_MS = 60_000;

@@ -64,7 +64,7 @@ export function clientAddress(c: Context, trustedProxies: string[]): string {
  * accepting one would let any web page an admin visits call the API (log them out of their
  * throttle budget, for one). A request with no body and no type is an empty object.
  */
-export function assertJsonType(c: Context): void {
+function assertJsonType(c: Context): void {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type)) return;
   const length = c.req.header('content-length');

@@ -16,11 +16,10 @@ import { normalizeAddress } from '../mail/address.js';
 import { loadTeam, isTeamAddress, type Team } from './team.js';
 
 export type Entity = 'investor' | 'contact';
-export type Direction = 'in' | 'out' | 'other';
+type Direction = 'in' | 'out' | 'other';
 
 const CHUNK = 500;
 const HOUR_MS = 3_600_000;
-export const YEAR_MS = 365 * 24 * HOUR_MS;
 
 const marks = (n: number): string => Array.from({ length: n }, () => '?').join(',');
 
@@ -374,7 +373,7 @@ async function refreshSummary(tx: Executor, entities: [Entity, number][]): Promi
   }
 }
 
-export const DERIVED_TABLES = [
+const DERIVED_TABLES = [
   'insight_contrib',
   'insight_partner_mail',
   'insight_daily',

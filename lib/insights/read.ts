@@ -9,7 +9,7 @@ import { entityStrength, partnerStrength, type Activity, type Strength } from '.
 
 const DAY_MS = 86_400_000;
 
-export interface PartnerInsight {
+interface PartnerInsight {
   user_id: number | null;
   email: string;
   inbound: number;
@@ -19,7 +19,7 @@ export interface PartnerInsight {
   score: number;
 }
 
-export interface EntityInsights {
+interface EntityInsights {
   first_at: string | null;
   last_at: string | null;
   last_inbound_at: string | null;
@@ -33,12 +33,12 @@ export interface EntityInsights {
 }
 
 /** The UTC day `days` before now; a window of N days is every day after it, today included. */
-export const dayBefore = (nowMs: number, days: number): string => new Date(nowMs - days * DAY_MS).toISOString().slice(0, 10);
+const dayBefore = (nowMs: number, days: number): string => new Date(nowMs - days * DAY_MS).toISOString().slice(0, 10);
 
 const later = (a: string | null, b: string | null): string | null => (a === null ? b : b === null ? a : a > b ? a : b);
 
 /** users.email → user id, folded to the stored (lower-case) form of team addresses. */
-export async function usersByAddress(db: Executor): Promise<Map<string, number>> {
+async function usersByAddress(db: Executor): Promise<Map<string, number>> {
   const map = new Map<string, number>();
   for (const u of await all<{ id: number; email: string }>(db, 'SELECT id, email FROM users WHERE email IS NOT NULL')) {
     const a = normalizeAddress(u.email);
@@ -140,7 +140,7 @@ export async function entityInsights(db: Executor, entity: Entity, id: number, n
   };
 }
 
-export interface ColdInvestor {
+interface ColdInvestor {
   id: number;
   name: string;
   last_two_way_at: string;
@@ -149,7 +149,7 @@ export interface ColdInvestor {
 }
 
 /** At least this many two-way exchanges in the year up to the last one make a relationship "active". */
-export const ACTIVE_EXCHANGES = 3;
+const ACTIVE_EXCHANGES = 3;
 
 export async function goingCold(db: Executor, days: number, nowMs: number): Promise<ColdInvestor[]> {
   const cutoff = new Date(nowMs - days * DAY_MS).toISOString();
@@ -197,7 +197,7 @@ function betterReach(a: TotalsRow, b: TotalsRow): boolean {
   return a.partner < b.partner;
 }
 
-export interface PartnerRelationship {
+interface PartnerRelationship {
   id: number;
   name: string;
   score: number;

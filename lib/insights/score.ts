@@ -2,7 +2,7 @@
 // a cap for one-way mail. docs/insights.md states the same rules for operators; keep the two
 // in step.
 
-export interface Part {
+interface Part {
   name: 'recency' | 'frequency' | 'reciprocity' | 'breadth' | 'one_way_cap';
   value: number;
   reason: string;
@@ -30,7 +30,7 @@ const DAY_MS = 86_400_000;
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 const daysAgo = (at: string, nowMs: number) => Math.max(0, Math.floor((nowMs - Date.parse(at)) / DAY_MS));
 
-export function recencyPart(a: Activity, nowMs: number): Part {
+function recencyPart(a: Activity, nowMs: number): Part {
   if (!a.lastInAt || !a.lastOutAt) {
     const missing = !a.lastInAt && !a.lastOutAt ? 'no mail either way' : !a.lastInAt ? 'no inbound mail' : 'no outbound mail';
     return { name: 'recency', value: 0, reason: missing };
@@ -43,13 +43,13 @@ export function recencyPart(a: Activity, nowMs: number): Part {
   return { name: 'recency', value, reason: `last inbound ${plural(dIn, 'day')} ago, last outbound ${plural(dOut, 'day')} ago` };
 }
 
-export function frequencyPart(a: Activity): Part {
+function frequencyPart(a: Activity): Part {
   const n = a.inbound365 + a.outbound365;
   const value = n >= 50 ? 25 : n >= 20 ? 20 : n >= 10 ? 15 : n >= 4 ? 10 : n >= 1 ? 5 : 0;
   return { name: 'frequency', value, reason: `${plural(n, 'message')} in the last 365 days (${a.inbound365} in, ${a.outbound365} out)` };
 }
 
-export function reciprocityPart(a: Activity): Part {
+function reciprocityPart(a: Activity): Part {
   const total = a.inbound + a.outbound;
   if (total === 0) return { name: 'reciprocity', value: 0, reason: 'no mail either way' };
   const low = Math.min(a.inbound, a.outbound);
@@ -60,7 +60,7 @@ export function reciprocityPart(a: Activity): Part {
   return { name: 'reciprocity', value, reason: `${kind}: ${sides}` };
 }
 
-export function breadthPart(people: number, partners: number): Part {
+function breadthPart(people: number, partners: number): Part {
   const value = Math.min(people, 3) * 5 + Math.min(partners, 2) * 5;
   return { name: 'breadth', value, reason: `${people} of their people, ${partners} of our partners` };
 }

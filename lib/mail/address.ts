@@ -15,7 +15,7 @@ FREE_MAIL.add('gmail.com');
 FREE_MAIL.add('googlemail.com');
 
 /** Longest address kept (RFC 5321: 64 + 1 + 255); longer text is not an address. */
-export const MAX_ADDRESS_LENGTH = 320;
+const MAX_ADDRESS_LENGTH = 320;
 
 const ADDRESS = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/;
 
@@ -24,13 +24,6 @@ export function trimTrailing(s: string, chars: string): string {
   let end = s.length;
   while (end > 0 && chars.includes(s[end - 1]!)) end--;
   return end === s.length ? s : s.slice(0, end);
-}
-
-/** `s` without leading `ch`s. */
-export function trimLeading(s: string, chars: string): string {
-  let start = 0;
-  while (start < s.length && chars.includes(s[start]!)) start++;
-  return start === 0 ? s : s.slice(start);
 }
 
 /** Trimmed, lower-cased address, or null when the text is not an address (`local@domain`). */

@@ -17,22 +17,22 @@ const ENCODED_WORD = /=\?[^?\s]+\?[bBqQ]\?[^?]*\?=/;
 /** Longest header value kept once decoded, in UTF-16 code units (a Subject, a Content-Type). */
 export const MAX_HEADER_CHARS = 16 * 1024;
 /** Longest raw (still encoded) header value read: encoded words take up to ~4× their text. */
-export const MAX_RAW_HEADER_CHARS = 4 * MAX_HEADER_CHARS;
+const MAX_RAW_HEADER_CHARS = 4 * MAX_HEADER_CHARS;
 /** Address headers (To, Cc …) are parsed from at most this much text per role. */
-export const MAX_ADDRESS_HEADER_CHARS = 32 * 1024;
+const MAX_ADDRESS_HEADER_CHARS = 32 * 1024;
 /** Addresses kept per role; the full count is recorded beside them. */
-export const MAX_PARTICIPANTS_PER_ROLE = 500;
+const MAX_PARTICIPANTS_PER_ROLE = 500;
 /** References keep their last ids (the nearest ancestors); In-Reply-To its first few. */
-export const MAX_REFERENCES = 100;
-export const MAX_IN_REPLY_TO = 5;
+const MAX_REFERENCES = 100;
+const MAX_IN_REPLY_TO = 5;
 /** File names are cut to this many UTF-8 bytes (what file systems allow). */
 export const MAX_FILENAME_BYTES = 255;
 /** Attachment rows kept per message, and MIME parts visited at all. */
-export const MAX_ATTACHMENTS = 1000;
-export const MAX_PARTS = 5000;
+const MAX_ATTACHMENTS = 1000;
+const MAX_PARTS = 5000;
 
 /** `s` cut to at most `max` UTF-16 code units without leaving half a surrogate pair. */
-export function capChars(s: string, max: number): string {
+function capChars(s: string, max: number): string {
   if (s.length <= max) return s;
   let end = max;
   const c = s.charCodeAt(end - 1);
@@ -41,7 +41,7 @@ export function capChars(s: string, max: number): string {
 }
 
 /** `s` cut to at most `max` UTF-8 bytes on a code point boundary. */
-export function capUtf8Bytes(s: string, max: number): string {
+function capUtf8Bytes(s: string, max: number): string {
   if (s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max) return s;
   let bytes = 0;
   let out = '';
@@ -520,7 +520,7 @@ export function parseAddressList(values: string[]): Address[] {
  * parseAddressList plus how many addresses the headers hold: counted exactly within the read
  * text, estimated by `@` signs beyond it. `addresses` holds at most `limit` of them.
  */
-export function parseAddressListCounted(values: string[], limit = Infinity): { addresses: Address[]; count: number } {
+function parseAddressListCounted(values: string[], limit = Infinity): { addresses: Address[]; count: number } {
   const out: Address[] = [];
   const seen = new Set<string>();
   let budget = MAX_ADDRESS_HEADER_CHARS;

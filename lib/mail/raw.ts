@@ -15,7 +15,7 @@ type Part = gmail_v1.Schema$MessagePart;
 const MAX_DEPTH = 40;
 const HEADER_LINE = /^[ \t]*([!-9;-~]+)[ \t]*:(.*)$/;
 
-export interface RawParsed {
+interface RawParsed {
   parsed: ParsedMessage;
   /** Decoded bytes of every part with a filename or `Content-Disposition: attachment`, by part id. */
   files: Map<string, Buffer>;
@@ -180,7 +180,7 @@ function buildPart(entity: { headers: Header[]; body: string }, partId: string, 
 }
 
 /** The MIME tree of RFC 822 bytes, shaped as Gmail's `payload`, with attachment bytes aside. */
-export function rawPayload(raw: Buffer): { payload: Part; files: Map<string, Buffer> } {
+function rawPayload(raw: Buffer): { payload: Part; files: Map<string, Buffer> } {
   const text = raw.toString('latin1').replace(/^\xef\xbb\xbf/, '');
   // Raw 8-bit headers that are not UTF-8 are most likely in the charset the message declares.
   const declared = /charset\s*=\s*"?([\w.:-]+)/i.exec(text.slice(0, 65536));

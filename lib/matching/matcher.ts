@@ -5,7 +5,7 @@
 import { foldDomain, foldNormalized, isFreeMailDomain, normalizeAddress } from '../mail/address.js';
 import { all, type Executor } from '../db/client.js';
 
-export type MatchKind = 'contact_email' | 'investor_email' | 'domain';
+type MatchKind = 'contact_email' | 'investor_email' | 'domain';
 
 export interface MatchLink {
   investor_id: number | null;
@@ -16,7 +16,7 @@ export interface MatchLink {
   address: string;
 }
 
-export const CONFIDENCE: Record<MatchKind, number> = {
+const CONFIDENCE: Record<MatchKind, number> = {
   contact_email: 1.0,
   investor_email: 0.9,
   domain: 0.5,

@@ -23,18 +23,18 @@ import { recordAttachments, type SavedFile } from '../capture/store.js';
 import { DownloadBudget, fetchWithheld as fetchWithheldContent } from '../capture/planner.js';
 import { openGmail } from '../capture/syncRunner.js';
 
-export const PAGE_SIZE = 1000;
+const PAGE_SIZE = 1000;
 const FETCH_CHUNK = 50;
 const IN_CHUNK = 500;
 
-export interface RematchScope {
+interface RematchScope {
   /** Only emails sent at or after this instant (ISO 8601). */
   since?: string;
   /** Only these emails (the queue's affected mail). */
   emailIds?: number[];
 }
 
-export interface RematchResult {
+interface RematchResult {
   messages_seen: number;
   links_added: number;
   links_removed: number;
@@ -525,7 +525,7 @@ export async function queueHighWater(db: Executor): Promise<number | undefined> 
   return rows[0]?.id ?? undefined;
 }
 
-export interface DrainResult {
+interface DrainResult {
   run_id: number | null;
   queued: number;
   emails: number;

@@ -17,7 +17,7 @@ import { SecretKeyError } from '../auth/secrets.js';
 import { startSchedule } from './schedule.js';
 import { ensureTeam } from '../insights/team.js';
 
-export async function main(): Promise<void> {
+async function main(): Promise<void> {
   // Everything this process creates (database, attachments, secrets) is private to its user.
   process.umask(0o077);
   let deps;

@@ -8,7 +8,7 @@ import type { PreparedTexts } from '../capture/changes.js';
 // An HTML-only body is indexed by its words; the index never renders it.
 const MAX_INDEXED_BODY = 200_000;
 
-export function htmlWords(html: string): string {
+function htmlWords(html: string): string {
   return html
     .slice(0, MAX_INDEXED_BODY * 2)
     .replace(/<(script|style)\b[^>]*>[^]*?<\/\1\s*>/gi, ' ')
@@ -82,7 +82,7 @@ export function ftsQuery(q: string): string {
 export const HIT_START = '\u0001';
 export const HIT_END = '\u0002';
 
-export interface SearchHit {
+interface SearchHit {
   email_id: number;
   thread_id: number | null;
   subject: string | null;

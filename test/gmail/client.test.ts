@@ -1,17 +1,13 @@
 // The per-mailbox client's happy path: what it asks Gmail, how it authenticates, and the
 // pacing state it shares between every client of one mailbox.
 import { http, HttpResponse } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createOAuthClient } from '../../lib/gmail/tokens.js';
 import { createGmailFactory } from '../../lib/gmail/client.js';
 import { AUTH_URL, GMAIL_ROOT, GOOGLE_TOKEN_URL, mockMessage, OAUTH_CLIENT_ID, SA_CLIENT_EMAIL, TOKEN_URL } from '../mocks/gmail.js';
 import { gmailTest, type GmailTest } from './harness.js';
+import { server } from '../mocks/server.js';
 
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
 
 let t: GmailTest;
 afterEach(async () => {

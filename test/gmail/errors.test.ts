@@ -2,17 +2,13 @@
 // unauthorized_client …), at the level of one mailbox's client: retried or not, and what it means.
 import { inspect } from 'node:util';
 import { http, HttpResponse } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../lib/core/errors.js';
 import { GmailStop } from '../../lib/gmail/types.js';
 import { GOOGLE_TOKEN_URL, mockMessage, SA_CLIENT_ID, TOKEN_URL } from '../mocks/gmail.js';
 import { gmailTest, type GmailTest } from './harness.js';
+import { server } from '../mocks/server.js';
 
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
 
 let t: GmailTest;
 afterEach(async () => {

@@ -1,14 +1,10 @@
 // Adaptive pace: a Cloud project whose real per-user limit is lower than the configured budget.
 import { http, HttpResponse } from 'msw';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { GMAIL_ROOT, gmailErrorBody, mockMessage } from '../mocks/gmail.js';
 import { gmailTest, type GmailTest } from './harness.js';
+import { server } from '../mocks/server.js';
 
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterEach(() => server.resetHandlers());
-afterAll(() => server.close());
 
 let t: GmailTest;
 afterEach(async () => {

@@ -1,5 +1,4 @@
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
 import { FakeClock } from '../helpers/clock.js';
 import { one, run } from '../../lib/db/client.js';
@@ -9,12 +8,10 @@ import { sameMailbox } from '../../lib/mail/address.js';
 import { encryptSecret } from '../../lib/auth/secrets.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { userWithToken } from '../helpers/users.js';
-import { FakeGoogle, oauthEnv, visitConsent } from './fakeGoogle.js';
+import { FakeGoogle, oauthEnv, visitConsent } from '../mocks/google-oauth.js';
+import { server } from '../mocks/server.js';
 
 let google: FakeGoogle;
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterAll(() => server.close());
 
 let deps: TestDeps;
 let app: ReturnType<typeof createApp>;
@@ -22,7 +19,7 @@ let clock: FakeClock;
 
 beforeEach(async () => {
   google = new FakeGoogle();
-  server.resetHandlers(...google.handlers());
+  server.use(...google.handlers());
   clock = new FakeClock();
   deps = await makeDeps({ env: oauthEnv, clock });
   app = createApp(deps);

@@ -1,19 +1,16 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
 import { FakeClock } from '../helpers/clock.js';
 import { one, run } from '../../lib/db/client.js';
 import { CONSENT_PAGE_CSP, GMAIL_READONLY_SCOPE, refreshTokenFor } from '../../lib/auth/consent.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { userWithToken } from '../helpers/users.js';
-import { CLIENT_ID, FakeGoogle, GOOGLE, oauthEnv, REDIRECT_URL, visitConsent } from './fakeGoogle.js';
+import { CLIENT_ID, FakeGoogle, GOOGLE, oauthEnv, REDIRECT_URL, visitConsent } from '../mocks/google-oauth.js';
+import { server } from '../mocks/server.js';
 
 let google: FakeGoogle;
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterAll(() => server.close());
 
 let deps: TestDeps;
 let app: ReturnType<typeof createApp>;
@@ -22,7 +19,7 @@ const answers: string[] = [];
 
 beforeEach(async () => {
   google = new FakeGoogle();
-  server.resetHandlers(...google.handlers());
+  server.use(...google.handlers());
   clock = new FakeClock();
   deps = await makeDeps({ env: oauthEnv, clock });
   app = createApp(deps);

@@ -1,17 +1,14 @@
-import { setupServer } from 'msw/node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../lib/http/app.js';
 import { FakeClock } from '../helpers/clock.js';
 import { one, run } from '../../lib/db/client.js';
 import { signValue } from '../../lib/auth/secrets.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { userWithToken } from '../helpers/users.js';
-import { FakeGoogle, oauthEnv, visitConsent } from './fakeGoogle.js';
+import { FakeGoogle, oauthEnv, visitConsent } from '../mocks/google-oauth.js';
+import { server } from '../mocks/server.js';
 
 let google: FakeGoogle;
-const server = setupServer();
-beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
-afterAll(() => server.close());
 
 let deps: TestDeps;
 let app: ReturnType<typeof createApp>;
@@ -19,7 +16,7 @@ let clock: FakeClock;
 
 beforeEach(async () => {
   google = new FakeGoogle();
-  server.resetHandlers(...google.handlers());
+  server.use(...google.handlers());
   clock = new FakeClock();
   deps = await makeDeps({ env: oauthEnv, clock });
   app = createApp(deps);

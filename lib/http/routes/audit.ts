@@ -6,7 +6,7 @@ import type { Deps } from '../../core/deps.js';
 import { idParam, type App } from '../access.js';
 import { registerRoutes, type RouteSpec } from './table.js';
 
-export const auditRoutes: readonly RouteSpec[] = [
+const auditRoutes: readonly RouteSpec[] = [
   { method: 'GET', path: '/api/audit', access: 'admin', fn: listAudit },
   { method: 'GET', path: '/api/reviews', access: 'admin', fn: listReviews },
   { method: 'POST', path: '/api/reviews/:id/approve', access: 'admin', fn: approveReview, input: (c) => ({ id: idParam(c) }) },

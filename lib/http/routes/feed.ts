@@ -8,7 +8,7 @@ import type { Deps } from '../../core/deps.js';
 import type { App } from '../access.js';
 import { registerRoutes, type RouteSpec } from './table.js';
 
-export const feedRoutes: readonly RouteSpec[] = [
+const feedRoutes: readonly RouteSpec[] = [
   { method: 'GET', path: '/api/feed', access: 'feed', fn: readFeed },
   { method: 'POST', path: '/api/feed/tokens', access: 'admin', fn: createFeedToken, status: 201 },
   { method: 'GET', path: '/api/feed/tokens', access: 'admin', fn: listFeedTokens },

@@ -8,7 +8,7 @@ import type { Deps } from '../../core/deps.js';
 import { idParam, type App } from '../access.js';
 import { registerRoutes, type RouteSpec } from './table.js';
 
-export const insightRoutes: readonly RouteSpec[] = [
+const insightRoutes: readonly RouteSpec[] = [
   { method: 'GET', path: '/api/insights/investors/:id', access: 'user', fn: getInvestorInsights },
   { method: 'GET', path: '/api/insights/contacts/:id', access: 'user', fn: getContactInsights },
   { method: 'GET', path: '/api/insights/going-cold', access: 'user', fn: listGoingCold },

@@ -1,0 +1,321 @@
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createContact } from '../../functions/createContact.js';
+import { createFeedToken } from '../../functions/createFeedToken.js';
+import { createInvestor } from '../../functions/createInvestor.js';
+import { invoke } from '../../lib/core/fn.js';
+import { createApp } from '../../lib/http/app.js';
+import { mailDocument, sanitiseMailHtml, splitQuoted } from '../../lib/console/mailBody.js';
+import { safeNext } from '../../lib/console/session.js';
+import { one } from '../../lib/db/client.js';
+import { makeDeps, type TestDeps } from '../helpers/deps.js';
+import { addAccount, FakeMailbox, fakeGmail, gmailEnv, syncMailbox, WORKSPACE } from '../helpers/mail.js';
+import { userWithToken } from '../helpers/users.js';
+
+const PARTNER = `partner@${WORKSPACE}`;
+const ORIGIN = 'http://console.test';
+let deps: TestDeps;
+let app: ReturnType<typeof createApp>;
+
+afterEach(async () => {
+  await deps?.cleanup();
+});
+
+async function setup(env: Record<string, string> = {}) {
+  const box = new FakeMailbox(PARTNER);
+  deps = await makeDeps({ env: gmailEnv(env), gmail: () => fakeGmail([box]) });
+  app = createApp(deps);
+  await userWithToken(deps, { username: 'ada', role: 'admin', password: 'admin password 1' });
+  await userWithToken(deps, { username: 'mel', role: 'member', password: 'member password 1' });
+  await addAccount(deps, PARTNER);
+  const acme = (await invoke(deps, createInvestor, { name: 'Acme', domains: ['acme.example'] })).id;
+  await invoke(deps, createContact, { name: 'Bob', emails: ['bob@acme.example'], investor_id: acme });
+  box.add({
+    from: 'Bob <bob@acme.example>',
+    to: [PARTNER],
+    subject: 'Deck',
+    messageId: 'deck@acme.example',
+    date: '2025-03-01T10:00:00Z',
+    text: 'See the deck.\n\nOn Mon, Mar 1, 2025 Ann wrote:\n> earlier words\n> more',
+    html: '<p>See <b>the deck</b><img src="https://tracker.example/p.gif"><script>alert(1)</script></p>',
+    files: [{ filename: 'deck.pdf', content: Buffer.from('%PDF deck') }],
+  });
+  await syncMailbox(deps, PARTNER);
+  return { acme };
+}
+
+function cookieOf(res: Response): string {
+  const set = res.headers.get('set-cookie') ?? '';
+  return set.split(';')[0]!;
+}
+
+async function signIn(username: string, password: string): Promise<{ cookie: string; res: Response }> {
+  const res = await app.request('/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, host: 'console.test' },
+    body: new URLSearchParams({ username, password, next: '/search?q=x' }).toString(),
+  });
+  return { cookie: cookieOf(res), res };
+}
+
+const get = (path: string, cookie?: string) => app.request(`${ORIGIN}${path}`, { headers: cookie ? { cookie } : {} });
+
+async function csrfOf(cookie: string): Promise<string> {
+  const html = await (await get('/', cookie)).text();
+  return /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+}
+
+function post(path: string, cookie: string, form: Record<string, string>, headers: Record<string, string> = { origin: ORIGIN }) {
+  return app.request(`${ORIGIN}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...headers },
+    body: new URLSearchParams(form).toString(),
+  });
+}
+
+describe('console sign-in and sessions', () => {
+  it('a stranger is sent to sign in and back; the session cookie is HttpOnly and SameSite=Strict', async () => {
+    await setup();
+    const r = await get('/investors/1?cursor=');
+    expect(r.status).toBe(303);
+    expect(r.headers.get('location')).toBe('/login?next=%2Finvestors%2F1%3Fcursor%3D');
+    const { res, cookie } = await signIn('ada', 'admin password 1');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/search?q=x');
+    const set = res.headers.get('set-cookie')!;
+    expect(set).toMatch(/HttpOnly/i);
+    expect(set).toMatch(/SameSite=Strict/i);
+    expect(set).not.toMatch(/Secure/i);
+    const home = await get('/', cookie);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain('Acme');
+  });
+
+  it('the cookie is Secure when CRM_PUBLIC_URL is https, and only that origin may post', async () => {
+    await setup({ CRM_PUBLIC_URL: 'https://crm.fund.example' });
+    const bad = await signIn('ada', 'admin password 1');
+    expect(bad.res.status).toBe(403);
+    const res = await app.request('/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://crm.fund.example' },
+      body: 'username=ada&password=admin+password+1',
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('set-cookie')).toMatch(/Secure/);
+  });
+
+  it('a wrong password shows the sign-in page again with 401; sign-out revokes the session', async () => {
+    await setup();
+    const wrong = await signIn('ada', 'nope');
+    expect(wrong.res.status).toBe(401);
+    expect(await wrong.res.text()).toContain('wrong username or password');
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const out = await post('/logout', cookie, { _csrf: csrf });
+    expect(out.status).toBe(303);
+    expect((await get('/', cookie)).status).toBe(303);
+  });
+
+  it('a feed token set as the session cookie never opens the console', async () => {
+    await setup();
+    const { token } = await invoke(deps, createFeedToken, { name: 'index' });
+    const res = await get('/', `crm_session=${token}`);
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^\/login/);
+  });
+
+  it('login through the console is throttled like the API', async () => {
+    await setup();
+    for (let i = 0; i < 10; i++) expect((await signIn('ada', `bad ${i}`)).res.status).toBe(401);
+    const locked = await signIn('ada', 'admin password 1');
+    expect(locked.res.status).toBe(429);
+    expect(locked.res.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
+  it('a browser post with Origin: null is judged by Sec-Fetch-Site', async () => {
+    await setup();
+    const form = (site: string) =>
+      app.request(`${ORIGIN}/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'null', 'sec-fetch-site': site },
+        body: 'username=ada&password=admin+password+1',
+      });
+    expect((await form('cross-site')).status).toBe(403);
+    expect((await form('same-site')).status).toBe(403);
+    expect((await form('same-origin')).status).toBe(303);
+  });
+
+  it('next= never leaves the console', () => {
+    expect(safeNext('//evil.example/')).toBe('/');
+    expect(safeNext('/\\evil.example')).toBe('/');
+    expect(safeNext('https://evil.example/')).toBe('/');
+    expect(safeNext('/threads/3')).toBe('/threads/3');
+  });
+});
+
+describe('console forms', () => {
+  it('a post without the CSRF token, with a wrong one, or from another origin is refused with 403', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    expect((await post(`/investors/${acme}/edit`, cookie, { name: 'Evil' })).status).toBe(403);
+    expect((await post(`/investors/${acme}/edit`, cookie, { name: 'Evil', _csrf: csrf.slice(1) })).status).toBe(403);
+    expect((await post(`/investors/${acme}/edit`, cookie, { name: 'Evil', _csrf: csrf }, { origin: 'http://evil.example' })).status).toBe(403);
+    expect((await post(`/investors/${acme}/edit`, cookie, { name: 'Evil', _csrf: csrf }, {})).status).toBe(403);
+    expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme');
+    const ok = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme Capital', domains: 'acme.example\nacme.test', emails: '', _csrf: csrf });
+    expect(ok.status).toBe(303);
+    expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme Capital');
+  });
+
+  it('a refused edit goes back to the page with the reason', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const res = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'https://acme.example', _csrf: csrf });
+    expect(res.status).toBe(303);
+    const back = await get(res.headers.get('location')!, cookie);
+    const text = await back.text();
+    expect(text).toMatch(/role="alert"[^>]*>[^<]*is a URL; give the domain alone/);
+  });
+
+  it('an admin starts a verification of a mailbox from the mailboxes page', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const acc = await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]);
+    const res = await post(`/mailboxes/${acc!.id}/verify`, cookie, { _csrf: csrf });
+    expect(res.status).toBe(303);
+    expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('ok')).toContain('Verification of');
+    await deps.background.idle();
+    expect(await one(deps.db, "SELECT kind FROM email_sync_runs WHERE kind = 'verify'")).toEqual({ kind: 'verify' });
+  });
+
+  it('members get 403 from admin pages and admin form posts', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    for (const p of ['/mailboxes', '/runs', '/directory', '/setup', '/mailboxes/progress']) expect((await get(p, cookie)).status, p).toBe(403);
+    expect((await post('/mailboxes/enroll', cookie, { email: `x@${WORKSPACE}`, _csrf: csrf })).status).toBe(403);
+    expect((await post('/directory/users', cookie, { username: 'x', password: 'long enough password', _csrf: csrf })).status).toBe(403);
+    expect(await one(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [`x@${WORKSPACE}`])).toBeUndefined();
+  });
+
+  it('the directory import shows the error beside the offending row and imports nothing', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const csv = 'investor,domain,contact_name,contact_email\nNorth,north.example,Nia,nia@north.example\nSouth,https://south.example,,\n';
+    const res = await post('/directory/import', cookie, { format: 'csv', text: csv, _csrf: csrf });
+    const html = await res.text();
+    expect(res.status).toBe(400);
+    expect(html).toContain('<tr class="bad-row" id="bad-row"><td>3</td><td><code>South,https://south.example,,</code></td><td class="err-cell">domain: &quot;https://south.example&quot; is a URL; give the domain alone');
+    expect(await one(deps.db, "SELECT id FROM investors WHERE name = 'North'")).toBeUndefined();
+    const good = await post('/directory/import', cookie, { format: 'csv', text: csv.split('\n').slice(0, 2).join('\n'), _csrf: csrf });
+    expect(good.status).toBe(200);
+    expect(await good.text()).toContain('Imported: 1 investors');
+  });
+});
+
+describe('console pages', () => {
+  it('an investor page shows the relationship score with its parts, and links to going cold and partner pages', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const html = await (await get(`/investors/${acme}`, cookie)).text();
+    const score = /Relationship: <span data-score[^>]*>(\d+)<\/span>\/100/.exec(html);
+    expect(score, 'the score is shown').not.toBeNull();
+    // One message in, none out: one-way mail, so the score stays low and says why.
+    expect(Number(score![1])).toBeLessThanOrEqual(15);
+    expect(html).toContain('recency');
+    expect(html).toContain('one-way: 1 in, 0 out');
+    expect(html).toContain(PARTNER);
+    const cold = await get('/going-cold?days=60', cookie);
+    expect(cold.status).toBe(200);
+    expect(await cold.text()).toContain('Nobody is going cold.');
+    const ada = await one<{ id: number }>(deps.db, "SELECT id FROM users WHERE username = 'ada'");
+    const partner = await get(`/partners/${ada!.id}`, cookie);
+    expect(partner.status).toBe(200);
+    expect((await get('/partners/999999', cookie)).status).toBe(404);
+  });
+
+  it('every page carries the strict CSP, X-Frame-Options DENY and no-referrer', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const thread = (await one<{ thread_id: number }>(deps.db, 'SELECT thread_id FROM emails LIMIT 1'))!.thread_id;
+    for (const p of ['/', `/investors/${acme}`, `/threads/${thread}`, '/search?q=deck', '/mailboxes', '/runs', '/directory', '/setup', '/login']) {
+      const r = await get(p, p === '/login' ? undefined : cookie);
+      expect(r.status, p).toBe(200);
+      const csp = r.headers.get('content-security-policy')!;
+      expect(csp, p).toMatch(/default-src 'self'/);
+      expect(csp, p).toMatch(/script-src 'self'(;|$)/);
+      expect(csp, p).toMatch(/frame-ancestors 'none'/);
+      expect(r.headers.get('x-frame-options'), p).toBe('DENY');
+      expect(r.headers.get('referrer-policy'), p).toBe('no-referrer');
+      expect(await r.text(), p).not.toMatch(/<script(?![^>]*\bsrc="\/static\/console\.js")/);
+    }
+  });
+
+  it('a thread shows HTML in a sandboxed srcdoc iframe without scripts or remote images, text quotes collapsed, files linked', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const thread = (await one<{ thread_id: number }>(deps.db, 'SELECT thread_id FROM emails LIMIT 1'))!.thread_id;
+    const html = await (await get(`/threads/${thread}`, cookie)).text();
+    const frame = /<iframe[^>]*>/.exec(html)![0];
+    expect(frame).toMatch(/sandbox="allow-popups allow-popups-to-escape-sandbox"/);
+    expect(frame).not.toMatch(/allow-scripts|allow-same-origin/);
+    expect(frame).toContain('srcdoc=');
+    expect(frame).not.toContain('tracker.example');
+    expect(frame).not.toMatch(/&lt;script/);
+    expect(html).toContain('1 remote image blocked');
+    const loaded = await (await get(`/threads/${thread}?images=${(await one<{ id: number }>(deps.db, 'SELECT id FROM emails LIMIT 1'))!.id}`, cookie)).text();
+    expect(/<iframe[^>]*>/.exec(loaded)![0]).toContain('https://tracker.example/p.gif');
+    const file = /href="(\/api\/email\/attachments\/\d+)"/.exec(html)![1]!;
+    const dl = await get(file, cookie);
+    expect(dl.status).toBe(200);
+    expect(createHash('sha256').update(Buffer.from(await dl.arrayBuffer())).digest('hex')).toBe(createHash('sha256').update('%PDF deck').digest('hex'));
+    expect((await get(file)).status).toBe(401);
+  });
+
+  it('investors are found by name, domain or contact address, and show activity and partners', async () => {
+    const { acme } = await setup();
+    await invoke(deps, createInvestor, { name: 'Zeta Fund', domains: ['zeta.example'] });
+    const { cookie } = await signIn('mel', 'member password 1');
+    const names = async (q: string) => [...(await (await get(`/?q=${encodeURIComponent(q)}`, cookie)).text()).matchAll(/<a href="\/investors\/\d+">([^<]+)<\/a>/g)].map((m) => m[1]);
+    expect(await names('')).toEqual(['Acme', 'Zeta Fund']);
+    expect(await names('zeta.ex')).toEqual(['Zeta Fund']);
+    expect(await names('bob@acme')).toEqual(['Acme']);
+    expect(await names('100%_')).toEqual([]);
+    const home = await (await get('/', cookie)).text();
+    expect(home).toContain(`<a href="/investors/${acme}">Acme</a></td><td data-label="Domains">acme.example</td><td data-label="Last activity"><time datetime="2025-03-01T10:00:00.000Z">`);
+  });
+
+  it('search finds a body word and links to its thread', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const html = await (await get('/search?q=deck', cookie)).text();
+    expect(html).toMatch(/<a href="\/threads\/\d+#m\d+">Deck<\/a>/);
+    expect(html).toContain('<mark class="hit">');
+  });
+});
+
+describe('mail bodies', () => {
+  it('the sanitiser drops scripts, handlers, javascript: links, meta refresh, CSS url() and remote images', () => {
+    const raw = `<meta http-equiv="refresh" content="0;url=https://evil.example/"><script>alert(1)</script>
+      <img src="https://evil.example/pixel.gif" onerror="alert(2)"><a href="javascript:alert(3)">x</a>
+      <div style="background:url(https://evil.example/bg.png);color:red">t</div><style>body{background:url(https://evil.example/s.png)}</style>
+      <img src="//evil.example/rel.gif"><svg onload="alert(4)"></svg><iframe src="https://evil.example/"></iframe><form action="https://evil.example/"><input></form>`;
+    const { html, blockedRemote } = sanitiseMailHtml(raw, { loadImages: false });
+    expect(html).not.toMatch(/script|onerror|onload|javascript:|refresh|url\(|evil\.example|<iframe|<form|<svg|<style/i);
+    expect(html).toContain('color:red');
+    expect(blockedRemote).toBe(2);
+    expect(mailDocument(html, { loadImages: false })).toMatch(/script-src 'none'.*|default-src 'none'; img-src data:;/);
+  });
+
+  it('quoted replies are split from the message’s own words', () => {
+    expect(splitQuoted('Thanks!\n\nOn Tue, 1 Apr 2025 Bob wrote:\n> hello\n> there\nP.S. x')).toEqual([
+      { quoted: false, text: 'Thanks!\n' },
+      { quoted: true, text: 'On Tue, 1 Apr 2025 Bob wrote:\n> hello\n> there' },
+      { quoted: false, text: 'P.S. x' },
+    ]);
+  });
+});
