@@ -2,14 +2,14 @@
 // attachment rows ROWS = 200 at a time): every email gets its own body, snippet and files,
 // and unmatched mail on the same page stays metadata-only.
 import { afterEach, expect, it } from 'vitest';
-import { getAccount } from '../lib/capture/accounts.js';
-import { beginAccountSync } from '../lib/capture/syncRunner.js';
-import { all, one } from '../lib/db/client.js';
-import { invoke } from '../lib/core/fn.js';
-import { enroll } from '../functions/enroll.js';
-import { makeDeps, type TestDeps } from './helpers/deps.js';
-import { addInvestor } from './helpers/directory.js';
-import { FakeGmail, eml } from './helpers/fakeGmail.js';
+import { getAccount } from '../../lib/capture/accounts.js';
+import { beginAccountSync } from '../../lib/capture/syncRunner.js';
+import { all, one } from '../../lib/db/client.js';
+import { invoke } from '../../lib/core/fn.js';
+import { enroll } from '../../functions/enroll.js';
+import { makeDeps, type TestDeps } from '../helpers/deps.js';
+import { addInvestor } from '../helpers/directory.js';
+import { FakeGmail, eml } from '../helpers/fakeGmail.js';
 
 const A = 'ann@fund.test';
 let deps: TestDeps | undefined;

@@ -4,11 +4,11 @@
 // that texts a writer prepared before its transaction are used only for the bodies they were
 // made from.
 import { afterEach, describe, expect, it } from 'vitest';
-import { emailsChanged, PreparedTexts } from '../lib/capture/changes.js';
-import { all, run, writeTx } from '../lib/db/client.js';
-import { FEED_ROWS } from '../lib/feed/outbox.js';
-import { cleanText } from '../lib/feed/text.js';
-import { makeDeps, type TestDeps } from './helpers/deps.js';
+import { emailsChanged, PreparedTexts } from '../../lib/capture/changes.js';
+import { all, run, writeTx } from '../../lib/db/client.js';
+import { FEED_ROWS } from '../../lib/feed/outbox.js';
+import { cleanText } from '../../lib/feed/text.js';
+import { makeDeps, type TestDeps } from '../helpers/deps.js';
 
 const NOW = '2026-01-01T00:00:00.000Z';
 let deps: TestDeps | undefined;

@@ -1,9 +1,9 @@
 // A long write through sliced() lets the event loop run while its transaction stays open, and
 // stays one transaction: rolled back, none of it is kept.
 import { afterEach, describe, expect, it } from 'vitest';
-import { all } from '../lib/db/client.js';
-import { breathe, sliced } from '../lib/db/slice.js';
-import { makeDeps, type TestDeps } from './helpers/deps.js';
+import { all } from '../../lib/db/client.js';
+import { breathe, sliced } from '../../lib/db/slice.js';
+import { makeDeps, type TestDeps } from '../helpers/deps.js';
 
 let deps: TestDeps | undefined;
 afterEach(async () => {
