@@ -205,6 +205,9 @@ it('hostile messages synced from the emulator: every /healthz answer and every e
     expect(rows[6 + i]).toMatchObject({ subject: `after them ${i}`, is_matched: 1, body_text: expect.stringContaining(`investor body ${i}`) });
   }
   expect((await getAccount(d.db, { email: BOX })).state).toBe('idle');
+  // The probes really ran alongside the sync (it takes about a second here).
+  expect(answers.length).toBeGreaterThan(3);
+  expect(ticks.length).toBeGreaterThan(10);
   const worstAnswer = answers.reduce((w, p) => (busy(p) > busy(w) ? p : w));
   const worstTick = ticks.reduce((w, p) => (busy(p) > busy(w) ? p : w));
   const report = `worst /healthz ${JSON.stringify(worstAnswer)}, worst stall ${JSON.stringify(worstTick)} (ms) over ${answers.length} answers`;
