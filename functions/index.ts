@@ -1,5 +1,6 @@
 // The registry: name → function module. Routes, the scheduler and the CLI look functions up here.
 import { approveReview } from './approveReview.js';
+import { rejectReview } from './rejectReview.js';
 import { listAudit } from './listAudit.js';
 import { listReviews } from './listReviews.js';
 import { pruneSessions } from './pruneSessions.js';
@@ -110,6 +111,7 @@ export const functions = {
   listAudit,
   listReviews,
   approveReview,
+  rejectReview,
   pruneSessions,
   getInvestorInsights,
   getContactInsights,

@@ -6,7 +6,7 @@ import { defineFunction } from '../lib/core/fn.js';
 
 export const listReviews = defineFunction({
   name: 'listReviews',
-  input: z.object({ status: z.enum(['pending', 'approved', 'all']).default('pending') }),
+  input: z.object({ status: z.enum(['pending', 'approved', 'rejected', 'all']).default('pending') }),
   run: async (deps, input) => {
     const rows = await all<{ id: number; fn: string; summary: string; newly_exposed: number; requested_by: string | null; requested_at: string; status: string; decided_by: number | null; decided_at: string | null }>(
       deps.db,

@@ -10,6 +10,7 @@
 //   other — anyone else wrote it (a third party with the entity in copy).
 // Links never hold excluded or internal addresses, so exclusions reach the activity through
 // the rematch that removes their links.
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Db, Executor } from '../db/client.js';
 import { all, run } from '../db/client.js';
 import { normalizeAddress } from '../mail/address.js';
@@ -126,6 +127,8 @@ export async function settleDirty(db: Db): Promise<number> {
     } finally {
       tx.close();
     }
+    // As in recomputeAll: a turn per batch answers requests and frees the driver's statements.
+    await yieldTurn();
   }
   return n;
 }

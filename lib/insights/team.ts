@@ -3,6 +3,7 @@
 // changes know neither the configuration nor enrolment history, so the team the activity was
 // computed with is recorded in insight_team; when the configured domains or the mailboxes
 // differ from it, the mail whose direction depends on the difference is recomputed.
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Db, Executor } from '../db/client.js';
 import { all, run } from '../db/client.js';
 import { domainAndParents, normalizeAddress, normalizeDomain } from '../mail/address.js';
@@ -113,5 +114,9 @@ export async function recomputeAll(db: Db, opts: { clear?: boolean } = {}): Prom
     }
     n += ids.length;
     after = ids[ids.length - 1]!;
+    // A turn of the event loop per page: requests are answered meanwhile, and the driver's
+    // statements are freed (their finalizers run on a later turn; without it a 1,000,000
+    // email build grows by about 9 KB of native memory per email).
+    await yieldTurn();
   }
 }

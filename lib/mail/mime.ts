@@ -543,12 +543,24 @@ function parseAddressListCounted(values: string[], limit = Infinity): { addresse
       budget -= v.length;
     }
   }
-  for (const entry of bounded.flatMap(addressEntries)) {
+  const entries = bounded.flatMap(addressEntries);
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    // Most entries are a bare `local@domain`: postal-mime would find just that, at many times the cost.
+    const bare = entry.trim();
     let parsed: { name: string; address?: string }[];
-    try {
-      parsed = addressParser(entry, { flatten: true }) as { name: string; address?: string }[];
-    } catch {
-      parsed = [];
+    if (BARE_ADDRESS.test(bare)) parsed = [{ name: '', address: bare }];
+    else if (out.length >= limit) {
+      // Enough kept: any other entry is counted, not parsed (one with an @ is one address), so
+      // 10,000 named recipients cost what their first `limit` do.
+      if (entry.includes('@')) unread++;
+      continue;
+    } else {
+      try {
+        parsed = addressParser(entry, { flatten: true }) as { name: string; address?: string }[];
+      } catch {
+        parsed = [];
+      }
     }
     for (const p of parsed) {
       const address = normalizeAddress(p.address) ?? normalizeAddress(stripComments(p.address));
@@ -562,6 +574,8 @@ function parseAddressListCounted(values: string[], limit = Infinity): { addresse
 
 /** An address list entry longer than this is not one (a name of 256 and an address of 320 fit). */
 const MAX_ENTRY_CHARS = 1024;
+/** An entry that is only an address: no name, quotes, comments, brackets or group syntax. */
+const BARE_ADDRESS = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/;
 /** Real entries hold a group colon or two; postal-mime is quadratic on long runs of them. */
 const MAX_ENTRY_COLONS = 4;
 

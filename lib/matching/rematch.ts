@@ -6,6 +6,7 @@
 // domains they touched (email_rematch_queue); drainRematchQueue rematches just the mail that
 // has participants there, and runs every minute from the scheduler and after each syncAll.
 // Its runs are written through lib/capture/runs.ts, the only writer of the run ledger.
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Transaction } from '@libsql/client';
 import type { AccountRow } from '../capture/accounts.js';
 import { attachmentsChanged, emailsChanged } from '../capture/changes.js';
@@ -110,6 +111,11 @@ export async function rematchStored(deps: Deps, runId: number, scope: RematchSco
     cursor = page.lastId;
     toFetch.push(...page.toFetch);
     await updateRun(deps.db, runId, { messages_seen: result.messages_seen });
+    // A page is all database work, promise continuations that never give the event loop a
+    // turn: without one here a full rematch would hold off /healthz and every request until
+    // it ends, and the driver's statements (freed by finalizers that run on a later turn)
+    // would pile up in native memory.
+    await yieldTurn();
   }
 
   if (toFetch.length) await fetchWithheld(deps, runId, toFetch, result);

@@ -1,5 +1,5 @@
 // The admin's pages: mailboxes (with live progress), the run ledger, the directory (import,
-// exclusions, team users) and the setup check. Members get 403 for every one of them.
+// exclusions, held changes to approve or reject, team users) and the setup check. Members get 403 for every one of them.
 import { checkSetup, fixFor } from '../../../functions/checkSetup.js';
 import { createExclusion } from '../../../functions/createExclusion.js';
 import { createUser } from '../../../functions/createUser.js';
@@ -7,11 +7,14 @@ import { deleteAccount } from '../../../functions/deleteAccount.js';
 import { deleteExclusion } from '../../../functions/deleteExclusion.js';
 import { enroll } from '../../../functions/enroll.js';
 import { enrollAll } from '../../../functions/enrollAll.js';
+import { approveReview } from '../../../functions/approveReview.js';
 import { importInvestors } from '../../../functions/importInvestors.js';
 import { listExclusions } from '../../../functions/listExclusions.js';
 import { listRuns } from '../../../functions/listRuns.js';
 import { listUsers } from '../../../functions/listUsers.js';
+import { listReviews } from '../../../functions/listReviews.js';
 import { oauthStart } from '../../../functions/oauthStart.js';
+import { rejectReview } from '../../../functions/rejectReview.js';
 import { runNow } from '../../../functions/runNow.js';
 import { verifyMailbox } from '../../../functions/verifyMailbox.js';
 import { status } from '../../../functions/status.js';
@@ -334,7 +337,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
 
   // ----- Directory
   const directoryPage = async (x: Ctx, imp?: { text: string; format: string; error?: string; field?: string; done?: string }) => {
-    const [{ exclusions }, users] = await Promise.all([x.call(listExclusions, {}), x.call(listUsers, {})]);
+    const [{ exclusions }, users, { reviews }] = await Promise.all([x.call(listExclusions, {}), x.call(listUsers, {}), x.call(listReviews, { status: 'pending' })]);
     const userList = (users as { users: { id: number; username: string; email: string | null; role: string; disabled: boolean }[] }).users;
     return render(
       x.c,
@@ -370,6 +373,39 @@ export function registerAdminPages(app: App, deps: Deps): void {
             <button type="submit">Import</button>
           </form>
           {imp?.error && <ImportErrors text={imp.text} format={imp.format} error={imp.error} />}
+        </section>
+        <section aria-labelledby="reviews-h">
+          <h2 id="reviews-h">Held changes</h2>
+          <p class="small muted">
+            Changes that would make more withheld emails readable than <code>CRM_REMATCH_REVIEW_THRESHOLD</code> allows wait here. Approve applies the change as it was asked for;
+            reject drops it for good, and that mail stays withheld.
+          </p>
+          {reviews.length === 0 ? (
+            <p class="muted">No change is waiting.</p>
+          ) : (
+            <ul>
+              {reviews.map((r) => (
+                <li>
+                  <strong>{r.summary}</strong>{' '}
+                  <span class="small muted">
+                    ({r.action}, {r.newly_exposed} withheld emails, asked by {r.requested_by?.username ?? 'a removed user'} at {r.requested_at}, review {r.id})
+                  </span>{' '}
+                  <form method="post" action={`/directory/reviews/${r.id}/approve`} class="inline">
+                    <Csrf session={x.session} />
+                    <button type="submit" aria-label={`Approve review ${r.id}`}>
+                      Approve
+                    </button>
+                  </form>{' '}
+                  <form method="post" action={`/directory/reviews/${r.id}/reject`} class="inline">
+                    <Csrf session={x.session} />
+                    <button type="submit" class="secondary" aria-label={`Reject review ${r.id}`}>
+                      Reject
+                    </button>
+                  </form>
+                </li>
+              ))}
+            </ul>
+          )}
         </section>
         <section aria-labelledby="excl-h">
           <h2 id="excl-h">Exclusions</h2>
@@ -521,6 +557,14 @@ export function registerAdminPages(app: App, deps: Deps): void {
   postForm(app, deps, '/directory/exclusions/:id/delete', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(deleteExclusion, { id: idOf(c) });
     return c.redirect(withFlash('/directory', 'ok', outcomeNote(out, 'Exclusion removed.')), 303);
+  });
+  postForm(app, deps, '/directory/reviews/:id/approve', 'admin', () => '/directory', async ({ c, call }) => {
+    const out = await call(approveReview, { id: idOf(c) });
+    return c.redirect(withFlash('/directory', 'ok', `Approved review ${out.id}: the change is applied and its mail is being matched.`), 303);
+  });
+  postForm(app, deps, '/directory/reviews/:id/reject', 'admin', () => '/directory', async ({ c, call }) => {
+    const out = await call(rejectReview, { id: idOf(c) });
+    return c.redirect(withFlash('/directory', 'ok', `Rejected review ${out.id}: the change is not applied and its mail stays withheld.`), 303);
   });
   postForm(app, deps, '/directory/users', 'admin', () => '/directory', async ({ c, form, call }) => {
     const email = field(form, 'email').trim();
