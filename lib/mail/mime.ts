@@ -21,7 +21,7 @@ const MAX_RAW_HEADER_CHARS = 4 * MAX_HEADER_CHARS;
 /** Address headers (To, Cc …) are parsed from at most this much text per role. */
 const MAX_ADDRESS_HEADER_CHARS = 32 * 1024;
 /** Addresses kept per role; the full count is recorded beside them. */
-const MAX_PARTICIPANTS_PER_ROLE = 500;
+export const MAX_PARTICIPANTS_PER_ROLE = 500;
 /** References keep their last ids (the nearest ancestors); In-Reply-To its first few. */
 const MAX_REFERENCES = 100;
 const MAX_IN_REPLY_TO = 5;
@@ -520,7 +520,7 @@ export function parseAddressList(values: string[]): Address[] {
  * parseAddressList plus how many addresses the headers hold: counted exactly within the read
  * text, estimated by `@` signs beyond it. `addresses` holds at most `limit` of them.
  */
-function parseAddressListCounted(values: string[], limit = Infinity): { addresses: Address[]; count: number } {
+export function parseAddressListCounted(values: string[], limit = Infinity): { addresses: Address[]; count: number } {
   const out: Address[] = [];
   const seen = new Set<string>();
   let budget = MAX_ADDRESS_HEADER_CHARS;

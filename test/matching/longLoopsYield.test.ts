@@ -4,11 +4,11 @@
 // driver frees each statement's native memory in a finalizer that only runs on a later turn
 // (without the turns, a 1,000,000-email rebuild grew by gigabytes).
 import { afterEach, expect, it } from 'vitest';
-import { openRun } from '../lib/capture/runs.js';
-import { recomputeAll } from '../lib/insights/team.js';
-import { rematchStored } from '../lib/matching/rematch.js';
-import { generateStore } from '../bench/storeData.js';
-import { makeDeps, type TestDeps } from './helpers/deps.js';
+import { openRun } from '../../lib/capture/runs.js';
+import { recomputeAll } from '../../lib/insights/team.js';
+import { rematchStored } from '../../lib/matching/rematch.js';
+import { generateStore } from '../../bench/storeData.js';
+import { makeDeps, type TestDeps } from '../helpers/deps.js';
 
 let deps: TestDeps;
 afterEach(async () => deps?.cleanup());

@@ -2,12 +2,12 @@
 // applied, so nothing of it exists afterwards, the withheld mail stays withheld (no body, no
 // rematch), and neither an approval nor a second rejection can follow.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../lib/http/app.js';
-import { all, run } from '../lib/db/client.js';
-import { drainRematchQueue } from '../lib/matching/rematch.js';
-import { apiClient } from './helpers/api.js';
-import { makeDeps, type TestDeps } from './helpers/deps.js';
-import { userWithToken } from './helpers/users.js';
+import { createApp } from '../../lib/http/app.js';
+import { all, run } from '../../lib/db/client.js';
+import { drainRematchQueue } from '../../lib/matching/rematch.js';
+import { apiClient } from '../helpers/api.js';
+import { makeDeps, type TestDeps } from '../helpers/deps.js';
+import { userWithToken } from '../helpers/users.js';
 
 const ORIGIN = 'http://console.test';
 let deps: TestDeps;

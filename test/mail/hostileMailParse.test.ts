@@ -2,7 +2,7 @@
 // and once a role keeps its limit the rest is counted, not parsed. Both shortcuts must give the
 // answer the full parse gives.
 import { describe, expect, it } from 'vitest';
-import { MAX_PARTICIPANTS_PER_ROLE, parseAddressList, parseAddressListCounted } from '../lib/mail/mime.js';
+import { MAX_PARTICIPANTS_PER_ROLE, parseAddressList, parseAddressListCounted } from '../../lib/mail/mime.js';
 
 describe('address list shortcuts', () => {
   it('bare and named entries parse alike: lower case, de-duplicated, names only where given', () => {
