@@ -254,15 +254,6 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
   result.stored += fresh.length;
 }
 
-export async function insertLinks(tx: Executor, emailId: number, links: MatchLink[], now: string): Promise<void> {
-  await run(
-    tx,
-    `INSERT INTO email_investor_links (email_id, investor_id, contact_id, match_kind, confidence, address, created_at)
-     VALUES ${links.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(',')} ON CONFLICT DO NOTHING`,
-    links.flatMap((l) => [emailId, l.investor_id, l.contact_id, l.match_kind, l.confidence, l.address, now]),
-  );
-}
-
 type AttachmentRow = (string | number | null)[];
 
 /** The attachment rows of a matched email: `saved` when the file came with the fetch, `too_large` never downloaded, else `pending`. */

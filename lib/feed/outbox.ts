@@ -50,12 +50,6 @@ interface EmailUpsert {
   attachments: Omit<FeedAttachment, 'email_id'>[];
 }
 
-export interface Tombstone {
-  id: number;
-  email_id?: number;
-  reason: RemovalReason;
-}
-
 const IN_CHUNK = 400;
 const marks = (n: number): string => Array.from({ length: n }, () => '?').join(',');
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
