@@ -7,15 +7,14 @@ import { z } from 'zod';
 import { recordAudit } from '../lib/audit/audit.js';
 import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
-import { one, run } from '../lib/db/client.js';
+import { one, run, writeTx } from '../lib/db/client.js';
 
 export const rejectReview = defineFunction({
   name: 'rejectReview',
   input: z.object({ id: z.coerce.number().int().positive() }),
   run: async (deps, input, ctx) => {
     const now = new Date(deps.clock.now()).toISOString();
-    const decided = await deps.db.transaction('write');
-    try {
+    const review = await writeTx(deps.db, async (decided) => {
       const review = await one<{ id: number; fn: string; summary: string; newly_exposed: number; status: string }>(
         decided,
         'SELECT id, fn, summary, newly_exposed, status FROM rematch_reviews WHERE id = ?',
@@ -36,11 +35,9 @@ export const rejectReview = defineFunction({
         target: `review:${review.id}`,
         detail: { fn: review.fn, summary: review.summary, newly_exposed: review.newly_exposed },
       });
-      await decided.commit();
-      deps.log.info({ event: 'directory.review_rejected', review_id: review.id, fn: review.fn, by: ctx.actor?.id }, 'held directory change rejected');
-      return { id: review.id, status: 'rejected' as const, action: review.fn, decided_at: now };
-    } finally {
-      decided.close();
-    }
+      return review;
+    });
+    deps.log.info({ event: 'directory.review_rejected', review_id: review.id, fn: review.fn, by: ctx.actor?.id }, 'held directory change rejected');
+    return { id: review.id, status: 'rejected' as const, action: review.fn, decided_at: now };
   },
 });

@@ -8,7 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { all, one, run, type Db } from '../db/client.js';
+import { all, one, run, writeTx, type Db } from '../db/client.js';
 
 export const blobRelPath = (sha256: string): string => {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
@@ -17,26 +17,12 @@ export const blobRelPath = (sha256: string): string => {
 
 export const blobAbsPath = (dataDir: string, sha256: string): string => path.join(dataDir, blobRelPath(sha256));
 
-async function inWriteTx<T>(db: Db, work: (tx: Awaited<ReturnType<Db['transaction']>>) => Promise<T>): Promise<T> {
-  const tx = await db.transaction('write');
-  try {
-    const out = await work(tx);
-    await tx.commit();
-    return out;
-  } catch (err) {
-    await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
-}
-
 /** Delete the file for each sha256 nothing references or claims any more; returns the ones deleted. */
 export async function deleteUnreferencedBlobs(db: Db, dataDir: string, shas: Iterable<string>): Promise<string[]> {
   const deleted: string[] = [];
   for (const sha of new Set(shas)) {
     if (!sha) continue;
-    const gone = await inWriteTx(db, async (tx) => {
+    const gone = await writeTx(db, async (tx) => {
       const ref = await one(
         tx,
         "SELECT 1 AS x WHERE EXISTS (SELECT 1 FROM email_attachments WHERE sha256 = ? AND state = 'saved') OR EXISTS (SELECT 1 FROM email_blob_claims WHERE sha256 = ?)",
@@ -64,7 +50,7 @@ export interface BlobHooks {
 export async function claimAndStoreBlob(db: Db, dataDir: string, bytes: Buffer, attachmentId: number, owner: string, nowIso: string, hooks: BlobHooks = {}): Promise<string> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const finalPath = blobAbsPath(dataDir, sha256);
-  const present = await inWriteTx(db, async (tx) => {
+  const present = await writeTx(db, async (tx) => {
     await run(tx, 'INSERT INTO email_blob_claims (sha256, attachment_id, owner, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET owner = excluded.owner, claimed_at = excluded.claimed_at', [
       sha256,
       attachmentId,

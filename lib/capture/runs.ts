@@ -7,7 +7,7 @@
 // `failed` with error `interrupted`. A process on an embedded database takes over every
 // lease not its own at its start (see takeOverAtStart).
 import type { Db, Executor } from '../db/client.js';
-import { all, one, run } from '../db/client.js';
+import { all, one, run, writeTx } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
 import {
@@ -40,8 +40,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export async function beginSync(deps: Pick<Deps, 'db' | 'clock' | 'instanceId'>, accountId: number, kind: RunKind): Promise<BeginResult> {
   const now = deps.clock.now();
-  const tx = await deps.db.transaction('write');
-  try {
+  return writeTx(deps.db, async (tx) => {
     const acc = await one<AccountRow & { run_status: string | null }>(
       tx,
       'SELECT a.*, r.status AS run_status FROM email_accounts a LEFT JOIN email_sync_runs r ON r.id = a.lease_run_id WHERE a.id = ?',
@@ -50,21 +49,14 @@ export async function beginSync(deps: Pick<Deps, 'db' | 'clock' | 'instanceId'>,
     if (!acc) throw new AppError('NOT_FOUND', `no mailbox with id ${accountId}`);
     assertSyncable(acc);
     if (leaseLive(acc, now, acc.run_status === 'running')) {
-      await tx.commit();
       return { started: false, runId: acc.lease_run_id! };
     }
     if (acc.lease_run_id) await interruptRuns(tx, [acc.lease_run_id], now);
     const runId = await openRun(tx, accountId, kind, now);
     const lease: Lease = { accountId, owner: instanceOf(deps), runId };
     await takeLease(tx, lease, now);
-    await tx.commit();
     return { started: true, lease };
-  } catch (err) {
-    await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
+  });
 }
 
 export interface RunTotals {
@@ -125,8 +117,7 @@ export async function addAttachmentsSaved(db: Executor, runId: number, n: number
 
 /** Close the run and release the lease (only if still ours), with the account's new state. */
 export async function finishSync(db: Db, lease: Lease, nowMs: number, outcome: LeaseEnd & { totals: RunTotals }): Promise<void> {
-  const tx = await db.transaction('write');
-  try {
+  await writeTx(db, async (tx) => {
     await updateRun(tx, lease.runId, outcome.totals);
     await run(tx, "UPDATE email_sync_runs SET status = ?, error = CASE WHEN ? THEN error ELSE ? END, finished_at = ? WHERE id = ? AND status = 'running'", [
       outcome.ok ? 'succeeded' : 'failed',
@@ -136,13 +127,7 @@ export async function finishSync(db: Db, lease: Lease, nowMs: number, outcome: L
       lease.runId,
     ]);
     await releaseLease(tx, lease, nowMs, outcome);
-    await tx.commit();
-  } catch (err) {
-    await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
+  });
 }
 
 /** A run whose lease was taken over: closed failed, the account left to its new holder. */
@@ -185,19 +170,12 @@ async function interruptRuns(tx: Executor, ids: number[], nowMs: number): Promis
  */
 export async function takeOverAtStart(deps: Pick<Deps, 'db' | 'clock' | 'instanceId'>): Promise<{ id: number; email: string }[]> {
   const now = deps.clock.now();
-  const tx = await deps.db.transaction('write');
-  try {
+  return writeTx(deps.db, async (tx) => {
     const taken = await takeOverForeignLeases(tx, instanceOf(deps), iso(now));
     const running = await all<{ id: number }>(tx, "SELECT id FROM email_sync_runs WHERE status = 'running'");
     await interruptRuns(tx, running.map((r) => r.id), now);
-    await tx.commit();
     return taken.map(({ id, email }) => ({ id, email }));
-  } catch (err) {
-    await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
+  });
 }
 
 /**
@@ -207,8 +185,7 @@ export async function takeOverAtStart(deps: Pick<Deps, 'db' | 'clock' | 'instanc
  */
 export async function sweepDeadRuns(deps: Pick<Deps, 'db' | 'clock'>): Promise<number> {
   const now = deps.clock.now();
-  const tx = await deps.db.transaction('write');
-  try {
+  return writeTx(deps.db, async (tx) => {
     const dead = await all<{ id: number }>(
       tx,
       `SELECT r.id FROM email_sync_runs r
@@ -218,12 +195,6 @@ export async function sweepDeadRuns(deps: Pick<Deps, 'db' | 'clock'>): Promise<n
     );
     await interruptRuns(tx, dead.map((r) => r.id), now);
     await settleExpiredLeases(tx, iso(now));
-    await tx.commit();
     return dead.length;
-  } catch (err) {
-    await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
+  });
 }

@@ -9,7 +9,7 @@ import { emailsChanged } from './changes.js';
 import { directoryVersion, givenUpIds, recordMessageFailures, type MessageFailure } from './failures.js';
 import { finishSync, LeaseLost, closeLostRun, renewLease, type Lease } from './runs.js';
 import { participantsOf, storeMessages, type ProcessedMessage } from './store.js';
-import { all, run } from '../db/client.js';
+import { all, run, writeTx } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { GmailStop, type GmailApi } from '../gmail/types.js';
 import { decodeBodyPart, parseGmailMessage } from '../mail/mime.js';
@@ -101,8 +101,7 @@ export async function performVerify(deps: Deps, account: AccountRow, lease: Leas
     }
 
     const now = new Date(deps.clock.now()).toISOString();
-    const tx = await deps.db.transaction('write');
-    try {
+    await writeTx(deps.db, async (tx) => {
       await renewLease(tx, lease, deps.clock.now());
       for (let i = 0; i < gone.length; i += 500) {
         const chunk = gone.slice(i, i + 500);
@@ -114,13 +113,7 @@ export async function performVerify(deps: Deps, account: AccountRow, lease: Leas
       }
       await emailsChanged(tx, gone.map((g) => g.email_id), { now });
       await recordVerify(tx, account.id, { missing: figures.missing, gone: figures.gone, repaired: figures.repaired }, now);
-      await tx.commit();
-    } catch (err) {
-      await tx.rollback().catch(() => undefined);
-      throw err;
-    } finally {
-      tx.close();
-    }
+    });
     await finishSync(deps.db, lease, deps.clock.now(), { ok: true, synced: false, totals: totals() });
     log.info({ event: 'verify.done', ...figures }, 'verification done');
     return summary('succeeded', null);

@@ -3,7 +3,7 @@
 // deleted as they are replaced). Retiring raises the horizon: readers positioned below it
 // answer 410 and rebuild from the snapshot. Safe to run at any time and any number of times.
 import type { Db } from '../db/client.js';
-import { one, run } from '../db/client.js';
+import { one, run, writeTx } from '../db/client.js';
 
 interface CompactResult {
   retired: number;
@@ -14,8 +14,7 @@ const TOMBSTONES = "type IN ('email.tombstone', 'attachment.tombstone')";
 
 export async function compactFeed(db: Db, nowMs: number, tombstoneDays: number): Promise<CompactResult> {
   const cutoff = new Date(nowMs - tombstoneDays * 86_400_000).toISOString();
-  const tx = await db.transaction('write');
-  try {
+  return writeTx(db, async (tx) => {
     // Retire in seq order only: a tombstone younger than the cutoff (a clock that stepped
     // back) stops the sweep, so everything at or below the horizon is retired and nothing
     // above it is.
@@ -26,19 +25,12 @@ export async function compactFeed(db: Db, nowMs: number, tombstoneDays: number):
     ]);
     const current = (await one<{ seq: number }>(tx, 'SELECT seq FROM email_feed_horizon WHERE id = 1'))?.seq ?? 0;
     if (!upTo?.seq) {
-      await tx.commit();
       return { retired: 0, horizon: current };
     }
     const gone = await run(tx, `DELETE FROM email_feed WHERE ${TOMBSTONES} AND seq <= ?`, [upTo.seq]);
     await run(tx, "DELETE FROM email_feed_items WHERE state = 'gone' AND seq <= ?", [upTo.seq]);
     const horizon = Math.max(current, upTo.seq);
     await run(tx, 'UPDATE email_feed_horizon SET seq = ?, compacted_at = ? WHERE id = 1', [horizon, new Date(nowMs).toISOString()]);
-    await tx.commit();
     return { retired: gone.rowsAffected, horizon };
-  } catch (err) {
-    if (!tx.closed) await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
+  });
 }

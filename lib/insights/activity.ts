@@ -12,7 +12,7 @@
 // the rematch that removes their links.
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Db, Executor } from '../db/client.js';
-import { all, run } from '../db/client.js';
+import { all, run, writeTx } from '../db/client.js';
 import { normalizeAddress } from '../mail/address.js';
 import { loadTeam, isTeamAddress, type Team } from './team.js';
 
@@ -118,15 +118,11 @@ const DIRTY_BATCH = 2_000;
 export async function settleDirty(db: Db): Promise<number> {
   let n = 0;
   while ((await all(db, 'SELECT 1 FROM insight_dirty LIMIT 1')).length) {
-    const tx = await db.transaction('write');
-    try {
+    n += await writeTx(db, async (tx) => {
       const ids = (await all<{ email_id: number }>(tx, 'SELECT email_id FROM insight_dirty LIMIT ?', [DIRTY_BATCH])).map((r) => r.email_id);
       await updateActivity(tx, ids);
-      await tx.commit();
-      n += ids.length;
-    } finally {
-      tx.close();
-    }
+      return ids.length;
+    });
     // As in recomputeAll: a turn per batch answers requests and frees the driver's statements.
     await yieldTurn();
   }

@@ -5,7 +5,7 @@
 // differ from it, the mail whose direction depends on the difference is recomputed.
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Db, Executor } from '../db/client.js';
-import { all, run } from '../db/client.js';
+import { all, run, writeTx } from '../db/client.js';
 import { domainAndParents, normalizeAddress, normalizeDomain } from '../mail/address.js';
 import { clearActivity, settleDirty, updateActivity } from './activity.js';
 
@@ -59,8 +59,7 @@ export async function ensureTeam(db: Db, workspaceDomains: readonly string[]): P
     return 'current';
   }
 
-  const tx = await db.transaction('write');
-  try {
+  await writeTx(db, async (tx) => {
     await run(tx, 'DELETE FROM insight_team');
     const rows = [...[...want.domains].map((v) => ['domain', v]), ...[...want.addresses].map((v) => ['address', v])];
     for (const r of rows) await run(tx, 'INSERT INTO insight_team (kind, value) VALUES (?, ?)', r);
@@ -73,13 +72,7 @@ export async function ensureTeam(db: Db, workspaceDomains: readonly string[]): P
       }
       await updateActivity(tx, [...new Set(ids)]);
     }
-    await tx.commit();
-  } catch (err) {
-    if (!tx.closed) await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
+  });
   if (domainChange.length) await recomputeAll(db);
   await settleDirty(db);
   return domainChange.length ? 'rebuilt' : 'addresses';
@@ -92,26 +85,14 @@ export async function ensureTeam(db: Db, workspaceDomains: readonly string[]): P
  */
 export async function recomputeAll(db: Db, opts: { clear?: boolean } = {}): Promise<number> {
   if (opts.clear) {
-    const tx = await db.transaction('write');
-    try {
-      await clearActivity(tx);
-      await tx.commit();
-    } finally {
-      tx.close();
-    }
+    await writeTx(db, (tx) => clearActivity(tx));
   }
   let after = 0;
   let n = 0;
   for (;;) {
     const ids = (await all<{ id: number }>(db, 'SELECT id FROM emails WHERE id > ? ORDER BY id LIMIT ?', [after, PAGE])).map((r) => r.id);
     if (!ids.length) return n;
-    const tx = await db.transaction('write');
-    try {
-      await updateActivity(tx, ids);
-      await tx.commit();
-    } finally {
-      tx.close();
-    }
+    await writeTx(db, (tx) => updateActivity(tx, ids));
     n += ids.length;
     after = ids[ids.length - 1]!;
     // A turn of the event loop per page: requests are answered meanwhile, and the driver's

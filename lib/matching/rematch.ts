@@ -14,7 +14,7 @@ import { recordAudit } from '../audit/audit.js';
 import { domainAndParents, foldAddress, foldDomain, normalizeAddress, normalizeDomain } from '../mail/address.js';
 import { downloadPendingAttachments } from '../capture/attachments.js';
 import { claimAndStoreBlob, deleteUnreferencedBlobs, releaseBlobClaims, runClaimId } from '../capture/blobs.js';
-import { all, run, type Executor } from '../db/client.js';
+import { all, run, writeTx, type Executor } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { GmailStop, type GmailApi } from '../gmail/types.js';
 import { Matcher, loadDirectory, type MatchLink } from './matcher.js';
@@ -433,8 +433,7 @@ async function storeBodies(deps: Deps, got: { emailId: number; parsed: ParsedMes
   const ctx = { now, maxAttachmentBytes: deps.config.gmail.maxAttachmentBytes };
   const stored: number[] = [];
   const saved: number[] = [];
-  const tx: Transaction = await deps.db.transaction('write');
-  try {
+  await writeTx(deps.db, async (tx) => {
     for (const { emailId, parsed, files } of got) {
       // An empty snippet marks the email as fetched even when Gmail has no text for it.
       const r = await run(tx, 'UPDATE emails SET body_text = ?, body_html = ?, snippet = ?, updated_at = ? WHERE id = ? AND is_matched = 1', [
@@ -451,13 +450,7 @@ async function storeBodies(deps: Deps, got: { emailId: number; parsed: ParsedMes
     await emailsChanged(tx, stored, { now });
     await attachmentsChanged(tx, saved, { now });
     for (const b of budgets) await b.save(tx);
-    await tx.commit();
-  } catch (err) {
-    if (!tx.closed) await tx.rollback().catch(() => undefined);
-    throw err;
-  } finally {
-    tx.close();
-  }
+  });
   return { ids: stored, files: saved.length };
 }
 
