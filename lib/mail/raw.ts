@@ -13,7 +13,8 @@ type Part = gmail_v1.Schema$MessagePart;
 
 /** Deeper MIME nesting is read as text, as Gmail does; it also bounds recursion. */
 const MAX_DEPTH = 40;
-const HEADER_LINE = /^[ \t]*([!-9;-~]+)[ \t]*:(.*)$/;
+/** A field line: optional leading blanks, a printable name without ':', optional blanks, ':'. */
+const FIELD = /^[ \t]*([!-9;-~]+)[ \t]*:/;
 
 interface RawParsed {
   parsed: ParsedMessage;
@@ -21,157 +22,223 @@ interface RawParsed {
   files: Map<string, Buffer>;
 }
 
-interface Header {
+interface Field {
   name: string;
   value: string;
 }
 
-function splitEntity(src: string, headerCharset: string | null): { headers: Header[]; body: string } {
-  const headers: Header[] = [];
-  let pos = 0;
-  let bodyStart = src.length;
-  const lineAt = (at: number): { line: string; next: number } => {
-    const nl = src.indexOf('\n', at);
-    const end = nl < 0 ? src.length : nl;
-    return { line: src.slice(at, end).replace(/\r$/, ''), next: nl < 0 ? src.length : nl + 1 };
-  };
-  // Where the next real header starts after stray lines, or -1 when the header block ends first.
-  const headerAhead = (from: number): number => {
-    let at = from;
-    while (at < src.length) {
-      const { line, next } = lineAt(at);
-      if (line === '' || line.startsWith('--')) return -1;
-      if (HEADER_LINE.test(line)) return at;
-      at = next;
-    }
-    return -1;
-  };
-  // Remembered so a run of stray lines is scanned once, not once per line (stays linear).
-  let strayUntil = -1;
-  while (pos < src.length) {
-    const { line, next } = lineAt(pos);
-    if (line === '') {
-      bodyStart = next;
+interface Entity {
+  fields: Field[];
+  body: string;
+}
+
+// The text is the message's bytes as latin1 (one char per byte), so offsets are byte offsets and
+// nothing is decoded before its charset is known. A line ends at LF; a CR before it is dropped.
+function lineEnd(src: string, at: number, limit: number): number {
+  const nl = src.indexOf('\n', at);
+  return nl < 0 || nl >= limit ? limit : nl;
+}
+
+function textOfLine(src: string, at: number, end: number): string {
+  return src.charCodeAt(end - 1) === 0x0d && end > at ? src.slice(at, end - 1) : src.slice(at, end);
+}
+
+/**
+ * One entity's header block and body. The header block is read as a table of lines first, so
+ * whether a stray (non-field) line is glued onto the field above — it is, when another field
+ * follows before the blank line or a `--` line — is answered by one backward pass.
+ */
+function readEntity(src: string, headerCharset: string | null): Entity {
+  const lines: string[] = [];
+  const starts: number[] = [];
+  let at = 0;
+  let blankAt = -1;
+  while (at < src.length) {
+    const end = lineEnd(src, at, src.length);
+    const text = textOfLine(src, at, end);
+    starts.push(at);
+    lines.push(text);
+    at = end + 1;
+    if (text === '') {
+      blankAt = lines.length - 1;
       break;
     }
-    if (!headers.length && /^\s*$/.test(line)) {
-      pos = next;
+  }
+  // fieldAhead[i]: some line at or after i is a field before the block can end there.
+  const fieldAhead = new Array<boolean>(lines.length + 1).fill(false);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const t = lines[i]!;
+    fieldAhead[i] = t === '' || t.startsWith('--') ? false : FIELD.test(t) || fieldAhead[i + 1]!;
+  }
+  const fields: { name: string; value: string }[] = [];
+  let bodyFrom = src.length;
+  for (let i = 0; i < lines.length; i++) {
+    const t = lines[i]!;
+    if (i === blankAt) {
+      bodyFrom = i + 1 < starts.length ? starts[i + 1]! : Math.min(at, src.length);
+      break;
+    }
+    const last = fields[fields.length - 1];
+    if (!last && t.trim() === '') continue;
+    if (last && (t.startsWith(' ') || t.startsWith('\t'))) {
+      last.value += t;
       continue;
     }
-    if (/^[ \t]/.test(line) && headers.length) {
-      headers[headers.length - 1]!.value += line;
-    } else {
-      const h = HEADER_LINE.exec(line);
-      if (h) headers.push({ name: h[1]!, value: h[2]! });
-      else if (!(pos === 0 && line.startsWith('From '))) {
-        if (headers.length && (pos < strayUntil || (strayUntil = headerAhead(next)) > pos)) {
-          headers[headers.length - 1]!.value += ` ${line}`;
-        } else {
-          bodyStart = pos;
-          break;
-        }
-      }
+    const m = FIELD.exec(t);
+    if (m) {
+      fields.push({ name: m[1]!, value: t.slice(m[0].length) });
+      continue;
     }
-    pos = next;
+    if (i === 0 && t.startsWith('From ')) continue; // an mbox separator, not part of the message
+    if (last && fieldAhead[i + 1]) {
+      last.value += ` ${t}`;
+      continue;
+    }
+    bodyFrom = starts[i]!;
+    break;
   }
   return {
-    headers: headers.map((h) => ({ name: decodeRawHeaderBytes(h.name), value: decodeRawHeaderBytes(h.value, headerCharset).trim() })),
-    body: src.slice(bodyStart),
+    fields: fields.map((f) => ({ name: decodeRawHeaderBytes(f.name), value: decodeRawHeaderBytes(f.value, headerCharset).trim() })),
+    body: src.slice(bodyFrom),
   };
 }
 
-function headerValue(headers: Header[], name: string): string | undefined {
-  const lower = name.toLowerCase();
-  return headers.find((h) => h.name.toLowerCase() === lower)?.value;
+function field(fields: Field[], name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const f of fields) if (f.name.toLowerCase() === wanted) return f.value;
+  return undefined;
 }
 
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** `--boundary` or `--boundary--` alone on its line (trailing blanks allowed), or null. */
+function delimiterKind(line: string, boundary: string): 'open' | 'close' | null {
+  if (!line.startsWith('--') || !line.startsWith(boundary, 2)) return null;
+  let rest = line.slice(2 + boundary.length);
+  let kind: 'open' | 'close' = 'open';
+  if (rest.startsWith('--')) {
+    kind = 'close';
+    rest = rest.slice(2);
+  }
+  return /^[ \t]*$/.test(rest) ? kind : null;
+}
 
-function splitMultipart(body: string, boundary: string): string[] | null {
-  const delim = new RegExp(`(?:^|\\r?\\n)--${escapeRegExp(boundary)}(--)?[ \\t]*(?=\\r?\\n|$)`, 'g');
+/**
+ * The children of a multipart body, walked line by line. The line break before a delimiter
+ * belongs to the delimiter; null when no delimiter line is there at all.
+ */
+function childrenOf(body: string, boundary: string): string[] | null {
   const children: string[] = [];
-  let start = -1;
+  let childFrom = -1;
   let found = false;
-  let m: RegExpExecArray | null;
-  while ((m = delim.exec(body))) {
-    found = true;
-    if (start >= 0) children.push(body.slice(start, m.index));
-    if (m[1]) {
-      start = -1;
-      break;
+  let at = 0;
+  let prevBreak = 0; // length of the line break that ended the previous line
+  while (at <= body.length) {
+    const end = lineEnd(body, at, body.length);
+    // Most lines are content: only one starting `--` is cut out and looked at.
+    const kind = body.startsWith('--', at) ? delimiterKind(textOfLine(body, at, end), boundary) : null;
+    if (kind) {
+      found = true;
+      if (childFrom >= 0) children.push(body.slice(childFrom, Math.max(childFrom, at - prevBreak)));
+      if (kind === 'close') return children;
+      childFrom = Math.min(end + 1, body.length);
     }
-    let next = m.index + m[0].length;
-    if (body.startsWith('\r\n', next)) next += 2;
-    else if (body.startsWith('\n', next)) next += 1;
-    start = next;
-    if (delim.lastIndex === m.index) delim.lastIndex++;
+    if (end >= body.length) break;
+    prevBreak = body.charCodeAt(end - 1) === 0x0d && end > at ? 2 : 1;
+    at = end + 1;
   }
   if (!found) return null;
-  if (start >= 0 && start <= body.length) children.push(body.slice(start));
+  if (childFrom >= 0) children.push(body.slice(childFrom));
   return children;
 }
 
-function decodeTransfer(body: string, encoding: string): Buffer {
-  const enc = encoding.trim().toLowerCase();
-  if (enc === 'base64') {
-    let clean = body.replace(/[^A-Za-z0-9+/]/g, '');
-    if (clean.length % 4 === 1) clean = clean.slice(0, -1);
-    return Buffer.from(clean, 'base64');
+// 1 for the characters of the base64 alphabet, by char code.
+const B64_ALPHABET = new Uint8Array(128);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') B64_ALPHABET[ch.charCodeAt(0)] = 1;
+
+function fromBase64(body: string): Buffer {
+  // Only alphabet characters count (padding, breaks and junk are skipped); a lone trailing
+  // character carries under a byte and is dropped.
+  const kept = Buffer.allocUnsafe(body.length);
+  let n = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body.charCodeAt(i);
+    if (c < 128 && B64_ALPHABET[c]) kept[n++] = c;
   }
-  if (enc === 'quoted-printable') {
-    const s = body.replace(/[ \t]+(?=\r?\n)/g, '');
-    const out = Buffer.allocUnsafe(s.length);
-    let n = 0;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c === 0x3d) {
-        if (s[i + 1] === '\r' && s[i + 2] === '\n') {
-          i += 2;
-          continue;
-        }
-        if (s[i + 1] === '\n') {
-          i += 1;
-          continue;
-        }
-        const hex = s.slice(i + 1, i + 3);
-        if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
-          out[n++] = parseInt(hex, 16);
-          i += 2;
-          continue;
-        }
-      }
-      out[n++] = c & 0xff;
-    }
-    return out.subarray(0, n);
-  }
-  return Buffer.from(body, 'latin1');
+  if (n % 4 === 1) n--;
+  return Buffer.from(kept.toString('latin1', 0, n), 'base64');
 }
 
-function buildPart(entity: { headers: Header[]; body: string }, partId: string, depth: number, headerCharset: string | null, defaultType: string, files: Map<string, Buffer>): Part {
-  let ct: StructuredValue = parseStructuredHeader(headerValue(entity.headers, 'Content-Type'));
-  if (!/^[^/\s]+\/[^/\s]+$/.test(ct.value)) ct = { value: defaultType, params: ct.params };
-  const disp = parseStructuredHeader(headerValue(entity.headers, 'Content-Disposition'));
-  const filename = filenameFrom(ct, disp);
-  const headers = entity.headers.map((h) => ({ name: h.name, value: h.value }));
-  let mimeType = ct.value;
-  if (mimeType.startsWith('multipart/') && depth < MAX_DEPTH) {
-    const boundary = ct.params.boundary;
-    const children = boundary ? splitMultipart(entity.body, boundary) : null;
-    if (children) {
-      const childDefault = mimeType === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-      const parts = children.map((c, i) =>
-        buildPart(splitEntity(c, headerCharset), partId === '' ? String(i) : `${partId}.${i}`, depth + 1, headerCharset, childDefault, files),
-      );
-      return { partId, mimeType, filename, headers, body: { size: 0 }, parts };
+const HEX2 = /^[0-9A-Fa-f]{2}$/;
+
+function fromQuotedPrintable(body: string): Buffer {
+  const out: string[] = [];
+  const rows = body.split('\n');
+  rows.forEach((row, n) => {
+    const broken = n < rows.length - 1;
+    let text = row;
+    let eol = '';
+    if (broken) {
+      eol = text.endsWith('\r') ? '\r\n' : '\n';
+      if (eol === '\r\n') text = text.slice(0, -1);
+      text = text.replace(/[ \t]+$/, '');
+      // `=` closing a line is a soft break: the line goes on in the next one.
+      if (text.endsWith('=')) {
+        text = text.slice(0, -1);
+        eol = '';
+      }
     }
-    if (!entity.body.trim()) return { partId, mimeType, filename, headers, body: { size: 0 }, parts: [] };
-    mimeType = 'text/plain';
+    let from = 0;
+    for (let eq = text.indexOf('='); eq >= 0; eq = text.indexOf('=', eq + 1)) {
+      const hex = text.slice(eq + 1, eq + 3);
+      if (!HEX2.test(hex)) continue;
+      out.push(text.slice(from, eq), String.fromCharCode(parseInt(hex, 16)));
+      from = eq + 3;
+      eq += 2;
+    }
+    out.push(text.slice(from), eol);
+  });
+  return Buffer.from(out.join(''), 'latin1');
+}
+
+function decodeBody(body: string, encoding: string | undefined): Buffer {
+  switch ((encoding ?? '').trim().toLowerCase()) {
+    case 'base64':
+      return fromBase64(body);
+    case 'quoted-printable':
+      return fromQuotedPrintable(body);
+    default:
+      return Buffer.from(body, 'latin1');
   }
-  if (mimeType.startsWith('multipart/')) mimeType = 'text/plain';
-  const bytes = decodeTransfer(entity.body, headerValue(entity.headers, 'Content-Transfer-Encoding') ?? '7bit');
+}
+
+interface Walk {
+  headerCharset: string | null;
+  files: Map<string, Buffer>;
+}
+
+function toPart(entity: Entity, partId: string, depth: number, defaultType: string, walk: Walk): Part {
+  const declared = parseStructuredHeader(field(entity.fields, 'Content-Type'));
+  const ct: StructuredValue = /^[^/\s]+\/[^/\s]+$/.test(declared.value) ? declared : { value: defaultType, params: declared.params };
+  const disp = parseStructuredHeader(field(entity.fields, 'Content-Disposition'));
+  const filename = filenameFrom(ct, disp);
+  const headers = entity.fields.map((f) => ({ name: f.name, value: f.value }));
+  const multipart = ct.value.startsWith('multipart/');
+  if (multipart && depth < MAX_DEPTH) {
+    const children = ct.params.boundary ? childrenOf(entity.body, ct.params.boundary) : null;
+    if (children) {
+      const inner = ct.value === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
+      const parts = children.map((child, i) =>
+        toPart(readEntity(child, walk.headerCharset), partId ? `${partId}.${i}` : `${i}`, depth + 1, inner, walk),
+      );
+      return { partId, mimeType: ct.value, filename, headers, body: { size: 0 }, parts };
+    }
+    if (entity.body.trim() === '') return { partId, mimeType: ct.value, filename, headers, body: { size: 0 }, parts: [] };
+  }
+  // A multipart without its delimiters, or nested too deep, is the text it really is.
+  const mimeType = multipart ? 'text/plain' : ct.value;
+  const bytes = decodeBody(entity.body, field(entity.fields, 'Content-Transfer-Encoding'));
   if (filename !== '' || disp.value === 'attachment' || mimeType === 'message/rfc822') {
     // Kept aside as bytes: the parser only needs to know the part is there and how big.
-    files.set(partId, bytes);
+    walk.files.set(partId, bytes);
     return { partId, mimeType, filename, headers, body: { size: bytes.length } };
   }
   const body: gmail_v1.Schema$MessagePartBody = { size: bytes.length };
@@ -184,9 +251,9 @@ function rawPayload(raw: Buffer): { payload: Part; files: Map<string, Buffer> } 
   const text = raw.toString('latin1').replace(/^\xef\xbb\xbf/, '');
   // Raw 8-bit headers that are not UTF-8 are most likely in the charset the message declares.
   const declared = /charset\s*=\s*"?([\w.:-]+)/i.exec(text.slice(0, 65536));
-  const files = new Map<string, Buffer>();
-  const payload = buildPart(splitEntity(text, declared?.[1] ?? null), '', 0, declared?.[1] ?? null, 'text/plain', files);
-  return { payload, files };
+  const walk: Walk = { headerCharset: declared?.[1] ?? null, files: new Map() };
+  const payload = toPart(readEntity(text, walk.headerCharset), '', 0, 'text/plain', walk);
+  return { payload, files: walk.files };
 }
 
 /** Decode a `format=raw` message; `maxBytes` refuses one larger than the caller agreed to hold. */
