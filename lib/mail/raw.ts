@@ -177,9 +177,11 @@ function fromQuotedPrintable(body: string): Buffer {
     let text = row;
     let eol = '';
     if (broken) {
+      // Transport padding goes: the blanks ending the row, or else those before its closing CR.
+      text = text.replace(/[ \t]+$/, '');
+      if (text === row) text = text.replace(/[ \t]+\r$/, '\r');
       eol = text.endsWith('\r') ? '\r\n' : '\n';
       if (eol === '\r\n') text = text.slice(0, -1);
-      text = text.replace(/[ \t]+$/, '');
       // `=` closing a line is a soft break: the line goes on in the next one.
       if (text.endsWith('=')) {
         text = text.slice(0, -1);
@@ -247,7 +249,7 @@ function toPart(entity: Entity, partId: string, depth: number, defaultType: stri
 }
 
 /** The MIME tree of RFC 822 bytes, shaped as Gmail's `payload`, with attachment bytes aside. */
-function rawPayload(raw: Buffer): { payload: Part; files: Map<string, Buffer> } {
+export function rawPayload(raw: Buffer): { payload: Part; files: Map<string, Buffer> } {
   const text = raw.toString('latin1').replace(/^\xef\xbb\xbf/, '');
   // Raw 8-bit headers that are not UTF-8 are most likely in the charset the message declares.
   const declared = /charset\s*=\s*"?([\w.:-]+)/i.exec(text.slice(0, 65536));
