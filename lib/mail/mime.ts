@@ -192,6 +192,22 @@ export interface StructuredValue {
 }
 
 /**
+ * The quoted-string at the start of `val` (which opens with `"`), escapes undone. It ends at
+ * its closing quote: stray text after it (`"a b.txt" x`) is not part of the value. A string
+ * never closed runs to the end, as mail clients read it.
+ */
+function unquote(val: string): string {
+  let out = '';
+  for (let i = 1; i < val.length; i++) {
+    const ch = val[i]!;
+    if (ch === '\\' && i + 1 < val.length) out += val[++i];
+    else if (ch === '"') return out;
+    else out += ch;
+  }
+  return out;
+}
+
+/**
  * Parses `type/subtype; a=b; c="d;e"; name*0*=utf-8''%E2%82%AC; name*1=x` leniently: unquoted
  * values with tspecials, stray semicolons and unterminated quotes are tolerated.
  */
@@ -232,11 +248,7 @@ export function parseStructuredHeader(raw: string | null | undefined): Structure
     const key = piece.slice(0, eq).trim().toLowerCase();
     if (!key) continue;
     let val = piece.slice(eq + 1).trim();
-    if (val.startsWith('"')) {
-      val = val.slice(1);
-      if (val.endsWith('"')) val = val.slice(0, -1);
-      val = val.replace(/\\(.)/g, '$1');
-    }
+    if (val.startsWith('"')) val = unquote(val);
     const ext = /^(.+?)\*(?:(\d+)(\*)?)?$/.exec(key);
     if (ext) {
       const base = ext[1]!;

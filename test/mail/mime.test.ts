@@ -366,6 +366,13 @@ describe('attachments', () => {
     expect(parseStructuredHeader('application/pdf; name=Invoice_(3021).pdf').params.name).toBe('Invoice_(3021).pdf');
   });
 
+  it('parseStructuredHeader ends a quoted value at its closing quote, ignoring stray text after it', () => {
+    expect(parseStructuredHeader('attachment; filename="a b.txt" x').params.filename).toBe('a b.txt');
+    expect(parseStructuredHeader('attachment; filename="say \\"hi\\".txt" junk; size=3').params).toEqual({ filename: 'say "hi".txt', size: '3' });
+    // Never closed: the rest of the parameter is the value, as before.
+    expect(parseStructuredHeader('attachment; filename="open.txt').params.filename).toBe('open.txt');
+  });
+
   it('a forwarded message/rfc822 attachment is an attachment, and its text is not the body', () => {
     const raw = MULTI(
       [
