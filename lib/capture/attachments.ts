@@ -7,7 +7,7 @@
 // same email claim its rows before downloading, so its files are downloaded once.
 // Writes to the run ledger go through runs.ts.
 import type { InStatement } from '@libsql/client';
-import { blobRelPath, claimAndStoreBlob, deleteUnreferencedBlobs, releaseBlobClaims, type BlobHooks } from './blobs.js';
+import { blobRelPath, claimAndStoreBlob, deleteUnreferencedBlobs, LIVE_CONTENT_CLAIM, releaseBlobClaims, type BlobHooks } from './blobs.js';
 import { attachmentsChanged } from './changes.js';
 import { addAttachmentsSaved } from './runs.js';
 import { instanceOf } from './accounts.js';
@@ -156,9 +156,13 @@ async function pendingRows(deps: Deps, opts: DownloadOptions): Promise<PendingRo
        FROM email_attachments a
        JOIN emails e ON e.id = a.email_id AND e.is_matched = 1
        JOIN email_mailbox_messages m ON m.email_id = a.email_id AND m.account_id = ? AND m.deleted_at IS NULL
-      WHERE a.state IN ('pending', 'failed') AND a.attempts < ?`;
+      WHERE a.state IN ('pending', 'failed') AND a.attempts < ?
+        -- Another run claimed this email's content and is fetching its files now: they come
+        -- with its copy. The claim counts for nothing once that run ends or it expires.
+        AND NOT EXISTS (SELECT 1 FROM email_content_claims c WHERE c.dedup_key = e.dedup_key AND c.run_id != ? AND ${LIVE_CONTENT_CLAIM})`;
+  const now = new Date(deps.clock.now()).toISOString();
   if (!opts.emailIds) {
-    return all<PendingRow>(deps.db, `${base} GROUP BY a.id ORDER BY a.email_id, a.id`, [opts.accountId, MAX_ATTEMPTS]);
+    return all<PendingRow>(deps.db, `${base} GROUP BY a.id ORDER BY a.email_id, a.id`, [opts.accountId, MAX_ATTEMPTS, opts.runId, now]);
   }
   const out: PendingRow[] = [];
   const ids = [...new Set(opts.emailIds)];
@@ -168,6 +172,8 @@ async function pendingRows(deps: Deps, opts: DownloadOptions): Promise<PendingRo
       ...(await all<PendingRow>(deps.db, `${base} AND a.email_id IN (${chunk.map(() => '?').join(',')}) GROUP BY a.id ORDER BY a.email_id, a.id`, [
         opts.accountId,
         MAX_ATTEMPTS,
+        opts.runId,
+        now,
         ...chunk,
       ])),
     );
@@ -335,4 +341,5 @@ async function endClaims(db: { execute: Deps['db']['execute'] }, ids: number[]):
 /** At the start of a database's only writer: no download can be in flight, so no claim holds. */
 export async function releaseAllDownloadClaims(db: Deps['db']): Promise<void> {
   await db.execute('UPDATE email_attachments SET claim_owner = NULL, claim_expires_at = NULL WHERE claim_owner IS NOT NULL');
+  await db.execute('DELETE FROM email_content_claims');
 }

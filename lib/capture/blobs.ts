@@ -8,7 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { all, one, run, writeTx, type Db } from '../db/client.js';
+import { all, one, run, writeTx, type Db, type Executor } from '../db/client.js';
 
 export const blobRelPath = (sha256: string): string => {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
@@ -85,6 +85,42 @@ export async function claimAndStoreBlob(db: Db, dataDir: string, bytes: Buffer, 
  * negative, so never an attachment row's id; the claims go when the run's rows commit.
  */
 export const runClaimId = (runId: number): number => -runId;
+
+/** A content claim lasts this long unless the claimant's page commits first, or its run ends. */
+export const CONTENT_CLAIM_MS = 5 * 60_000;
+
+/** SQL: the content claim `c` is held, by a running run, and has not expired (`?` = now). */
+export const LIVE_CONTENT_CLAIM = "c.expires_at > ? AND EXISTS (SELECT 1 FROM email_sync_runs r WHERE r.id = c.run_id AND r.status = 'running')";
+
+/**
+ * Claim an email's content (its files, or a raw fetch carrying them) for one run before
+ * downloading it. True when this run holds the claim: no claim, its own, an expired one, or
+ * one whose run has ended (failed, or closed as lost when its process died). False when another
+ * mailbox's run is fetching the same email now; the caller then leaves the files to it.
+ */
+export async function claimContent(db: Executor, dedupKey: string, runId: number, nowMs: number, ttlMs = CONTENT_CLAIM_MS): Promise<boolean> {
+  const now = new Date(nowMs).toISOString();
+  const row = await one<{ run_id: number }>(
+    db,
+    `INSERT INTO email_content_claims (dedup_key, run_id, expires_at) VALUES (?, ?, ?)
+     ON CONFLICT(dedup_key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+       WHERE email_content_claims.run_id = excluded.run_id
+          OR NOT (${LIVE_CONTENT_CLAIM.replaceAll('c.', 'email_content_claims.')})
+     RETURNING run_id`,
+    [dedupKey, runId, new Date(nowMs + ttlMs).toISOString(), now],
+  );
+  return row?.run_id === runId;
+}
+
+/** End a run's content claims on these emails (their page committed), and any that expired. */
+export async function releaseContentClaims(db: Executor, runId: number, dedupKeys: readonly string[], nowMs: number): Promise<void> {
+  const keys = [...new Set(dedupKeys)];
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = keys.slice(i, i + 500);
+    await run(db, `DELETE FROM email_content_claims WHERE run_id = ? AND dedup_key IN (${chunk.map(() => '?').join(',')})`, [runId, ...chunk]);
+  }
+  await run(db, 'DELETE FROM email_content_claims WHERE expires_at <= ?', [new Date(nowMs).toISOString()]);
+}
 
 export async function releaseBlobClaims(db: { execute: Db['execute'] }, attachmentIds: number[]): Promise<void> {
   for (let i = 0; i < attachmentIds.length; i += 500) {

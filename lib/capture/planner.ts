@@ -129,6 +129,13 @@ export interface FetcherOptions {
   /** Told the attachment ids of a matched message, so the attachment step need not fetch it again. */
   onAttachmentIds?: (gmailId: string, parsed: ParsedMessage) => void;
   strategy?: FetchStrategy;
+  /**
+   * Claims an email's files for this run before they are downloaded (blobs.claimContent).
+   * False: another mailbox's run holds the same email and is fetching its files now, so this
+   * copy goes without them; its rows stay `pending` until the claimant's copy or the
+   * attachment step saves them.
+   */
+  claimContent?: (dedupKey: string) => Promise<boolean>;
 }
 
 // A download is held about 2.5 times over while it is decoded (the base64 text, the parsed
@@ -247,7 +254,8 @@ export class Fetcher {
   private async complete(id: string, parsed: ParsedMessage): Promise<Map<string, SavedFile>> {
     const saved = new Map<string, SavedFile>();
     const max = this.o.config.gmail.maxAttachmentBytes;
-    const wanted = this.strategy === 'planner' ? parsed.attachments.filter((a) => a.attachmentId && a.size <= max) : [];
+    let wanted = this.strategy === 'planner' ? parsed.attachments.filter((a) => a.attachmentId && a.size <= max) : [];
+    if (wanted.length && this.o.claimContent && !(await this.o.claimContent(parsed.dedupKey))) wanted = [];
     const how = planFiles({
       parts: wanted.length + parsed.pendingBodyParts.length,
       sizeEstimate: parsed.sizeEstimate,

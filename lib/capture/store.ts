@@ -198,6 +198,10 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
       if (msg.derived) texts.set(email.id, msg.derived);
       files.push(...attachmentRows(email.id, m, ctx, msg.files));
       if (email.is_matched === 0) result.newlyMatchedEmailIds.push(email.id);
+    } else if (matched && msg.files?.size) {
+      // Another mailbox's copy stored the email first, without the files this copy's fetch
+      // holds (it left them to the run that had claimed them): its pending rows take them.
+      for (const id of await fillPendingAttachments(tx, email.id, msg.files, ctx)) savedFiles.push(id);
     }
     touched.add(email.id);
   }
@@ -307,6 +311,22 @@ export async function recordAttachments(
   files?: Map<string, SavedFile>,
 ): Promise<number[]> {
   return insertAttachmentRows(tx, attachmentRows(emailId, m, ctx, files));
+}
+
+/** Pending (or failed) rows of a stored email that this copy's fetch brought the files of; counted like a download. */
+async function fillPendingAttachments(tx: Executor, emailId: number, files: Map<string, SavedFile>, ctx: Pick<StoreContext, 'now' | 'maxAttachmentBytes'>): Promise<number[]> {
+  const out: number[] = [];
+  for (const [partId, file] of files) {
+    if (file.size > ctx.maxAttachmentBytes) continue;
+    const rows = await all<{ id: number }>(
+      tx,
+      `UPDATE email_attachments SET state = 'saved', sha256 = ?, storage_path = ?, size = ?, error = NULL, attempts = attempts + 1, updated_at = ?
+        WHERE email_id = ? AND part_id = ? AND state IN ('pending', 'failed') RETURNING id`,
+      [file.sha256, blobRelPath(file.sha256), file.size, ctx.now, emailId, partId],
+    );
+    for (const r of rows) out.push(r.id);
+  }
+  return out;
 }
 
 /** Gmail ids of this page that the mailbox already holds (a resumed page stores nothing twice). */

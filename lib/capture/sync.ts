@@ -10,7 +10,7 @@ import type { Transaction } from '@libsql/client';
 import type { AccountRow } from './accounts.js';
 import { advanceHistory, completeBackfill, finishEnumeration, historyGreater, resetBackfill, saveBackfillPage, startBackfill } from './accounts.js';
 import { rememberAttachmentIds } from './attachments.js';
-import { claimAndStoreBlob, releaseBlobClaims, runClaimId } from './blobs.js';
+import { claimAndStoreBlob, claimContent, releaseBlobClaims, releaseContentClaims, runClaimId } from './blobs.js';
 import { emailsChanged } from './changes.js';
 import { directoryVersion, givenUpIds, recordMessageFailures, type MessageFailure } from './failures.js';
 import { all, one, run } from '../db/client.js';
@@ -80,6 +80,7 @@ class Ctx {
       keep: (bytes: Buffer) => claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, runClaimId(lease.runId), `run:${lease.runId}`, this.now),
       onFailure: (gmailId: string, reason: string) => void this.pageFailures.push({ gmailId, reason }),
       onAttachmentIds: (gmailId: string, parsed: ParsedMessage) => rememberAttachmentIds(gmail, gmailId, parsed.attachments),
+      claimContent: (dedupKey: string) => claimContent(deps.db, dedupKey, lease.runId, deps.clock.now()),
     };
     this.backfillFetch = new Fetcher({ ...base, skipLabels: NOT_AT_BACKFILL });
     this.historyFetch = new Fetcher({ ...base, skipLabels: NEVER });
@@ -426,6 +427,8 @@ async function commitPage(c: Ctx, fetched: ProcessedMessage[], checkpoint: (tx: 
         await c.budget.save(w);
         // The page's rows now name its files: their claims can go with the same commit.
         await releaseBlobClaims(w, [runClaimId(c.lease.runId)]);
+        // The page's emails are stored with whatever files came: other mailboxes see that.
+        await releaseContentClaims(w, c.lease.runId, fetched.map((m) => m.parsed.dedupKey), deps.clock.now());
         await updateRun(w, c.lease.runId, { ...c.totals(), messages_stored: c.stored + r.stored, attachments_saved: c.filesSaved + r.filesSaved });
         await tx.commit();
         c.stored += r.stored;

@@ -1,8 +1,11 @@
 // Gmail's `q` search, the part a sync engine uses: after:/before: (dates read as midnight in
-// Gmail's zone, or epoch seconds), newer_than:/older_than:, in:/-in:, label:, is:, rfc822msgid:.
+// Gmail's zone, or epoch seconds), newer_than:/older_than:, in:/-in:, label:, is:, rfc822msgid:,
+// has:attachment (a part with a file name), larger:/smaller:/size: (the whole message's size;
+// a number of bytes, or with K or M; size:N is larger:N).
 // Full-text terms are refused rather than silently ignored, so a test never passes on a query
 // the emulator did not understand.
 import { errors } from './errors.js';
+import { buildMessage } from './message.js';
 import type { Mailbox, StoredMessage } from './store.js';
 
 interface Query {
@@ -148,6 +151,22 @@ export function parseQuery(q: string | null | undefined, mb: Mailbox, ctx: { now
         pred = is.negate ? (m) => !m.labelIds.has(is.label) : (m) => m.labelIds.has(is.label);
         break;
       }
+      case 'has': {
+        if (value.toLowerCase() !== 'attachment') throw errors.invalidArgument(`Invalid query: has:${value} is not supported by the emulator`);
+        pred = hasAttachment;
+        break;
+      }
+      case 'larger':
+      case 'size': {
+        const n = parseSize(term, value);
+        pred = (m) => m.raw.length > n;
+        break;
+      }
+      case 'smaller': {
+        const n = parseSize(term, value);
+        pred = (m) => m.raw.length < n;
+        break;
+      }
       case 'rfc822msgid': {
         const id = value.replace(/^<|>$/g, '').toLowerCase();
         pred = (m) => m.rfcId === id;
@@ -159,6 +178,29 @@ export function parseQuery(q: string | null | undefined, mb: Mailbox, ctx: { now
     preds.push(negate ? (m) => !pred(m) : pred);
   }
   return { test: (m) => preds.every((p) => p(m)), namesSpamOrTrash };
+}
+
+/** Bytes for larger:/smaller:/size: — a whole number, optionally with K or M (binary, as Gmail counts). */
+function parseSize(term: string, value: string): number {
+  const m = /^(\d{1,12})([km]?)$/i.exec(value);
+  if (!m) throw errors.invalidArgument(`Invalid query: ${term}:${value} (expected bytes, or a number with K or M)`);
+  const unit = m[2]!.toLowerCase();
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+}
+
+// Whether a message carries a file is read once per stored message (they never change).
+const withFiles = new WeakMap<StoredMessage, boolean>();
+
+function hasAttachment(m: StoredMessage): boolean {
+  let known = withFiles.get(m);
+  if (known === undefined) {
+    const built = buildMessage(m.raw, { id: m.id, threadId: m.threadId, labelIds: [...m.labelIds], internalDate: m.internalDate, historyId: String(m.historyId) });
+    const walk = (p: { filename?: string | null; parts?: unknown[] | null } | undefined): boolean =>
+      !!p && (!!p.filename || (p.parts ?? []).some((c) => walk(c as typeof p)));
+    known = walk(built.full.payload ?? undefined);
+    withFiles.set(m, known);
+  }
+  return known;
 }
 
 /** A label id for a label: term, or null when the mailbox has no such label (Gmail then finds nothing). */
