@@ -136,7 +136,7 @@ export class FakeGmail {
         const next = start + opts.maxResults < all.length ? String(start + opts.maxResults) : undefined;
         return { messages: page.map((m) => ({ id: m.id, threadId: m.threadId })), nextPageToken: next };
       },
-      async getMessage(id) {
+      async getMessage(id, format = 'full') {
         await call('messages.get', [id]);
         const m = box().messages.get(id);
         if (!m || m.deleted) return null;
@@ -147,6 +147,10 @@ export class FakeGmail {
             return aid;
           },
         });
+        if (format === 'raw') {
+          stats.bytes += m.raw.length;
+          return built.raw;
+        }
         stats.bytes += JSON.stringify(built.full).length;
         return built.full;
       },
