@@ -233,6 +233,8 @@ export class Fetcher {
       withhold(parsed);
       return { parsed, links };
     }
+    // Nothing more to fetch (the common case): no need to ask whether another copy has it.
+    if (parsed.attachments.length === 0 && parsed.pendingBodyParts.length === 0) return { parsed, links };
     // Another mailbox's copy may already have brought this email's content in: store keeps
     // that, so fetching bodies or files again would only spend units.
     const have = await one<{ has_body: number }>(
