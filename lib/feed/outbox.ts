@@ -11,7 +11,7 @@ import type { Executor } from '../db/client.js';
 import { all, run } from '../db/client.js';
 import { breathe } from '../db/slice.js';
 import type { ChangeContext, RemovalReason } from '../capture/changes.js';
-import { domainAndParents, foldAddress, normalizeAddress, normalizeDomain } from '../mail/address.js';
+import { domainAndParents, foldAddress, foldDomain, normalizeAddress } from '../mail/address.js';
 import { chunkText, cleanText, contentHash, type Chunk } from './text.js';
 
 export type FeedEventType = 'email.upsert' | 'email.tombstone' | 'attachment.upsert' | 'attachment.tombstone';
@@ -353,7 +353,7 @@ interface Exclusions {
 async function loadExclusions(tx: Executor): Promise<Exclusions> {
   const rows = await all<{ address: string | null; domain: string | null }>(tx, 'SELECT address, domain FROM exclusions');
   const addresses = new Set(rows.filter((r) => r.address).map((r) => foldAddress(r.address!)));
-  const domains = new Set(rows.filter((r) => r.domain).map((r) => normalizeDomain(r.domain!)).map((d) => (d === 'googlemail.com' ? 'gmail.com' : d)));
+  const domains = new Set(rows.filter((r) => r.domain).map((r) => foldDomain(r.domain!)));
   return {
     covers(raw) {
       const a = normalizeAddress(raw);

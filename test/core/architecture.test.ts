@@ -113,3 +113,22 @@ describe('the tree speaks only of itself', () => {
     expect(wrong).toEqual([]);
   });
 });
+
+describe('one writer per table, one rule in one place', () => {
+  const shipped = () => [...walk('lib'), ...walk('functions')];
+  const writes = (table: string) => new RegExp(`\\b(?:INSERT(?:\\s+OR\\s+\\w+)?\\s+INTO|UPDATE|DELETE\\s+FROM|REPLACE\\s+INTO)\\s+${table}\\b`, 'i');
+
+  it.each([
+    ['email_accounts', 'lib/capture/accounts.ts'],
+    ['email_sync_runs', 'lib/capture/runs.ts'],
+  ])('%s is written only from %s', (table, owner) => {
+    const wrong = shipped().filter((f) => f !== owner && writes(table).test(readFileSync(path.join(ROOT, f), 'utf8')));
+    expect(wrong).toEqual([]);
+    expect(writes(table).test(readFileSync(path.join(ROOT, owner), 'utf8'))).toBe(true);
+  });
+
+  it('Gmail address folding (googlemail.com is gmail.com) is spelled once, in lib/mail/address.ts', () => {
+    const wrong = shipped().filter((f) => f !== 'lib/mail/address.ts' && /googlemail/i.test(readFileSync(path.join(ROOT, f), 'utf8')));
+    expect(wrong).toEqual([]);
+  });
+});
