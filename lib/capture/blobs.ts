@@ -93,23 +93,39 @@ export const CONTENT_CLAIM_MS = 5 * 60_000;
 export const LIVE_CONTENT_CLAIM = "c.expires_at > ? AND EXISTS (SELECT 1 FROM email_sync_runs r WHERE r.id = c.run_id AND r.status = 'running')";
 
 /**
- * Claim an email's content (its files, or a raw fetch carrying them) for one run before
- * downloading it. True when this run holds the claim: no claim, its own, an expired one, or
- * one whose run has ended (failed, or closed as lost when its process died). False when another
- * mailbox's run is fetching the same email now; the caller then leaves the files to it.
+ * Claim emails' content (their files, or a raw fetch carrying them) for one run before
+ * downloading it, in one write for a whole fetch. Answers the keys this run holds: no claim
+ * before, its own, an expired one, or one whose run has ended (failed, or closed as lost when
+ * its process died). A key left out is claimed by another mailbox's run fetching the same
+ * email now; the caller leaves those files to it.
  */
-export async function claimContent(db: Executor, dedupKey: string, runId: number, nowMs: number, ttlMs = CONTENT_CLAIM_MS): Promise<boolean> {
+export async function claimContents(db: Db, dedupKeys: readonly string[], runId: number, nowMs: number, ttlMs = CONTENT_CLAIM_MS): Promise<Set<string>> {
+  const keys = [...new Set(dedupKeys)];
+  const held = new Set<string>();
+  if (!keys.length) return held;
   const now = new Date(nowMs).toISOString();
-  const row = await one<{ run_id: number }>(
-    db,
-    `INSERT INTO email_content_claims (dedup_key, run_id, expires_at) VALUES (?, ?, ?)
-     ON CONFLICT(dedup_key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
-       WHERE email_content_claims.run_id = excluded.run_id
-          OR NOT (${LIVE_CONTENT_CLAIM.replaceAll('c.', 'email_content_claims.')})
-     RETURNING run_id`,
-    [dedupKey, runId, new Date(nowMs + ttlMs).toISOString(), now],
-  );
-  return row?.run_id === runId;
+  const expires = new Date(nowMs + ttlMs).toISOString();
+  await writeTx(db, async (tx) => {
+    for (let i = 0; i < keys.length; i += 200) {
+      const chunk = keys.slice(i, i + 200);
+      const rows = await all<{ dedup_key: string; run_id: number }>(
+        tx,
+        `INSERT INTO email_content_claims (dedup_key, run_id, expires_at) VALUES ${chunk.map(() => '(?, ?, ?)').join(',')}
+         ON CONFLICT(dedup_key) DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at
+           WHERE email_content_claims.run_id = excluded.run_id
+              OR NOT (${LIVE_CONTENT_CLAIM.replaceAll('c.', 'email_content_claims.')})
+         RETURNING dedup_key, run_id`,
+        [...chunk.flatMap((k) => [k, runId, expires]), now],
+      );
+      for (const r of rows) if (r.run_id === runId) held.add(r.dedup_key);
+    }
+  });
+  return held;
+}
+
+/** One email's content claim (claimContents for one key). */
+export async function claimContent(db: Db, dedupKey: string, runId: number, nowMs: number, ttlMs = CONTENT_CLAIM_MS): Promise<boolean> {
+  return (await claimContents(db, [dedupKey], runId, nowMs, ttlMs)).has(dedupKey);
 }
 
 /** End a run's content claims on these emails (their page committed), and any that expired. */

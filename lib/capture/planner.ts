@@ -11,7 +11,7 @@
 // fetch through here; unmatched bodies are dropped in memory right after parsing.
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Executor } from '../db/client.js';
-import { one, run } from '../db/client.js';
+import { all, one, run } from '../db/client.js';
 import type { Config, FetchStrategy } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { CostTable } from '../gmail/costs.js';
@@ -130,12 +130,13 @@ export interface FetcherOptions {
   onAttachmentIds?: (gmailId: string, parsed: ParsedMessage) => void;
   strategy?: FetchStrategy;
   /**
-   * Claims an email's files for this run before they are downloaded (blobs.claimContent).
-   * False: another mailbox's run holds the same email and is fetching its files now, so this
-   * copy goes without them; its rows stay `pending` until the claimant's copy or the
-   * attachment step saves them.
+   * Claims emails' files for this run before they are downloaded, one call per fetch
+   * (blobs.claimContents); answers the keys this run holds. A key left out: another
+   * mailbox's run holds the same email and is fetching its files now, so this copy goes
+   * without them; its rows stay `pending` until the claimant's copy or the attachment step
+   * saves them.
    */
-  claimContent?: (dedupKey: string) => Promise<boolean>;
+  claimContent?: (dedupKeys: string[]) => Promise<Set<string>>;
 }
 
 // A download is held about 2.5 times over while it is decoded (the base64 text, the parsed
@@ -189,32 +190,63 @@ export class Fetcher {
     this.files = new Semaphore(o.config.gmail.attachConcurrency);
   }
 
-  /** Fetch, decode and match these messages by plan; bodies of unmatched mail never leave here. */
+  /**
+   * Fetch, decode and match these messages by plan; bodies of unmatched mail never leave here.
+   * Three steps, so the database is asked once per fetch rather than once per message: fetch
+   * and match every message; find which matched ones still need content (bodies Gmail sent as
+   * attachment ids, files) that no other copy brought in, and claim their files in one write;
+   * then complete those.
+   */
   async fetch(items: readonly PlanItem[]): Promise<FetchOutcome> {
     const planned = this.strategy === 'planner';
     const plans = planFetches(items, this.o.costs, { threads: planned && typeof this.o.gmail.getThread === 'function' });
     const out: FetchOutcome = { fetched: [], dropped: [], filesSaved: 0 };
+    const read: { id: string; p: ProcessedMessage }[] = [];
     const take = (id: string, p: ProcessedMessage | null) => {
-      if (p) out.fetched.push(p);
+      if (p) read.push({ id, p });
       else out.dropped.push(id);
     };
     await Promise.all(
       plans.map(async (plan) => {
         if (plan.kind === 'messages') {
-          await Promise.all(plan.ids.map(async (id) => take(id, await this.one(id, await this.o.gmail.getMessage(id, 'full'), out))));
+          await Promise.all(plan.ids.map(async (id) => take(id, await this.read(id, await this.o.gmail.getMessage(id, 'full')))));
           return;
         }
         const thread = await this.o.gmail.getThread!(plan.threadId);
         const byId = new Map<string, GmailMessage>();
         for (const m of thread?.messages ?? []) if (m.id) byId.set(m.id, m);
         // A message that left the thread (or a thread gone) is asked for on its own.
-        await Promise.all(plan.ids.map(async (id) => take(id, await this.one(id, byId.get(id) ?? (await this.o.gmail.getMessage(id, 'full')), out))));
+        await Promise.all(plan.ids.map(async (id) => take(id, await this.read(id, byId.get(id) ?? (await this.o.gmail.getMessage(id, 'full'))))));
       }),
     );
+    // Matched messages with something left to fetch (the rest are complete as they came).
+    const open = read.filter(({ p }) => p.links.length > 0 && (p.parsed.attachments.length > 0 || p.parsed.pendingBodyParts.length > 0));
+    // Another mailbox's copy may already have brought an email's content in: store keeps
+    // that, so fetching bodies or files again would only spend units.
+    const have = await contentStored(this.o.db, open.map(({ p }) => p.parsed.dedupKey));
+    const todo = open.filter(({ p }) => {
+      if (!have.has(p.parsed.dedupKey)) return true;
+      p.parsed.pendingBodyParts = [];
+      return false;
+    });
+    const max = this.o.config.gmail.maxAttachmentBytes;
+    const wantsFiles = (parsed: ParsedMessage) => planned && parsed.attachments.some((a) => a.attachmentId && a.size <= max);
+    const claimKeys = todo.filter(({ p }) => wantsFiles(p.parsed)).map(({ p }) => p.parsed.dedupKey);
+    const claimed = claimKeys.length && this.o.claimContent ? await this.o.claimContent(claimKeys) : new Set(claimKeys);
+    await Promise.all(
+      todo.map(async ({ id, p }) => {
+        if (p.parsed.attachments.length) this.o.onAttachmentIds?.(id, p.parsed);
+        const files = await this.complete(id, p.parsed, claimed.has(p.parsed.dedupKey));
+        out.filesSaved += files.size;
+        if (files.size) p.files = files;
+      }),
+    );
+    for (const { p } of read) out.fetched.push(p);
     return out;
   }
 
-  private async one(id: string, msg: GmailMessage | null | undefined, out: FetchOutcome): Promise<ProcessedMessage | null> {
+  /** Decode and match one fetched message; unmatched, its content is dropped here. */
+  private async read(id: string, msg: GmailMessage | null | undefined): Promise<ProcessedMessage | null> {
     if (!msg) return null;
     if ((msg.labelIds ?? []).some((l) => this.o.skipLabels.includes(l))) return null;
     let parsed: ParsedMessage;
@@ -229,35 +261,15 @@ export class Fetcher {
     }
     // Parsing a page is CPU work: let timers and requests in between messages.
     await yieldTurn();
-    if (links.length === 0) {
-      withhold(parsed);
-      return { parsed, links };
-    }
-    // Nothing more to fetch (the common case): no need to ask whether another copy has it.
-    if (parsed.attachments.length === 0 && parsed.pendingBodyParts.length === 0) return { parsed, links };
-    // Another mailbox's copy may already have brought this email's content in: store keeps
-    // that, so fetching bodies or files again would only spend units.
-    const have = await one<{ has_body: number }>(
-      this.o.db,
-      'SELECT (body_text IS NOT NULL OR body_html IS NOT NULL) AS has_body FROM emails WHERE dedup_key = ? AND is_matched = 1 AND snippet IS NOT NULL',
-      [parsed.dedupKey],
-    );
-    if (have?.has_body) {
-      parsed.pendingBodyParts = [];
-      return { parsed, links };
-    }
-    if (parsed.attachments.length) this.o.onAttachmentIds?.(id, parsed);
-    const files = await this.complete(id, parsed);
-    out.filesSaved += files.size;
-    return files.size ? { parsed, links, files } : { parsed, links };
+    if (links.length === 0) withhold(parsed);
+    return { parsed, links };
   }
 
   /** Bodies Gmail sent as attachment ids and, under the planner, the message's files. */
-  private async complete(id: string, parsed: ParsedMessage): Promise<Map<string, SavedFile>> {
+  private async complete(id: string, parsed: ParsedMessage, filesClaimed: boolean): Promise<Map<string, SavedFile>> {
     const saved = new Map<string, SavedFile>();
     const max = this.o.config.gmail.maxAttachmentBytes;
-    let wanted = this.strategy === 'planner' ? parsed.attachments.filter((a) => a.attachmentId && a.size <= max) : [];
-    if (wanted.length && this.o.claimContent && !(await this.o.claimContent(parsed.dedupKey))) wanted = [];
+    const wanted = this.strategy === 'planner' && filesClaimed ? parsed.attachments.filter((a) => a.attachmentId && a.size <= max) : [];
     const how = planFiles({
       parts: wanted.length + parsed.pendingBodyParts.length,
       sizeEstimate: parsed.sizeEstimate,
@@ -320,6 +332,23 @@ export class Fetcher {
       release();
     }
   }
+}
+
+/** Of these emails, those stored matched with their bodies (by another mailbox's copy, or before). */
+async function contentStored(db: Executor, dedupKeys: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  const keys = [...new Set(dedupKeys)];
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = keys.slice(i, i + 500);
+    const rows = await all<{ dedup_key: string }>(
+      db,
+      `SELECT dedup_key FROM emails WHERE dedup_key IN (${chunk.map(() => '?').join(',')})
+          AND is_matched = 1 AND snippet IS NOT NULL AND (body_text IS NOT NULL OR body_html IS NOT NULL)`,
+      chunk,
+    );
+    for (const r of rows) out.add(r.dedup_key);
+  }
+  return out;
 }
 
 /** Unmatched mail is metadata-only: nothing of its content is kept past this point. */

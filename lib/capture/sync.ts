@@ -10,7 +10,7 @@ import type { Transaction } from '@libsql/client';
 import type { AccountRow } from './accounts.js';
 import { advanceHistory, completeBackfill, finishEnumeration, historyGreater, resetBackfill, saveBackfillPage, startBackfill } from './accounts.js';
 import { rememberAttachmentIds } from './attachments.js';
-import { claimAndStoreBlob, claimContent, releaseBlobClaims, releaseContentClaims, runClaimId } from './blobs.js';
+import { claimAndStoreBlob, claimContents, releaseBlobClaims, releaseContentClaims, runClaimId } from './blobs.js';
 import { emailsChanged } from './changes.js';
 import { directoryVersion, givenUpIds, recordMessageFailures, type MessageFailure } from './failures.js';
 import { all, one, run } from '../db/client.js';
@@ -80,7 +80,7 @@ class Ctx {
       keep: (bytes: Buffer) => claimAndStoreBlob(deps.db, deps.config.dataDir, bytes, runClaimId(lease.runId), `run:${lease.runId}`, this.now),
       onFailure: (gmailId: string, reason: string) => void this.pageFailures.push({ gmailId, reason }),
       onAttachmentIds: (gmailId: string, parsed: ParsedMessage) => rememberAttachmentIds(gmail, gmailId, parsed.attachments),
-      claimContent: (dedupKey: string) => claimContent(deps.db, dedupKey, lease.runId, deps.clock.now()),
+      claimContent: (dedupKeys: string[]) => claimContents(deps.db, dedupKeys, lease.runId, deps.clock.now()),
     };
     this.backfillFetch = new Fetcher({ ...base, skipLabels: NOT_AT_BACKFILL });
     this.historyFetch = new Fetcher({ ...base, skipLabels: NEVER });
