@@ -1,6 +1,6 @@
 // Every directory write ends here: its rematch queue rows, its audit entry, and the review
-// gate. A change that would newly expose more withheld emails than the review threshold is
-// rolled back and kept as a pending review instead; it is applied, as asked, when an admin
+// gate. A member's change that would newly expose more withheld emails than the review
+// threshold is rolled back and kept as a pending review instead; it is applied, as asked, when an admin
 // approves it. Holding the change itself (not just the body fetch) means no sync, rematch or
 // thread read can expose that mail before the admin has said yes.
 import type { Transaction } from '@libsql/client';
@@ -72,7 +72,9 @@ export async function settleChange(deps: Deps, ctx: CallContext, tx: Transaction
       ctx.review.id,
     ]);
     if (r.rowsAffected !== 1) throw new AppError('CONFLICT', `review ${ctx.review.id} is no longer pending`);
-  } else if (rq.addresses.size || rq.domains.size) {
+  } else if ((rq.addresses.size || rq.domains.size) && ctx.actor && ctx.actor.role !== 'admin') {
+    // Only a member's change waits: an admin is who would approve it, and the operator's
+    // command line (no actor) is trusted the same way; both are applied and audited at once.
     const n = await newlyExposed(tx, deps.config, rq);
     if (n > deps.config.rematchReviewThreshold) throw new HeldForReview(n);
   }

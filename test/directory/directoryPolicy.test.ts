@@ -198,13 +198,29 @@ describe('review of changes that would expose much withheld mail', () => {
     expect((await api('POST', '/api/exclusions', { token: admin.token, body: { domain: 'big.test' } })).status).toBe(201);
   });
 
-  it('an investor domain that would match many withheld emails is held too, as is an import', async () => {
+  it("a member's investor domain that would match many withheld emails is held too", async () => {
     await withheldMail('a@big.test', 4);
     const inv = await api('POST', '/api/investors', { token: member.token, body: { name: 'Big', domains: ['big.test'] } });
     expect(inv.status).toBe(202);
-    const imp = await api('POST', '/api/investors/import', { token: admin.token, body: [{ name: 'Big', domains: ['big.test'] }] });
-    expect(imp.status).toBe(202);
-    expect(imp.body.pending_review.action).toBe('importInvestors');
+    expect(inv.body.pending_review.action).toBe('createInvestor');
     expect(await all(deps.db, 'SELECT * FROM investors')).toEqual([]);
+  });
+
+  it("an admin's change is applied at once, whatever it exposes, and audited: the admin is who would approve it", async () => {
+    await withheldMail('a@big.test', 4);
+    await withheldMail('lp@acme.test', 5);
+    const imp = await api('POST', '/api/investors/import', { token: admin.token, body: [{ name: 'Big', domains: ['big.test'] }] });
+    expect(imp.status).toBe(200);
+    expect(imp.body).toMatchObject({ investors: 1 });
+    const contact = await api('POST', '/api/contacts', { token: admin.token, body: { name: 'LP', emails: ['lp@acme.test'] } });
+    expect(contact.status).toBe(201);
+    expect(await all(deps.db, 'SELECT name FROM investors')).toEqual([{ name: 'Big' }]);
+    expect(await all(deps.db, 'SELECT address, domain FROM email_rematch_queue ORDER BY id')).toEqual([
+      { address: null, domain: 'big.test' },
+      { address: 'lp@acme.test', domain: null },
+    ]);
+    expect(await all(deps.db, 'SELECT * FROM rematch_reviews')).toEqual([]);
+    const actions = (await api('GET', '/api/audit', { token: admin.token })).body.entries.map((e: any) => e.action);
+    expect(actions).toEqual(['contact.create', 'directory.import']);
   });
 });
