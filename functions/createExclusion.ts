@@ -12,6 +12,7 @@ import { AppError, validation } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
+import { affectedEmailIds, withdrawNow } from '../lib/matching/rematch.js';
 
 export const createExclusion = defineFunction({
   name: 'createExclusion',
@@ -39,6 +40,8 @@ export const createExclusion = defineFunction({
       await rq.flush(tx, now);
       return view;
     });
+    // An excluded address never matches: what matched through it is withdrawn now.
+    await withdrawNow(deps, await affectedEmailIds(deps.db, kind === 'address' ? { addresses: [value], domains: [] } : { addresses: [], domains: [value] }));
     deps.log.info({ event: 'directory.exclusion_created', exclusion_id: exclusion.id, by: ctx.actor?.id }, 'exclusion created');
     return exclusion;
   },

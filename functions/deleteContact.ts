@@ -8,11 +8,13 @@ import { all } from '../lib/db/client.js';
 import { reviewable, settleChange } from '../lib/directory/review.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { nowIso } from '../lib/core/time.js';
+import { withdrawNow } from '../lib/matching/rematch.js';
 
 export const deleteContact = defineFunction({
   name: 'deleteContact',
   input: z.object({ id: z.coerce.number().int().positive() }),
   async run(deps, input, ctx) {
+    let linkedIds: number[] = [];
     const out = await reviewable(deps, ctx, { fn: 'deleteContact', input, summary: `delete contact ${input.id}` }, () =>
       writeTx(deps.db, async (tx) => {
         const contact = await contactById(tx, input.id);
@@ -23,10 +25,13 @@ export const deleteContact = defineFunction({
         await tx.execute({ sql: 'DELETE FROM contacts WHERE id = ?', args: [contact.id] });
         await settleChange(deps, ctx, tx, rq, { action: 'contact.delete', target: `contact:${contact.id}`, before: contact });
         await emailsChanged(tx, linked.map((l) => l.email_id), { now: nowIso(deps.clock) });
+        linkedIds = linked.map((l) => l.email_id);
         return null;
       }),
     );
     if (out) return out;
+    // Mail that matched only through it stops matching now, not at the next drain.
+    await withdrawNow(deps, linkedIds);
     deps.log.info({ event: 'directory.contact_deleted', contact_id: input.id, by: ctx.actor?.id }, 'contact deleted');
     return null;
   },

@@ -33,6 +33,8 @@ interface RematchScope {
   since?: string;
   /** Only these emails (the queue's affected mail). */
   emailIds?: number[];
+  /** Recompute links and withdraw what no longer matches, but fetch nothing (the queue's drain does). */
+  withdrawOnly?: boolean;
 }
 
 interface RematchResult {
@@ -118,7 +120,7 @@ export async function rematchStored(deps: Deps, runId: number, scope: RematchSco
     await yieldTurn();
   }
 
-  if (toFetch.length) await fetchWithheld(deps, runId, toFetch, result);
+  if (toFetch.length && !scope.withdrawOnly) await fetchWithheld(deps, runId, toFetch, result);
   log.info(
     {
       event: 'rematch.done',
@@ -516,6 +518,19 @@ export async function performRematch(deps: Deps, runId: number, scope: RematchSc
     await closeRun(deps.db, runId, deps.clock.now(), { ok: false, error });
     return { ...emptyResult(), run_id: runId, status: 'failed', error };
   }
+}
+
+/**
+ * Withdraw at once what a directory change stops matching (an exclusion, a deleted contact or
+ * investor): links, bodies and files go now, as a recorded rematch run, rather than at the
+ * next drain of the queue, so no read in between shows mail the directory no longer allows.
+ * Nothing is fetched here; the change's queue rows stay for the drain, which fetches what
+ * became matched. Its failure is recorded on its run and leaves the rows for the drain.
+ */
+export async function withdrawNow(deps: Deps, emailIds: number[]): Promise<void> {
+  if (!emailIds.length) return;
+  const runId = await openRun(deps.db, null, 'rematch', deps.clock.now());
+  await performRematch(deps, runId, { emailIds, withdrawOnly: true });
 }
 
 /** The newest queue row now: a rematch that starts after this covers every row up to it. */

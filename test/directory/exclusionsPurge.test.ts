@@ -90,6 +90,31 @@ describe('exclusions', () => {
     expect(listed.body.threads.map((t: { subject: string }) => t.subject)).toEqual(['with bob']);
   });
 
+  it('an exclusion, a deleted contact and a deleted investor withdraw their mail at once, before any drain of the queue', async () => {
+    await setup();
+    const lenaThread = await threadOf('lena@acme.example');
+    // No drain between the change and the reads: the change itself withdraws.
+    expect((await api('POST', '/api/exclusions', { token: admin.token, body: { address: 'lena@legal.acme.example' } })).status).toBe(201);
+    expect(await state('lena@acme.example')).toEqual({ is_matched: 0, body_text: null, snippet: null });
+    expect(existsSync(blobAbsPath(deps.dataDir, sha(LAWYER_FILE)))).toBe(false);
+    expect((await api('GET', `/api/email/threads/${lenaThread}`, { token: member.token })).status).toBe(404);
+    // The withdrawal is a recorded rematch run, and the queue keeps the rows for the drain.
+    expect(await all(deps.db, "SELECT kind, status FROM email_sync_runs WHERE kind = 'rematch' ORDER BY id DESC LIMIT 1")).toEqual([{ kind: 'rematch', status: 'succeeded' }]);
+    expect(await all(deps.db, 'SELECT address FROM email_rematch_queue')).toEqual([{ address: 'lena@legal.acme.example' }]);
+
+    // Bob's mail matches through Bob and through Acme's domain: deleting Bob leaves the domain match.
+    const bob = (await one<{ id: number }>(deps.db, "SELECT contact_id AS id FROM contact_emails WHERE email = 'bob@acme.example'"))!;
+    expect((await api('DELETE', `/api/contacts/${bob.id}`, { token: member.token })).status).toBe(204);
+    expect((await state('bob@acme.example'))!.body_text).toBe('bob and lena');
+    expect(await all(deps.db, "SELECT l.match_kind FROM email_investor_links l JOIN emails e ON e.id = l.email_id WHERE e.rfc822_message_id = 'bob@acme.example'")).toEqual([
+      { match_kind: 'domain' },
+    ]);
+    // Deleting the investor leaves nothing it matches through: withdrawn at once.
+    expect((await api('DELETE', `/api/investors/${acmeId}`, { token: member.token })).status).toBe(204);
+    expect(await state('bob@acme.example')).toEqual({ is_matched: 0, body_text: null, snippet: null });
+    expect(existsSync(blobAbsPath(deps.dataDir, sha(SHARED_FILE)))).toBe(false);
+  });
+
   it('excluding a domain covers its subdomains and the contacts at it', async () => {
     await setup();
     await invoke(deps, createContact, { name: 'Lena', emails: ['lena@legal.acme.example'] });
