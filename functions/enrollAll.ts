@@ -1,4 +1,5 @@
-// Enrol every team member whose email is in the workspace domain. Runs on
+// Enrol every team member whose email is in the workspace domain, disabled ones included
+// (disabling a user ends their sign-in, not the capture of the firm's mail). Runs on
 // POST /api/email/accounts/enroll-all (admin). Safe to run again: members already
 // enrolled are reported, not duplicated.
 import { z } from 'zod';
@@ -10,7 +11,7 @@ export const enrollAll = defineFunction({
   name: 'enrollAll',
   input: z.object({}).passthrough(),
   run: async (deps, _input, ctx) => {
-    const users = await all<{ email: string }>(deps.db, 'SELECT email FROM users WHERE email IS NOT NULL AND disabled = 0 ORDER BY email');
+    const users = await all<{ email: string }>(deps.db, 'SELECT email FROM users WHERE email IS NOT NULL ORDER BY email');
     const accounts = [];
     let created = 0;
     for (const u of users) {

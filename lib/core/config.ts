@@ -60,6 +60,15 @@ export class ConfigError extends Error {
   }
 }
 
+/** An ISO date (optionally with a time) whose day exists: Date.parse rolls 2020-02-30 into March. */
+function isCalendarDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
+  if (!m || Number.isNaN(Date.parse(s))) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  return day.getUTCFullYear() === y && day.getUTCMonth() === mo - 1 && day.getUTCDate() === d;
+}
+
 const intIn = (min: number, max: number) =>
   z
     .string()
@@ -110,7 +119,7 @@ const Env = z.object({
   CRM_GMAIL_OAUTH_REDIRECT_URL: url(['http:', 'https:']).optional(),
   CRM_GMAIL_BACKFILL_SINCE: z
     .string()
-    .refine((s) => /^\d{4}-\d{2}-\d{2}/.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO date such as 2020-01-01')
+    .refine(isCalendarDate, 'must be an ISO date such as 2020-01-01 (a day that exists)')
     .optional(),
   CRM_GMAIL_SYNC_INTERVAL_MIN: intIn(1, 7 * 24 * 60).default(180),
   CRM_GMAIL_BACKFILL_PAGE_SIZE: intIn(1, 500).default(500),

@@ -494,6 +494,20 @@ describe('GET /api/email/oauth/start?email=', () => {
     expectError(await api('GET', '/api/email/oauth/start?email=x@y.example'), 401, 'UNAUTHENTICATED');
     expectError(await api('GET', '/api/email/oauth/start?email=x@y.example', { token: member.token }), 403, 'FORBIDDEN');
     expectError(await api('GET', '/api/email/oauth/start?email=x@y.example', { token: admin.token }), 503, 'DISABLED');
+    // Whatever the query holds: the gate answers before the address is read.
+    for (const q of ['', '?email=', '?email=not-an-address']) {
+      expectError(await api('GET', `/api/email/oauth/start${q}`, { token: admin.token }), 503, 'DISABLED');
+      expectError(await api('GET', `/api/email/oauth/start${q}`, { token: member.token }), 503, 'DISABLED');
+    }
+  });
+
+  it('enabled: a missing or malformed address is a 400 naming email', async () => {
+    await setup({ env: oauthEnv() });
+    for (const q of ['', '?email=not-an-address']) {
+      const r = await api('GET', `/api/email/oauth/start${q}`, { token: admin.token });
+      expectError(r, 400, 'VALIDATION');
+      expect(r.body.error.field).toBe('email');
+    }
   });
 });
 

@@ -54,6 +54,8 @@ describe('loadConfig', () => {
     ['CRM_GMAIL_QUOTA_COSTS', '2027'],
     ['CRM_GMAIL_INTEGRATION_ENABLED', 'maybe'],
     ['CRM_GMAIL_BACKFILL_SINCE', 'last tuesday'],
+    ['CRM_GMAIL_BACKFILL_SINCE', '2020-02-30'],
+    ['CRM_GMAIL_BACKFILL_SINCE', '2021-13-01'],
     ['CRM_GMAIL_API_ROOT_URL', 'not a url'],
     ['CRM_SECRET_KEY', 'abc123'],
   ])('%s=%s is refused, naming the variable', (variable, value) => {

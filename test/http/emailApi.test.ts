@@ -66,14 +66,17 @@ describe('enrolment and accounts', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('enroll-all enrols every team member in the workspace domain', async () => {
+  it('enroll-all enrols every team member in the workspace domain, disabled ones too', async () => {
     const { api, admin } = await setup();
     await userWithToken(deps, { role: 'member', email: 'outsider@other.test' });
+    // A disabled member cannot sign in, but the firm's mail in their mailbox is still the firm's.
+    const gone = await userWithToken(deps, { role: 'member', email: 'cyd@fund.test' });
+    expect((await api('PATCH', `/api/users/${gone.id}`, { token: admin, body: { disabled: true } })).status).toBe(200);
     const r = await api('POST', '/api/email/accounts/enroll-all', { token: admin });
     expect(r.status).toBe(200);
-    expect(r.body.accounts.map((a: { email: string }) => a.email).sort()).toEqual(['ann@fund.test', 'bob@fund.test']);
+    expect(r.body.accounts.map((a: { email: string }) => a.email).sort()).toEqual(['ann@fund.test', 'bob@fund.test', 'cyd@fund.test']);
     const list = await api('GET', '/api/email/accounts', { token: admin });
-    expect(list.body.accounts).toHaveLength(2);
+    expect(list.body.accounts).toHaveLength(3);
     expect((await api('POST', '/api/email/accounts/enroll-all', { token: admin })).body.created).toBe(0);
   });
 
