@@ -16,6 +16,7 @@ import type { Deps } from '../lib/core/deps.js';
 import { createApp } from '../lib/http/app.js';
 import type { AccountRow } from '../lib/capture/accounts.js';
 import { all, one } from '../lib/db/client.js';
+import { costTable } from '../lib/gmail/costs.js';
 import type { GmailCallStats } from '../lib/gmail/types.js';
 import type { SyncHooks, SyncSummary } from '../lib/capture/sync.js';
 import { beginAccountSync, defaultHooks } from '../lib/capture/syncRunner.js';
@@ -246,6 +247,27 @@ export interface BackfillResult {
   threadSizes: Record<string, number>;
   /** Copies whose email has attachment rows, and units per such copy is not separable: kept as counts. */
   copiesWithFiles: number;
+  /** Units per copy no fetch plan can go below on this corpus (fetchFloorUnits), attachments included. */
+  floorUnitsPerCopy: number;
+}
+
+/**
+ * The fewest units any fetch plan could spend on what this run stored: every mailbox must
+ * fetch its own copies (Gmail ids are per mailbox), so each of its Gmail threads costs the
+ * cheaper of one messages.get per copy and one threads.get; each email's saved files are
+ * fetched once across mailboxes, by the cheaper of one attachments.get per file and one raw
+ * get; the listing, profile and history calls are counted as the run made them. Bodies Gmail
+ * sends as attachment ids are left out, so the true floor is a little higher.
+ */
+export async function fetchFloorUnits(db: import('../lib/db/client.js').Db, model: 'legacy' | '2026', otherCalls: Partial<Record<string, { calls: number }>>): Promise<number> {
+  const c = costTable(model);
+  const threads = await all<{ n: number }>(db, 'SELECT count(*) AS n FROM email_mailbox_messages GROUP BY account_id, gmail_thread_id');
+  const files = await all<{ n: number }>(db, "SELECT count(*) AS n FROM email_attachments WHERE state = 'saved' GROUP BY email_id");
+  let units = 0;
+  for (const t of threads) units += Math.min(t.n * c['messages.get'], c['threads.get']);
+  for (const f of files) units += Math.min(f.n * c['messages.attachments.get'], c['messages.get']);
+  for (const m of ['messages.list', 'getProfile', 'history.list'] as const) units += (otherCalls[m]?.calls ?? 0) * c[m];
+  return units;
 }
 
 const SIZE_BUCKETS: [string, number, number][] = [
@@ -363,6 +385,7 @@ export async function runBackfill(spec: BackfillSpec): Promise<BackfillResult> {
       emulatorCpuSec,
       problems: svc.events.problems.slice(-5),
       threadSizes: await threadSizeHistogram(svc.deps.db),
+      floorUnitsPerCopy: (await fetchFloorUnits(svc.deps.db, spec.model, stats.methods as Partial<Record<string, { calls: number }>>)) / stored,
       copiesWithFiles:
         (await one<{ n: number }>(svc.deps.db, 'SELECT count(*) AS n FROM email_mailbox_messages m WHERE EXISTS (SELECT 1 FROM email_attachments a WHERE a.email_id = m.email_id)'))?.n ?? 0,
     };

@@ -409,6 +409,13 @@ function fetchDetails(list: FetchComparison[]): string {
             f(upc / a.unitsPerMessage, 3),
             target !== null ? `≤ ${target}: ${verdict(upc <= target)}` : c.threads === 'singles' ? `≤ per message: ${verdict(upc <= a.unitsPerMessage + 1e-9)}` : '',
           ],
+          [
+            'units per copy no plan goes below (each mailbox its own threads, each file once)',
+            f(a.floorUnitsPerCopy, 3),
+            f(b.floorUnitsPerCopy, 3),
+            '',
+            target !== null ? `planner ÷ this floor: ${f(upc / b.floorUnitsPerCopy, 3)}` : '',
+          ],
           ['HTTP calls per copy', f(a.callsPerMessage, 3), f(b.callsPerMessage, 3), f(b.callsPerMessage / a.callsPerMessage, 3), ''],
           ['bytes downloaded per copy', kib(a.bytesPerMessage), kib(b.bytesPerMessage), f(b.bytesPerMessage / a.bytesPerMessage, 3), ''],
           ['messages.get / threads.get / attachments.get calls', `${calls(a, 'messages.get')} / ${calls(a, 'threads.get')} / ${calls(a, 'messages.attachments.get')}`, `${calls(b, 'messages.get')} / ${calls(b, 'threads.get')} / ${calls(b, 'messages.attachments.get')}`, '', ''],

@@ -15,6 +15,12 @@ interface RunView {
   quota_units: number;
   http_calls: number;
   bytes_downloaded: number;
+  /** Messages of the run recorded as failed and skipped. */
+  messages_failed: number;
+  /** Verify runs: in Gmail but not stored, stored but gone from Gmail, missing ones fetched (null for other kinds). */
+  missing: number | null;
+  gone: number | null;
+  repaired: number | null;
   error: string | null;
   started_at: string;
   finished_at: string | null;
@@ -24,7 +30,8 @@ export async function recentRuns(db: Parameters<typeof all>[0], limit: number, a
   return all<RunView>(
     db,
     `SELECT r.id, a.email AS account, r.kind, r.status, r.messages_seen, r.messages_stored, r.attachments_saved,
-            r.quota_units, r.http_calls, r.bytes_downloaded, r.error, r.started_at, r.finished_at
+            r.quota_units, r.http_calls, r.bytes_downloaded, r.messages_failed, r.missing, r.gone, r.repaired,
+            r.error, r.started_at, r.finished_at
        FROM email_sync_runs r LEFT JOIN email_accounts a ON a.id = r.account_id
       ${accountId === undefined ? '' : 'WHERE r.account_id = ?'}
       ORDER BY r.id DESC LIMIT ?`,

@@ -106,7 +106,11 @@ describe('verifyMailbox', () => {
     expect(typeof r.body.run_id).toBe('number');
     await deps.background.idle();
     const runs = await api('GET', '/api/email/sync/runs', { token: admin.token });
-    expect(runs.body.runs[0]).toMatchObject({ id: r.body.run_id, kind: 'verify', status: 'succeeded' });
+    // Its counts are on the run, in the ledger and in status's last runs alike.
+    expect(runs.body.runs[0]).toMatchObject({ id: r.body.run_id, kind: 'verify', status: 'succeeded', missing: 0, gone: 0, repaired: 0 });
+    expect(runs.body.runs.find((x: { kind: string }) => x.kind !== 'verify')).toMatchObject({ missing: null, gone: null });
+    const status = await api('GET', '/api/email/status', { token: admin.token });
+    expect(status.body.last_runs[0]).toMatchObject({ id: r.body.run_id, missing: 0, gone: 0 });
     expect((await api('POST', '/api/email/accounts/999/verify', { token: admin.token })).status).toBe(404);
   });
 
