@@ -113,29 +113,32 @@ type EmailRow = { id: number; dedup_key: string; thread_id: number | null; is_ma
 
 async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessage[], st: RoundState): Promise<void> {
   const { result, merged, touched, savedFiles, texts } = st;
-  const existing = new Map<string, number>();
+  const existing = new Map<string, { emailId: number; deleted: boolean }>();
   for (const c of chunks(msgs)) {
-    const rows = await all<{ gmail_message_id: string; email_id: number }>(
+    const rows = await all<{ gmail_message_id: string; email_id: number; deleted: number }>(
       tx,
-      `SELECT gmail_message_id, email_id FROM email_mailbox_messages WHERE account_id = ? AND gmail_message_id IN (${marks(c.length, '?')})`,
+      `SELECT gmail_message_id, email_id, deleted_at IS NOT NULL AS deleted FROM email_mailbox_messages WHERE account_id = ? AND gmail_message_id IN (${marks(c.length, '?')})`,
       [ctx.accountId, ...c.map((p) => p.parsed.gmailId)],
     );
-    for (const r of rows) existing.set(r.gmail_message_id, r.email_id);
+    for (const r of rows) existing.set(r.gmail_message_id, { emailId: r.email_id, deleted: r.deleted === 1 });
   }
   const fresh: ProcessedMessage[] = [];
   for (const p of msgs) {
-    const emailId = existing.get(p.parsed.gmailId);
-    if (emailId === undefined) {
+    const copy = existing.get(p.parsed.gmailId);
+    if (copy === undefined) {
       fresh.push(p);
       continue;
     }
-    await run(tx, 'UPDATE email_mailbox_messages SET label_ids = ?, updated_at = ? WHERE account_id = ? AND gmail_message_id = ?', [
+    // Gmail just served this copy, so it exists: one marked deleted (gone at a verification,
+    // or a deletion Gmail later undid) is a stored copy again.
+    await run(tx, 'UPDATE email_mailbox_messages SET label_ids = ?, deleted_at = NULL, updated_at = ? WHERE account_id = ? AND gmail_message_id = ?', [
       JSON.stringify(p.parsed.labelIds),
       ctx.now,
       ctx.accountId,
       p.parsed.gmailId,
     ]);
-    touched.add(emailId);
+    if (copy.deleted) result.stored++;
+    touched.add(copy.emailId);
   }
   if (!fresh.length) return;
 

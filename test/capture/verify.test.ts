@@ -72,6 +72,31 @@ describe('verifyMailbox', () => {
     expect((await invoke(deps, status, {})).accounts[0]!.last_verify?.held_at).toBe(new Date(deps.clock.now()).toISOString());
   });
 
+  it('a copy marked gone that Gmail holds again is restored by the next verification, once, and shows in the feed again', async () => {
+    const gmail = await setup();
+    const id = gmail.deliver(A, eml({ from: 'alice@acme.test', to: [A], subject: 'back again', body: 'the body' }));
+    await sync();
+    const box = gmail.mailbox(A);
+    const account = (await getAccount(deps.db, { email: A })).id;
+    box.messages.get(id)!.deleted = true;
+    expect(await invoke(deps, verifyMailbox, { id: account })).toMatchObject({ gone: 1 });
+    expect((await one<{ deleted_at: string | null }>(deps.db, 'SELECT deleted_at FROM email_mailbox_messages'))!.deleted_at).not.toBeNull();
+    const tomb = await one<{ type: string }>(deps.db, "SELECT type FROM email_feed WHERE type LIKE 'email.%' ORDER BY seq DESC LIMIT 1");
+    expect(tomb!.type).toBe('email.tombstone');
+
+    // Gmail has it again (a wrong answer, or an undo): the copy is stored again, not fetched forever.
+    box.messages.get(id)!.deleted = false;
+    await (deps.clock as FakeClock).advance(1000);
+    expect(await invoke(deps, verifyMailbox, { id: account })).toMatchObject({ missing: 1, gone: 0, repaired: 1 });
+    expect(await all(deps.db, 'SELECT deleted_at FROM email_mailbox_messages')).toEqual([{ deleted_at: null }]);
+    const back = await one<{ type: string }>(deps.db, "SELECT type FROM email_feed WHERE type LIKE 'email.%' ORDER BY seq DESC LIMIT 1");
+    expect(back!.type).toBe('email.upsert');
+    await (deps.clock as FakeClock).advance(1000);
+    const gets = gmail.count('messages.get');
+    expect(await invoke(deps, verifyMailbox, { id: account })).toMatchObject({ missing: 0, gone: 0, repaired: 0 });
+    expect(gmail.count('messages.get')).toBe(gets);
+  });
+
   it('costs list calls only when nothing differs (ids, no message fetched)', async () => {
     const gmail = await setup();
     for (let i = 0; i < 3; i++) gmail.deliver(A, eml({ from: 'alice@acme.test', to: [A], subject: `s${i}` }));
