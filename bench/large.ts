@@ -200,18 +200,30 @@ function sha256File(file: string): Promise<string> {
   });
 }
 
-function runChild(specPath: string, resultPath: string): Promise<void> {
+/** The measured process, started and waiting; `go()` lets it read its spec and run. */
+function startChild(specPath: string, resultPath: string): { go: () => Promise<void>; abandon: () => void } {
   // BENCH_LARGE_NODE_ARGS passes flags to the measured process (e.g. --heap-prof) when looking into where memory goes.
   const extra = (process.env.BENCH_LARGE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const child = spawn(process.execPath, [...extra, '--import', 'tsx', path.join(ROOT, 'bench', 'largeChild.ts'), specPath, resultPath], {
     cwd: ROOT,
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['pipe', 'inherit', 'inherit'],
     env: { ...process.env },
   });
-  return new Promise((resolve, reject) => {
+  const exited = new Promise<void>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`the measured service process exited with ${signal ?? code}`))));
   });
+  exited.catch(() => undefined);
+  return {
+    go: async () => {
+      child.stdin!.end('go\n');
+      await exited;
+    },
+    // Stdin closed without a word: the process exits instead of waiting for ever.
+    abandon: () => {
+      if (child.exitCode === null && !child.stdin!.writableEnded) child.stdin!.end();
+    },
+  };
 }
 
 export async function runLarge(spec: LargeSpec): Promise<LargeResult> {
@@ -226,6 +238,10 @@ export async function runLarge(spec: LargeSpec): Promise<LargeResult> {
     fixtures: false,
     dir: path.join(dir, 'emulator'),
   });
+  const specPath = path.join(dir, 'child-spec.json');
+  const resultPath = path.join(dir, 'child-result.json');
+  // Forked now, while this process is small: Linux carries a parent's peak RSS into the child's getrusage.
+  const measured = startChild(specPath, resultPath);
   try {
     const delivered = await deliverLarge(emu, spec);
     const corpusBytes = (await Promise.all(emu.mailboxes.map((m) => emu.control.messages(m)))).flat().reduce((a, m) => a + m.sizeEstimate, 0) - delivered.copyBytes;
@@ -237,10 +253,8 @@ export async function runLarge(spec: LargeSpec): Promise<LargeResult> {
       emulator: { url: emu.url, tokenUrl: emu.tokenUrl, keyPath: emu.keyPath, firmDomain: emu.firmDomain, mailboxes: emu.mailboxes, directory: emu.directory },
       largeFilenames: [...delivered.files.keys()],
     };
-    const specPath = path.join(dir, 'child-spec.json');
-    const resultPath = path.join(dir, 'child-result.json');
     writeFileSync(specPath, JSON.stringify(childSpec));
-    await runChild(specPath, resultPath);
+    await measured.go();
     const child = JSON.parse(readFileSync(resultPath, 'utf8')) as LargeChildResult;
     const stats = await emu.control.stats();
 
@@ -315,6 +329,7 @@ export async function runLarge(spec: LargeSpec): Promise<LargeResult> {
     );
     return result;
   } finally {
+    measured.abandon();
     await emu.stop();
     if (!spec.keep) rmSync(dir, { recursive: true, force: true });
   }

@@ -26,14 +26,21 @@ export interface MemorySample {
   heapTotalMb: number;
   externalMb: number;
   arrayBuffersMb: number;
+  /** The kernel's peak so far: a jump between two samples is a spike the sampling missed. */
+  maxRssMb: number;
 }
 
 export interface LargeChildResult {
   capBytes: number;
   rssStartMb: number;
   peakRssMb: number;
-  /** getrusage's ru_maxrss: the kernel's peak over the process's whole life. */
+  /**
+   * The kernel's peak RSS of this process: VmHWM, the high-water mark of its address space.
+   * getrusage's ru_maxrss (maxRssRusageMb) is kept too, but Linux carries the parent's peak
+   * into it across fork and exec, so it is only as clean as the parent was small at spawn.
+   */
   maxRssMb: number;
+  maxRssRusageMb: number;
   /** The sample with the highest RSS, with its parts. */
   atPeak: MemorySample;
   /** Highest of each part over the run (not necessarily at the same moment). */
@@ -49,6 +56,16 @@ export interface LargeChildResult {
   problems: string[];
 }
 
+function vmHwmMb(): number {
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+    if (line) return Number(line.replace(/\D+/g, '')) / 1024;
+  } catch {
+    // Not Linux: getrusage is all there is.
+  }
+  return (process.resourceUsage().maxRSS * 1024) / MB;
+}
+
 function sample(t0: number): MemorySample {
   const m = process.memoryUsage();
   return {
@@ -58,12 +75,20 @@ function sample(t0: number): MemorySample {
     heapTotalMb: m.heapTotal / MB,
     externalMb: m.external / MB,
     arrayBuffersMb: m.arrayBuffers / MB,
+    maxRssMb: vmHwmMb(),
   };
 }
 
 async function main(): Promise<void> {
   const [specPath, resultPath] = process.argv.slice(2);
   if (!specPath || !resultPath) throw new Error('usage: largeChild.ts SPEC.json RESULT.json');
+  // Started before the parent builds the large messages (so the parent is small when this
+  // process is forked), and told to go once they are delivered and the spec is written.
+  await new Promise<void>((resolve, reject) => {
+    process.stdin.once('data', () => resolve());
+    process.stdin.once('end', () => reject(new Error('the parent closed stdin before saying go')));
+  });
+  process.stdin.pause();
   const spec = JSON.parse(readFileSync(specPath, 'utf8')) as LargeChildSpec;
   const svc = await startService({ dataDir: spec.dataDir, emulator: spec.emulator as RunningEmulator, env: { CRM_GMAIL_QUOTA_COSTS: 'legacy' } });
   try {
@@ -78,7 +103,8 @@ async function main(): Promise<void> {
       clearInterval(timer);
       samples.push(sample(t0));
     }
-    const maxRssMb = (process.resourceUsage().maxRSS * 1024) / MB;
+    const maxRssMb = vmHwmMb();
+    const maxRssRusageMb = (process.resourceUsage().maxRSS * 1024) / MB;
     const atPeak = samples.reduce((a, b) => (b.rssMb > a.rssMb ? b : a));
     const peak = (k: keyof MemorySample) => Math.max(...samples.map((s) => s[k]));
     const marks = spec.largeFilenames.map(() => '?').join(',');
@@ -99,11 +125,13 @@ async function main(): Promise<void> {
       for (const name of readdirSync(path.join(root, d))) if (/^[0-9a-f]{64}$/.test(name)) storedShas.push(name);
     }
     const step = Math.max(1, Math.floor(samples.length / 10));
+    if (process.env.BENCH_LARGE_SAMPLES) writeFileSync(process.env.BENCH_LARGE_SAMPLES, JSON.stringify(samples));
     const result: LargeChildResult = {
       capBytes: svc.deps.config.gmail.maxAttachmentBytes,
       rssStartMb: samples[0]!.rssMb,
       peakRssMb: atPeak.rssMb,
       maxRssMb,
+      maxRssRusageMb,
       atPeak,
       peaks: { heapUsedMb: peak('heapUsedMb'), heapTotalMb: peak('heapTotalMb'), externalMb: peak('externalMb'), arrayBuffersMb: peak('arrayBuffersMb') },
       samples: samples.length,

@@ -455,7 +455,7 @@ function largeDetails(g: LargeResult): string {
     'A first backfill of 3 mailboxes in parallel (production hooks, attachments included) whose matched mail holds messages of ' +
       'about 50 MB: two 24 MB files (fetched file by file), one 48 MB file, two 16 MB files (one format=raw fetch), and 20 MB beside ' +
       '56 MB over the cap. Some are shared between mailboxes. The service runs in a fresh process of its own, its memory sampled ' +
-      'every 150 ms, with the kernel\'s peak (getrusage) beside it; the files saved are hashed against the bytes built.',
+      'every 150 ms, with the kernel\'s peak (VmHWM) beside it; the files saved are hashed against the bytes built.',
   );
   out.push('');
   out.push(
@@ -464,6 +464,7 @@ function largeDetails(g: LargeResult): string {
       [
         ['peak RSS sampled / kernel peak', `${f(c.peakRssMb, 0)} / ${f(c.maxRssMb, 0)} MB`, `≤ ${g.targetMb} MB: ${verdict(Math.max(c.peakRssMb, c.maxRssMb) <= g.targetMb)}`],
         ['RSS at start (service up, mailboxes enrolled)', `${f(c.rssStartMb, 0)} MB`, ''],
+        ['getrusage ru_maxrss (includes the parent\'s RSS at fork)', `${f(c.maxRssRusageMb, 0)} MB`, ''],
         [
           'at the RSS peak: heap used / heap reserved / external / array buffers',
           `${f(c.atPeak.heapUsedMb, 0)} / ${f(c.atPeak.heapTotalMb, 0)} / ${f(c.atPeak.externalMb, 0)} / ${f(c.atPeak.arrayBuffersMb, 0)} MB`,
