@@ -1,14 +1,18 @@
 // The body of a messages.attachments.get answer (`{"size": N, "data": "<base64url>"}`) read as
-// it arrives: the base64url text of `data` is decoded chunk by chunk into one buffer of the
-// file's expected size. Read whole, a 48 MB file was held about four times over at once (the
-// received bytes, the answer as text, the parsed `data` string, the decoded bytes); read this
-// way it is held once, plus one network chunk.
+// it arrives. Read whole, a file near the attachment cap was held about four times over at once
+// (the received bytes, the answer as text, the parsed `data` string, the decoded bytes); here
+// the JSON is tokenised by stream-json, which hands the `data` string over in pieces without
+// keeping it, and each piece is decoded into one buffer of the file's expected size.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import StreamJsonParser from 'stream-json/Parser.js';
 
-const MAX_KEY = 64;
-// The base64 and base64url alphabets; padding and anything else in the text is dropped before
-// decoding, so 4-character groups stay aligned across chunks.
-const NOT_B64 = /[^A-Za-z0-9_\-+/]/;
+// Anything outside the base64 and base64url alphabets (padding, stray whitespace) is dropped
+// before decoding, so 4-character groups stay aligned across pieces.
 const NOT_B64_ALL = /[^A-Za-z0-9_\-+/]/g;
+// Pieces are gathered to about this many characters before each decode (stream-json's own
+// pieces are at most 256 characters).
+const DECODE_CHARS = 64 * 1024;
 
 export interface AttachmentBody {
   /** The decoded `data`; null when the answer had none. */
@@ -53,158 +57,102 @@ class Output {
   }
 }
 
+/** base64 text arriving in pieces, decoded in whole 4-character groups. */
+class Base64Sink {
+  private pending = '';
+  constructor(private readonly out: Output) {}
+
+  write(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= DECODE_CHARS) this.drain(false);
+  }
+
+  end(): void {
+    this.drain(true);
+  }
+
+  private drain(last: boolean): void {
+    const s = this.pending.replace(NOT_B64_ALL, '');
+    // The last group may be short (no padding): 2 or 3 characters still carry bytes.
+    const n = last ? s.length : s.length - (s.length % 4);
+    if (n) this.out.push(Buffer.from(s.slice(0, n), 'base64url'));
+    this.pending = s.slice(n);
+  }
+}
+
+interface Token {
+  name: string;
+  value?: unknown;
+}
+
 /**
  * Read an attachments.get answer from its body stream. `expectedBytes` (the size the message
  * listed for the part) sizes the output up front; a wrong guess costs a copy, never bytes.
+ * An answer cut off, or not JSON, is an error.
  */
 export async function readAttachmentBody(body: AsyncIterable<Uint8Array | string>, expectedBytes?: number): Promise<AttachmentBody> {
-  // JSON outside `data` is small (size, attachmentId) and scanned byte by byte; inside `data`
-  // the text is cut at the next quote or backslash with indexOf.
-  let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let isKey = false;
-  let expectKey = false;
-  let key = '';
-  let lastKey = '';
-  let valueText = '';
-  let inValue = false;
-  let sizeText = '';
-  let inData = false;
-  let sawData = false;
-  let dataEscape = ''; // an escape inside data cut by a chunk boundary
-  let carry = '';
   let wireBytes = 0;
-  let out: Output | null = null;
-
-  const feed = (text: string) => {
-    let s = NOT_B64.test(text) ? text.replace(NOT_B64_ALL, '') : text;
-    if (carry) s = carry + s;
-    const n = s.length - (s.length % 4);
-    carry = s.slice(n);
-    if (n) out!.push(Buffer.from(n === s.length ? s : s.slice(0, n), 'base64url'));
-  };
-
-  for await (const raw of body) {
-    const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    wireBytes += chunk.length;
-    let i = 0;
-    while (i < chunk.length) {
-      if (inData) {
-        if (dataEscape) {
-          // Finish an escape begun at the end of the last chunk.
-          dataEscape += String.fromCharCode(chunk[i]!);
-          i++;
-          if ((dataEscape.length >= 2 && dataEscape[1] !== 'u') || dataEscape.length === 6) {
-            feed(unescape1(dataEscape));
-            dataEscape = '';
-          }
-          continue;
-        }
-        const q = chunk.indexOf(0x22, i);
-        const b = chunk.indexOf(0x5c, i);
-        const stop = q < 0 ? b : b < 0 ? q : Math.min(q, b);
-        if (stop < 0) {
-          feed(chunk.toString('latin1', i));
-          i = chunk.length;
-          continue;
-        }
-        if (stop > i) feed(chunk.toString('latin1', i, stop));
-        if (stop === q) {
-          inData = false;
-          // The last group may be short (no padding): 2 or 3 characters still carry bytes.
-          if (carry) out!.push(Buffer.from(carry, 'base64url'));
-          carry = '';
-          i = stop + 1;
-          continue;
-        }
-        // A backslash: JSON may escape '/' (and, in theory, anything as \uXXXX).
-        const end = chunk[stop + 1] === 0x75 ? stop + 6 : stop + 2;
-        if (end > chunk.length) {
-          dataEscape = chunk.toString('latin1', stop);
-          i = chunk.length;
-          continue;
-        }
-        feed(unescape1(chunk.toString('latin1', stop, end)));
-        i = end;
-        continue;
-      }
-      const c = chunk[i]!;
-      i++;
-      if (inString) {
-        if (escaped) escaped = false;
-        else if (c === 0x5c) escaped = true;
-        else if (c === 0x22) {
-          inString = false;
-          if (isKey) lastKey = key;
-          continue;
-        }
-        if (isKey && key.length < MAX_KEY) key += String.fromCharCode(c);
-        continue;
-      }
-      switch (c) {
-        case 0x7b: // {
-        case 0x5b: // [
-          depth++;
-          expectKey = c === 0x7b && depth === 1;
-          inValue = false;
-          break;
-        case 0x7d: // }
-        case 0x5d: // ]
-          if (inValue && lastKey === 'size') sizeText = valueText;
-          inValue = false;
-          depth--;
-          break;
-        case 0x2c: // ,
-          if (inValue && lastKey === 'size') sizeText = valueText;
-          inValue = false;
-          if (depth === 1) expectKey = true;
-          break;
-        case 0x3a: // :
-          if (depth === 1) {
-            expectKey = false;
-            inValue = true;
-            valueText = '';
-          }
-          break;
-        case 0x22: // "
-          if (depth === 1 && expectKey) {
-            inString = true;
-            isKey = true;
-            key = '';
-          } else if (depth === 1 && inValue && lastKey === 'data' && !sawData) {
-            inData = true;
-            sawData = true;
-            out = new Output(expectedBytes);
-          } else {
-            inString = true;
-            isKey = false;
-          }
-          break;
-        default:
-          if (inValue && depth === 1 && valueText.length < MAX_KEY && c > 0x20) valueText += String.fromCharCode(c);
-      }
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const raw of body) {
+      const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+      wireBytes += chunk.length;
+      yield chunk;
     }
   }
-  if (inData || dataEscape) throw new Error('premature close: the attachment answer ended inside its data');
-  const size = sizeText && /^\d+$/.test(sizeText) ? Number(sizeText) : null;
-  return { bytes: out ? out.take() : null, size, wireBytes };
-}
-
-function unescape1(esc: string): string {
-  if (esc.startsWith('\\u')) return String.fromCharCode(Number.parseInt(esc.slice(2), 16));
-  switch (esc[1]) {
-    case 'n':
-      return '\n';
-    case 'r':
-      return '\r';
-    case 't':
-      return '\t';
-    case 'b':
-      return '\b';
-    case 'f':
-      return '\f';
-    default:
-      return esc.slice(1);
+  // Keys and numbers come whole (they are short); strings only in pieces, never assembled.
+  const parser = new StreamJsonParser({ packKeys: true, packNumbers: true, packStrings: false, streamKeys: false, streamNumbers: false });
+  let depth = 0;
+  let key: string | null = null;
+  let size: number | null = null;
+  let out: Output | null = null;
+  let sink: Base64Sink | null = null;
+  let inData = false;
+  let ended = false;
+  const consume = async (tokens: AsyncIterable<Token>) => {
+    for await (const t of tokens) {
+      switch (t.name) {
+        case 'startObject':
+        case 'startArray':
+          depth++;
+          break;
+        case 'endObject':
+        case 'endArray':
+          depth--;
+          if (depth === 0) ended = true;
+          break;
+        case 'keyValue':
+          if (depth === 1) key = String(t.value);
+          break;
+        case 'numberValue':
+          if (depth === 1 && key === 'size' && /^\d+$/.test(String(t.value))) size = Number(t.value);
+          break;
+        case 'startString':
+          // Only the first top-level `data` is the file.
+          if (depth === 1 && key === 'data' && !out) {
+            out = new Output(expectedBytes);
+            sink = new Base64Sink(out);
+            inData = true;
+          }
+          break;
+        case 'stringChunk':
+          if (inData) sink!.write(String(t.value));
+          break;
+        case 'endString':
+          if (inData) {
+            sink!.end();
+            inData = false;
+          }
+          break;
+      }
+    }
+  };
+  try {
+    await pipeline(Readable.from(counted()), parser, consume);
+  } catch (err) {
+    // A network error (reset, timeout) keeps its code, so it is retried as any other request's.
+    if (err && typeof err === 'object' && 'code' in err) throw err;
+    throw new Error(`the attachment answer is not complete JSON (premature close or a broken body): ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (!ended) throw new Error('premature close: the attachment answer ended before its JSON did');
+  return { bytes: out ? (out as Output).take() : null, size, wireBytes };
 }

@@ -42,6 +42,6 @@ describe('readAttachmentBody', () => {
 
   it('answers null bytes for an answer without data, and refuses one cut off inside it', async () => {
     expect((await readAttachmentBody(cut('{"size": 3}', 4))).bytes).toBeNull();
-    await expect(readAttachmentBody(cut('{"size": 3, "data": "AAEC', 4))).rejects.toThrow(/premature close/);
+    await expect(readAttachmentBody(cut('{"size": 3, "data": "AAEC', 4))).rejects.toThrow(/premature close|ended/);
   });
 });
