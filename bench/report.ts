@@ -2,6 +2,7 @@
 // markers: the machine, the sizes, a summary with every figure beside its target, then details.
 import type { BackfillResult } from './backfill.js';
 import type { FetchComparison } from './fetch.js';
+import type { LargeResult } from './large.js';
 import type { LocalCostResult } from './localCost.js';
 import type { NaiveResult } from './naive.js';
 import type { StoreSizeResult } from './storeSize.js';
@@ -26,6 +27,7 @@ export interface BenchResults {
   fetch: FetchComparison[];
   naive?: NaiveResult;
   store?: StoreSizeResult;
+  large?: LargeResult;
   failures: { stage: string; error: string }[];
 }
 
@@ -76,6 +78,7 @@ export function renderResults(r: BenchResults): string {
   if (r.local) out.push('', localDetails(r.local));
   if (r.store) out.push('', storeDetails(r.store));
   if (r.naive) out.push('', naiveDetails(r.naive));
+  if (r.large) out.push('', largeDetails(r.large));
   return out.join('\n');
 }
 
@@ -92,6 +95,13 @@ function sizes(r: BenchResults): string {
   if (r.store) {
     lines.push(
       `- Store: ${n0(r.store.generated.emails)} emails in ${n0(r.store.generated.threads)} threads, ${n0(r.store.shape.contacts)} contacts at ${n0(r.store.shape.investors)} investors, generated with SQL batches.`,
+    );
+  }
+  if (r.large) {
+    const g = r.large;
+    lines.push(
+      `- Large messages: ${g.mailboxCount} mailboxes × about ${n0(g.messagesPerMailbox)} messages plus ${g.large.messages} large messages ` +
+        `(${g.large.copies} copies, ${mib(g.large.copyBytes)} as delivered) from directory contacts, attachment cap ${mib(g.capBytes)}, legacy quota, latency 40–80 ms.`,
     );
   }
   if (r.naive) lines.push(`- Naive baseline: one mailbox of about ${n0(r.naive.messagesPerMailbox)} messages, latency ${r.naive.latencyMs.min}–${r.naive.latencyMs.max} ms, legacy quota.`);
@@ -162,6 +172,18 @@ function summary(r: BenchResults): string {
     rows.push(['Store: rematch of everything, directory unchanged', sec(s.rematchSteady.sec), '≤ 60 s', verdict(s.rematchSteady.sec <= 60)]);
     rows.push([`Store: rematch of everything after ${s.rematchAfterChange.contactsAdded} new contacts`, sec(s.rematchAfterChange.sec), '≤ 60 s', verdict(s.rematchAfterChange.sec <= 60)]);
     rows.push(['Store: database size per email', kib(s.bytesPerEmail), '—', '']);
+  }
+  const g = r.large;
+  if (g) {
+    const c = g.child;
+    rows.push([
+      `Large messages: peak RSS, 3 mailboxes in parallel (sampled every 150 ms / kernel peak)`,
+      `${f(c.peakRssMb, 0)} / ${f(c.maxRssMb, 0)} MB`,
+      `≤ ${g.targetMb} MB`,
+      verdict(Math.max(c.peakRssMb, c.maxRssMb) <= g.targetMb),
+    ]);
+    rows.push(['Large messages: every file under the cap saved, sha256 as built', `${n0(g.files.saved)} of ${n0(g.files.underCap)}`, 'all', verdict(g.allSavedRight)]);
+    rows.push(['Large messages: files over the cap `too_large`, never downloaded', g.overCapNeverDownloaded ? 'yes' : 'no', 'yes', verdict(g.overCapNeverDownloaded)]);
   }
   const nv = r.naive;
   if (nv) {
@@ -429,6 +451,66 @@ function fetchDetails(list: FetchComparison[]): string {
         ],
       ),
     );
+  }
+  return out.join('\n');
+}
+
+function largeDetails(g: LargeResult): string {
+  const c = g.child;
+  const out = ['### Large messages: peak memory with 50 MB messages', ''];
+  out.push(
+    'A first backfill of 3 mailboxes in parallel (production hooks, attachments included) whose matched mail holds messages of ' +
+      'about 50 MB: two 24 MB files (fetched file by file), one 48 MB file, two 16 MB files (one format=raw fetch), and 20 MB beside ' +
+      '56 MB over the cap. Some are shared between mailboxes. The service runs in a fresh process of its own, its memory sampled ' +
+      'every 150 ms, with the kernel\'s peak (VmHWM) beside it; the files saved are hashed against the bytes built.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['Figure', 'Result', 'Target'],
+      [
+        ['peak RSS sampled / kernel peak', `${f(c.peakRssMb, 0)} / ${f(c.maxRssMb, 0)} MB`, `≤ ${g.targetMb} MB: ${verdict(Math.max(c.peakRssMb, c.maxRssMb) <= g.targetMb)}`],
+        ['RSS at start (service up, mailboxes enrolled)', `${f(c.rssStartMb, 0)} MB`, ''],
+        ['getrusage ru_maxrss (includes the parent\'s RSS at fork)', `${f(c.maxRssRusageMb, 0)} MB`, ''],
+        [
+          'at the RSS peak: heap used / heap reserved / external / array buffers',
+          `${f(c.atPeak.heapUsedMb, 0)} / ${f(c.atPeak.heapTotalMb, 0)} / ${f(c.atPeak.externalMb, 0)} / ${f(c.atPeak.arrayBuffersMb, 0)} MB`,
+          '',
+        ],
+        [
+          'highest over the run: heap used / heap reserved / external / array buffers',
+          `${f(c.peaks.heapUsedMb, 0)} / ${f(c.peaks.heapTotalMb, 0)} / ${f(c.peaks.externalMb, 0)} / ${f(c.peaks.arrayBuffersMb, 0)} MB`,
+          '',
+        ],
+        ['large messages (copies), bytes as delivered', `${n0(g.large.messages)} (${n0(g.large.copies)}), ${mib(g.large.bytes)} (${mib(g.large.copyBytes)} with copies)`, ''],
+        ['files under the cap: built / saved, bytes', `${n0(g.files.underCap)} / ${n0(g.files.saved)}, ${mib(g.files.underCapBytes)} / ${mib(g.files.savedBytes)}`, `all, sha256 as built: ${verdict(g.allSavedRight)}`],
+        ['files over the cap, bytes', `${n0(g.files.overCap)}, ${mib(g.files.overCapBytes)}`, `too_large, never downloaded: ${verdict(g.overCapNeverDownloaded)}`],
+        ['attachment rows of the large messages by state', Object.entries(g.files.states).map(([k, v]) => `${k} ${n0(v)}`).join(', '), ''],
+        [
+          'emulator bytes sent (bound without an over-cap file)',
+          `${mib(g.emulator.bytesSent)} (${mib(g.emulator.bytesBound)})`,
+          '',
+        ],
+        ['messages.get / attachments.get calls', `${n0(g.emulator.messagesGet)} / ${n0(g.emulator.attachmentsGet)}`, ''],
+        ['wall time / crm-gmail CPU', `${sec(c.wallSec)} / ${sec(c.cpuSec)}`, ''],
+        ['mailboxes', c.mailboxes.map((m) => `${m.status} (${n0(m.stored)} stored)`).join(', '), ''],
+      ],
+    ),
+  );
+  out.push('');
+  out.push('RSS over the run (about ten samples):');
+  out.push('');
+  out.push(
+    table(
+      ['time', 'RSS', 'heap used', 'external', 'array buffers'],
+      c.timeline.map((s) => [`${f(s.sec, 1)} s`, `${f(s.rssMb, 0)} MB`, `${f(s.heapUsedMb, 0)} MB`, `${f(s.externalMb, 0)} MB`, `${f(s.arrayBuffersMb, 0)} MB`]),
+    ),
+  );
+  if (g.problems.length) {
+    out.push('');
+    out.push('Problems:');
+    out.push('');
+    for (const p of g.problems) out.push(`- ${p.replace(/\n/g, ' ')}`);
   }
   return out.join('\n');
 }

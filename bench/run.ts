@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only local,backfill,fetch,naive,store] [--out FILE] [--keep]`
+// `npm run bench [-- --quick] [--only local,backfill,fetch,naive,store,large] [--out FILE] [--keep]`
 //
 // Drives the real service against the Gmail emulator (run in its own process) and a large
 // generated store, and writes what it measured — with machine, date and commit — into
@@ -13,13 +13,14 @@ import { parseArgs } from 'node:util';
 import { runBackfill } from './backfill.js';
 import { runFetchComparison } from './fetch.js';
 import { ROOT } from './emulator.js';
+import { LARGE_FULL, LARGE_QUICK, runLarge, type LargePlan } from './large.js';
 import { runLocalCost } from './localCost.js';
 import { progress } from './measure.js';
 import { runNaive } from './naive.js';
 import { END_MARK, renderResults, START_MARK, type BenchResults, type Machine } from './report.js';
 import { runStoreSize } from './storeSize.js';
 
-const STAGES = ['local', 'backfill', 'fetch', 'naive', 'store'] as const;
+const STAGES = ['local', 'backfill', 'fetch', 'naive', 'store', 'large'] as const;
 type Stage = (typeof STAGES)[number];
 
 const SEED = 'crm-gmail-bench';
@@ -33,6 +34,8 @@ interface Sizes {
   store: { emails: number; contacts: number; investors: number; samples: number };
   /** Messages per mailbox (3 mailboxes) for the side-by-side fetch-strategy runs. */
   fetch: { mixedLegacy: number; mixed2026: number; long: number; singles: number };
+  /** 3 mailboxes of a normal corpus plus these ~50 MB messages (the memory target). */
+  large: { messages: number; plan: LargePlan };
 }
 
 const FULL: Sizes = {
@@ -44,6 +47,7 @@ const FULL: Sizes = {
   naive: 2_000,
   store: { emails: 1_000_000, contacts: 50_000, investors: 5_000, samples: 300 },
   fetch: { mixedLegacy: 1_000, mixed2026: 300, long: 500, singles: 500 },
+  large: { messages: 300, plan: LARGE_FULL },
 };
 
 const QUICK: Sizes = {
@@ -53,6 +57,8 @@ const QUICK: Sizes = {
   naive: 100,
   store: { emails: 20_000, contacts: 1_000, investors: 100, samples: 50 },
   fetch: { mixedLegacy: 100, mixed2026: 30, long: 60, singles: 60 },
+  // The messages keep their full size even here: memory is what this stage measures.
+  large: { messages: 40, plan: LARGE_QUICK },
 };
 
 function machine(): Machine {
@@ -114,6 +120,7 @@ function withOverrides(base: Sizes, v: Record<string, string | boolean | undefin
     model2026: { ...base.model2026, messages: get('2026-messages') ?? base.model2026.messages },
     naive: get('naive-messages') ?? base.naive,
     fetch: base.fetch,
+    large: { ...base.large, messages: get('large-messages') ?? base.large.messages },
     store:
       emails === undefined
         ? base.store
@@ -139,19 +146,20 @@ async function main(): Promise<void> {
       '2026-messages': { type: 'string' },
       'naive-messages': { type: 'string' },
       'store-emails': { type: 'string' },
+      'large-messages': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(
-      'npm run bench [-- --quick] [--only local,backfill,fetch,naive,store] [--out FILE] [--json FILE] [--keep]\n' +
+      'npm run bench [-- --quick] [--only local,backfill,fetch,naive,store,large] [--out FILE] [--json FILE] [--keep]\n' +
         '  --quick  small sizes (under a minute); results to stdout unless --out\n' +
         '  --only   run just these stages\n' +
         '  --out    Markdown file to write the results into (default docs/performance.md for a full run)\n' +
         '  --json   also write the raw figures as JSON\n' +
         '  --keep   keep the temporary databases and emulator files\n' +
-        '  --local-messages N, --legacy-messages N, --2026-messages N, --naive-messages N, --store-emails N\n' +
+        '  --local-messages N, --legacy-messages N, --2026-messages N, --naive-messages N, --store-emails N, --large-messages N\n' +
         '           override one size (messages per mailbox; emails in the store, contacts scale with it)\n',
     );
     return;
@@ -218,6 +226,8 @@ async function main(): Promise<void> {
   }
   if (wants('naive')) await attempt('naive baseline', async () => void (results.naive = await runNaive({ messages: sizes.naive, latencyMs: LATENCY, seed: SEED, fixtures, workDir, keep })));
   if (wants('store')) await attempt('store', async () => void (results.store = await runStoreSize({ ...sizes.store, seed: SEED, workDir, keep })));
+  // Measured in a process of its own, so the stages before it do not count in its peak.
+  if (wants('large')) await attempt('large', async () => void (results.large = await runLarge({ messagesPerMailbox: sizes.large.messages, plan: sizes.large.plan, latencyMs: LATENCY, seed: SEED, workDir, keep })));
 
   results.totalSec = (performance.now() - t0) / 1000;
   const section = renderResults(results);

@@ -16,6 +16,7 @@ import type { Deps } from '../core/deps.js';
 import { Semaphore } from '../gmail/limiter.js';
 import { GmailStop, type GmailApi } from '../gmail/types.js';
 import { parseGmailMessage } from '../mail/mime.js';
+import { downloadBytes } from './planner.js';
 
 /** A row is tried this many times across runs; after that it stays `failed` until someone looks. */
 export const MAX_ATTEMPTS = 5;
@@ -240,13 +241,13 @@ async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, mess
         const part = parts!.get(r.part_id);
         if (!part?.attachmentId) return { id: r.id, kind: 'failed', error: `part ${r.part_id} is no longer an attachment of the message` };
         if (part.size > max) return { id: r.id, kind: 'too_large', size: part.size };
-        let bytes = await fetchBytes(gmail, sem, messageId, part.attachmentId);
+        let bytes = await fetchBytes(gmail, sem, messageId, part.attachmentId, part.size);
         if (bytes === undefined) {
           const again = await refresh();
           if (again) parts = again;
           const next = again?.get(r.part_id);
           if (!next?.attachmentId) return { id: r.id, kind: 'failed', error: `part ${r.part_id} could not be found again after its attachment id expired` };
-          bytes = await fetchBytes(gmail, sem, messageId, next.attachmentId, true);
+          bytes = await fetchBytes(gmail, sem, messageId, next.attachmentId, next.size, true);
         }
         if (!bytes) return { id: r.id, kind: 'failed', error: 'Gmail no longer has this attachment' };
         if (bytes.length > max) return { id: r.id, kind: 'too_large', size: bytes.length };
@@ -265,9 +266,18 @@ async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, mess
  * Bytes of one attachment; `undefined` when the id may have expired (Gmail answers 404, or
  * refuses the id) and a fresh one is worth trying; on the last try errors are thrown.
  */
-async function fetchBytes(gmail: GmailApi, sem: Semaphore, messageId: string, attachmentId: string, last = false): Promise<Buffer | null | undefined> {
+async function fetchBytes(gmail: GmailApi, sem: Semaphore, messageId: string, attachmentId: string, expectedBytes: number, last = false): Promise<Buffer | null | undefined> {
   try {
-    const bytes = await limited(sem, () => gmail.getAttachment(messageId, attachmentId));
+    // The process-wide byte bound, shared with the sync's fetches: taken inside the mailbox's
+    // slot so a file waiting for bytes holds no more than its one slot.
+    const bytes = await limited(sem, async () => {
+      const releaseBytes = await downloadBytes.acquire(expectedBytes);
+      try {
+        return await gmail.getAttachment(messageId, attachmentId, expectedBytes > 0 ? { expectedBytes } : {});
+      } finally {
+        releaseBytes();
+      }
+    });
     if (bytes === null) return last ? null : undefined;
     return bytes;
   } catch (err) {

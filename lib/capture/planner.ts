@@ -49,6 +49,14 @@ export function planFetches(items: readonly PlanItem[], costs: CostTable, opts: 
   return plans;
 }
 
+/**
+ * A raw answer is held about four and a half times while decoded (the JSON text, the parsed
+ * base64url string, the bytes, their latin1 text, the files cut from it), where a file fetched
+ * alone streams into one buffer: above this size the units raw saves are not worth the memory,
+ * and files come one attachments.get each.
+ */
+export const RAW_MAX_BYTES = 4 * 1024 * 1024;
+
 /** How a matched message's files (and body parts Gmail sent as attachment ids) are fetched. */
 export function planFiles(opts: {
   parts: number;
@@ -58,7 +66,11 @@ export function planFiles(opts: {
   costs: CostTable;
 }): 'raw' | 'parts' | 'none' {
   if (opts.parts === 0) return 'none';
-  const rawOk = opts.sizeEstimate !== null && opts.sizeEstimate > 0 && opts.sizeEstimate <= opts.maxBytes && opts.sizeEstimate <= opts.budgetLeft;
+  const rawOk =
+    opts.sizeEstimate !== null &&
+    opts.sizeEstimate > 0 &&
+    opts.sizeEstimate <= Math.min(opts.maxBytes, RAW_MAX_BYTES) &&
+    opts.sizeEstimate <= opts.budgetLeft;
   if (rawOk && opts.costs['messages.get'] < opts.parts * opts.costs['messages.attachments.get']) return 'raw';
   return 'parts';
 }
@@ -139,11 +151,13 @@ export interface FetcherOptions {
   claimContent?: (dedupKeys: string[]) => Promise<Set<string>>;
 }
 
-// A download is held about 2.5 times over while it is decoded (the base64 text, the parsed
-// answer, the bytes), and a raw answer or a file can be as large as the attachment cap: the
-// bytes in flight per fetch are bounded, so a page of large files stays within the memory
-// target. One download larger than the bound still goes, alone.
+// Downloads are bounded by their expected bytes across the whole process: every mailbox's
+// fetch and attachment step shares one bound, since the memory target is the process's and
+// mailboxes sync in parallel. A file streams into one buffer of its size; a raw answer (at most
+// RAW_MAX_BYTES) counts RAW_MEMORY_FACTOR times its size, as it is held that many times while
+// decoded. One download larger than the bound still goes, alone.
 const BYTES_IN_FLIGHT = 48 * 1024 * 1024;
+const RAW_MEMORY_FACTOR = 4.5;
 
 /** Admits downloads while their expected bytes fit under a bound; never starves a large one. */
 /**
@@ -179,8 +193,11 @@ export class ByteGate {
   }
 }
 
+/** The one bound on download bytes in flight in this process (see BYTES_IN_FLIGHT). */
+export const downloadBytes = new ByteGate(BYTES_IN_FLIGHT);
+
 export class Fetcher {
-  private readonly bytes = new ByteGate(BYTES_IN_FLIGHT);
+  private readonly bytes = downloadBytes;
   // File downloads inside a fetch keep to CRM_GMAIL_ATTACH_CONCURRENCY like the attachment step.
   private readonly files: Semaphore;
   private readonly strategy: FetchStrategy;
@@ -283,7 +300,7 @@ export class Fetcher {
       const release = await this.files.acquire();
       const releaseBytes = await this.bytes.acquire(a.size);
       try {
-        const bytes = await this.o.gmail.getAttachment(id, a.attachmentId!);
+        const bytes = await this.o.gmail.getAttachment(id, a.attachmentId!, { expectedBytes: a.size });
         if (!bytes || bytes.length > max) continue;
         saved.set(a.partId, { sha256: await this.o.keep(bytes), size: bytes.length });
       } catch (err) {
@@ -301,7 +318,7 @@ export class Fetcher {
   /** One raw fetch for bodies and files; false when it did not work out (the caller goes part by part). */
   private async viaRaw(id: string, parsed: ParsedMessage, partIds: string[], saved: Map<string, SavedFile>): Promise<boolean> {
     const max = this.o.config.gmail.maxAttachmentBytes;
-    const release = await this.bytes.acquire(parsed.sizeEstimate ?? 0);
+    const release = await this.bytes.acquire((parsed.sizeEstimate ?? 0) * RAW_MEMORY_FACTOR);
     try {
       this.o.budget.spend(parsed.sizeEstimate ?? 0);
       const msg = await this.o.gmail.getMessage(id, 'raw');

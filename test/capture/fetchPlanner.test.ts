@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planFetches, planFiles } from '../../lib/capture/planner.js';
+import { planFetches, planFiles, RAW_MAX_BYTES } from '../../lib/capture/planner.js';
 import { QUOTA_COSTS } from '../../lib/gmail/costs.js';
 import { all } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
@@ -47,6 +47,14 @@ describe('planning', () => {
       expect(planFiles({ ...base, parts: 3, sizeEstimate: 51 * MiB, costs })).toBe('parts');
       expect(planFiles({ ...base, parts: 3, budgetLeft: 99_999, costs })).toBe('parts');
     }
+  });
+
+  it('a message larger than RAW_MAX_BYTES has its files fetched one by one, though raw would cost fewer units', () => {
+    // A raw answer is held several times over while decoded; a file alone streams into one buffer.
+    const base = { maxBytes: 50 * MiB, budgetLeft: 2000 * MiB, costs: legacy };
+    expect(planFiles({ ...base, parts: 2, sizeEstimate: RAW_MAX_BYTES })).toBe('raw');
+    expect(planFiles({ ...base, parts: 2, sizeEstimate: RAW_MAX_BYTES + 1 })).toBe('parts');
+    expect(planFiles({ ...base, parts: 5, sizeEstimate: 40 * MiB })).toBe('parts');
   });
 });
 
