@@ -5,9 +5,13 @@
 // retention are retired; a reader positioned below the newest retired one may have missed a
 // removal and is refused (410) — it must rebuild from after=0. A reader that started from 0
 // missed nothing, but its position can lie below that horizon while it pages through old,
-// still-current items; those pages hand out `next_after` as a negative number (-seq), which
-// means "continue the snapshot after seq" and is never refused. Once past the horizon the
-// cursor is an ordinary positive seq again.
+// still-current items; those pages hand out `next_after` as a negative number, which means
+// "continue the snapshot" and carries two seqs: where the page ended, and the head when the
+// snapshot began. A reader paused mid-snapshot holds items that may since have been removed;
+// their tombstones are newer than the snapshot's start, so once a tombstone newer than that
+// start is retired the reader is refused (410) like any other. Tombstones the snapshot's
+// first page left out (older than its start) concern items it never held. Once past the
+// horizon the cursor is an ordinary positive seq again.
 import type { Executor } from '../db/client.js';
 import { all, one } from '../db/client.js';
 import { AppError } from '../core/errors.js';
@@ -39,6 +43,17 @@ async function feedHead(db: Executor): Promise<{ head: number; horizon: number }
   return { head: head?.seq ?? 0, horizon: horizon?.seq ?? 0 };
 }
 
+// A snapshot cursor is -(start · SNAPSHOT_SPAN + position): both seqs stay below 2^26 (67
+// million events) so the pair is an exact JavaScript integer.
+const SNAPSHOT_SPAN = 2 ** 26;
+
+/** Where a snapshot cursor stands, and the head its snapshot began at. */
+function snapshotCursor(after: number): { from: number; start: number } {
+  const a = -after;
+  if (a < SNAPSHOT_SPAN) return { from: a, start: a };
+  return { from: a % SNAPSHOT_SPAN, start: Math.floor(a / SNAPSHOT_SPAN) };
+}
+
 export async function readFeedPage(db: Executor, after: number, limit: number): Promise<FeedPage> {
   const { head, horizon } = await feedHead(db);
   if (after > 0 && after < horizon) {
@@ -47,10 +62,18 @@ export async function readFeedPage(db: Executor, after: number, limit: number): 
     });
   }
   const snapshot = after <= 0;
-  const from = Math.abs(after);
+  const cur = after === 0 ? { from: 0, start: head } : after < 0 ? snapshotCursor(after) : { from: after, start: after };
+  const from = cur.from;
+  if (after < 0 && horizon > cur.start) {
+    throw new AppError(
+      'GONE',
+      `after=${after} continues a snapshot begun at seq ${cur.start}, and removals after it have been retired (up to seq ${horizon}); read again from after=0`,
+      { field: 'after' },
+    );
+  }
   // A cursor beyond the newest event comes from another database (a restored backup, say):
   // what it has seen cannot be told apart from what it has not, so it must rebuild.
-  if (from > head) {
+  if (from > head || cur.start > head) {
     throw new AppError('GONE', `after=${after} is beyond the newest event (seq ${head}); this feed is not the one read before: read again from after=0`, {
       field: 'after',
     });
@@ -73,6 +96,10 @@ export async function readFeedPage(db: Executor, after: number, limit: number): 
   // A page that is not full reached the head: every event up to it has been delivered.
   const complete = events.length === rows.length && rows.length < limit;
   let next = complete ? Math.max(head, from) : events[events.length - 1]?.seq ?? from;
-  if (snapshot && next < horizon) next = -next;
+  if (snapshot && next < horizon) {
+    // Past 2^26 events the pair no longer fits: the cursor then names its position only and
+    // is refused once anything newer than it is retired (safe, at worst a rebuild).
+    next = cur.start < SNAPSHOT_SPAN && next < SNAPSHOT_SPAN ? -(cur.start * SNAPSHOT_SPAN + next) : -next;
+  }
   return { events, next_after: next, head, horizon };
 }

@@ -10,6 +10,7 @@ import { deleteContact } from '../../functions/deleteContact.js';
 import { readFeed } from '../../functions/readFeed.js';
 import { rematchQueued } from '../../functions/rematchQueued.js';
 import { compactFeed } from '../../functions/compactFeed.js';
+import { createExclusion } from '../../functions/createExclusion.js';
 import { emailsChanged } from '../../lib/capture/changes.js';
 import { all, one, run } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
@@ -283,6 +284,46 @@ describe('change feed: reading', () => {
     await assertMirrorMatches(w, fresh, expect);
     stale.close();
     fresh.close();
+  });
+
+  it('a reader paused mid-snapshot is refused (410) once a removal newer than its snapshot is retired, and told of it before', async () => {
+    await world({ CRM_FEED_TOMBSTONE_DAYS: '10' });
+    const clock = w.deps.clock as FakeClock;
+    for (let i = 0; i < 6; i++) w.gmail.deliver(A, eml({ from: `lp${i}@acme.example`, to: [A], subject: `m${i}`, messageId: `<m${i}@x>` }));
+    w.gmail.deliver(A, eml({ from: 'dan@acme.example', to: [A], subject: 'early removal', messageId: '<dan@x>' }));
+    await sync(w, A);
+    // A removal retired before the reader starts puts the horizon above the oldest items.
+    await w.api('POST', '/api/exclusions', { token: w.admin, body: { address: 'dan@acme.example' } });
+    await clock.advance(11 * 86_400_000);
+    expect((await invoke(w.deps, compactFeed, {})).retired).toBe(1);
+
+    const first = await invoke(w.deps, readFeed, { after: 0, limit: 2 });
+    expect(first.next_after).toBeLessThan(0);
+    const held = first.events.map((e) => e.id);
+    // Something the paused reader holds is removed after its snapshot began.
+    const sender = (await one<{ from_address: string }>(w.deps.db, 'SELECT from_address FROM emails WHERE id = ?', [held[0]]))!.from_address;
+    // (Called directly: the admin's session has expired in the days the clock moved.)
+    await invoke(w.deps, createExclusion, { address: sender });
+
+    // Within the retention the snapshot goes on and brings that tombstone.
+    const later: { type: string; id: number }[] = [];
+    for (let after = first.next_after; ; ) {
+      const page = await invoke(w.deps, readFeed, { after, limit: 2 });
+      later.push(...page.events);
+      if (page.next_after === after || page.next_after >= page.head) break;
+      after = page.next_after;
+    }
+    expect(later).toContainEqual(expect.objectContaining({ type: 'email.tombstone', id: held[0] }));
+
+    // Past it, the tombstone is retired: the paused cursor can no longer be honoured.
+    await clock.advance(11 * 86_400_000);
+    expect((await invoke(w.deps, compactFeed, {})).retired).toBe(1);
+    const gone = await w.api('GET', `/api/feed?after=${first.next_after}`, { token: w.reader });
+    expect(gone.status).toBe(410);
+    expect(gone.body.error).toMatchObject({ code: 'GONE', field: 'after' });
+    // A snapshot begun now is served whole.
+    const fresh = await invoke(w.deps, readFeed, { after: 0, limit: 2 });
+    expect((await w.api('GET', `/api/feed?after=${fresh.next_after}`, { token: w.reader })).status).toBe(200);
   });
 
   it('a change and its event commit together: a rolled-back write leaves no event, a committed one survives a restart', async () => {
