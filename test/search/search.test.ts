@@ -64,6 +64,9 @@ describe('search over matched mail', () => {
     expect(await subjects('zebrafish')).toEqual([]);
     const rows = await all<{ n: number }>(deps.db, 'SELECT count(*) AS n FROM email_search s JOIN emails e ON e.id = s.rowid WHERE e.is_matched = 0');
     expect(rows[0]!.n).toBe(0);
+    // Nor do its words linger in the index's own pages (secure-delete).
+    const pages = await all<{ n: number }>(deps.db, "SELECT count(*) AS n FROM email_search_data WHERE instr(CAST(block AS TEXT), 'zebrafish') > 0");
+    expect(pages[0]!.n).toBe(0);
   });
 
   it('user input never becomes FTS syntax; empty and oversized queries are refused naming q', async () => {
