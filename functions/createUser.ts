@@ -1,6 +1,7 @@
 // Adds a team member. Runs on POST /api/users (admin) or from the command line; running it
 // twice with the same username answers CONFLICT the second time.
 import { z } from 'zod';
+import { recordAudit } from '../lib/audit/audit.js';
 import { writeTx } from '../lib/db/client.js';
 import { hashPassword } from '../lib/auth/credentials.js';
 import { defineFunction } from '../lib/core/fn.js';
@@ -27,7 +28,10 @@ export const createUser = defineFunction({
         sql: 'INSERT INTO users (username, email, role, password_hash, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
         args: [input.username, email, input.role, hash, input.disabled ? 1 : 0, now, now],
       });
-      return userById(tx, Number(rs.lastInsertRowid));
+      const created = await userById(tx, Number(rs.lastInsertRowid));
+      // Who may read the firm's mail is part of the trail an admin checks (never the password).
+      await recordAudit(tx, { at: now, actor: ctx.actor, action: 'user.create', target: `user:${created.id}`, detail: { after: created } });
+      return created;
     });
     deps.log.info({ event: 'users.created', user_id: user.id, role: user.role, by: ctx.actor?.id }, 'user created');
     return user;

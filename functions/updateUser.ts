@@ -2,6 +2,7 @@
 // PATCH /api/users/:id (admin). Disabling the user or setting a new password ends their
 // sessions. Running it twice with the same input changes nothing more the second time.
 import { z } from 'zod';
+import { recordAudit } from '../lib/audit/audit.js';
 import { writeTx } from '../lib/db/client.js';
 import { hashPassword, revokeUserTokens } from '../lib/auth/credentials.js';
 import { defineFunction } from '../lib/core/fn.js';
@@ -43,7 +44,11 @@ export const updateUser = defineFunction({
         set('updated_at', isoAt(now));
         await tx.execute({ sql: `UPDATE users SET ${sets.join(', ')} WHERE id = ?`, args: [...args, before.id] });
       }
-      return { user: await userById(tx, before.id), revoke: hash !== undefined || (input.disabled === true && !before.disabled) };
+      const after = await userById(tx, before.id);
+      if (sets.length) {
+        await recordAudit(tx, { at: isoAt(now), actor: ctx.actor, action: 'user.update', target: `user:${before.id}`, detail: { before, after, password_changed: hash !== undefined } });
+      }
+      return { user: after, revoke: hash !== undefined || (input.disabled === true && !before.disabled) };
     });
     // A new password set by an admin, like disabling, ends every session the user had. (A
     // disabled user's tokens are refused by authenticate() already, so this may follow the commit.)

@@ -95,3 +95,17 @@ describe('team members', () => {
     expect(u!.role).toBe('member');
   });
 });
+
+describe('team member changes in the audit log', () => {
+  it('creating, changing and deleting a user are recorded with who, before and after, and never a password or its hash', async () => {
+    const made = await create({ username: 'ada', email: 'ada@fund.com', password: 'long enough pw' });
+    expect((await api('PATCH', `/api/users/${made.body.id}`, { token: admin.token, body: { role: 'admin', password: 'another long pw' } })).status).toBe(200);
+    expect((await api('DELETE', `/api/users/${made.body.id}`, { token: admin.token })).status).toBe(204);
+    const entries = (await api('GET', '/api/audit', { token: admin.token })).body.entries;
+    expect(entries.map((e: { action: string }) => e.action)).toEqual(['user.delete', 'user.update', 'user.create']);
+    for (const e of entries) expect(e).toMatchObject({ user: { username: 'root' }, target: `user:${made.body.id}` });
+    expect(entries[1].detail).toMatchObject({ before: { role: 'member' }, after: { role: 'admin' }, password_changed: true });
+    const text = JSON.stringify(entries);
+    expect(text).not.toMatch(/long enough pw|another long pw|scrypt|password_hash/);
+  });
+});
