@@ -150,6 +150,24 @@ describe('console sign-in and sessions', () => {
     expect(safeNext('/\\evil.example')).toBe('/');
     expect(safeNext('https://evil.example/')).toBe('/');
     expect(safeNext('/threads/3')).toBe('/threads/3');
+    // Browsers drop tabs and newlines in a Location, so these would turn into `//evil.example`.
+    for (const bad of ['/\t/evil.example/phish', '/\n/evil.example', '/\r/evil.example', '/\x00/evil.example', '/\x1f/evil.example', '/\x7f/x', '/a\\b', '/./\\evil.example', '/.//evil.example'])
+      expect(safeNext(bad), JSON.stringify(bad)).toBe('/');
+    expect(safeNext('/search?q=a%20b#r')).toBe('/search?q=a%20b#r');
+  });
+
+  it('a signed-in user sent to /login with a tab in next= stays on the console', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const r = await get('/login?next=%2F%09%2Fevil.example%2Fphish', cookie);
+    expect(r.status).toBe(303);
+    expect(r.headers.get('location')).toBe('/');
+    const res = await app.request('/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, host: 'console.test' },
+      body: new URLSearchParams({ username: 'mel', password: 'member password 1', next: '/\t/evil.example/phish' }).toString(),
+    });
+    expect(res.headers.get('location')).toBe('/');
   });
 });
 
