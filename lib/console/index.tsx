@@ -45,7 +45,8 @@ export function registerConsole(app: App, deps: Deps): void {
     const session = await currentSession(deps, c);
     const next = safeNext(c.req.query('next'));
     if (session) return c.redirect(next, 303);
-    return loginPage(c, next, c.req.query('err'));
+    // No banner from the query string: a link must not make the sign-in page say anything.
+    return loginPage(c, next);
   });
 
   app.post('/login', async (c) => {

@@ -1,5 +1,5 @@
 // How a console route is guarded and answered: who may see it, the CSRF and origin checks
-// on posts, errors shown as pages (or carried back to the form's page), and the headers.
+// on posts, errors shown as pages, the banners a redirect may ask for, and the headers.
 import type { Context } from 'hono';
 import { isPendingReview } from '../directory/review.js';
 import type { JSX } from 'hono/jsx/jsx-runtime';
@@ -42,21 +42,62 @@ export function lines(s: string): string[] {
   return s.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
 }
 
-/** What to tell the user after a directory change: done, or held for an admin's approval. */
+/**
+ * The banners a redirect may ask for, by code. A link can only pick one of these fixed texts,
+ * never supply its own words, so nobody can make the console tell a partner something it did
+ * not say (an unknown code shows nothing).
+ */
+const MESSAGES = {
+  saved: ['ok', 'Saved.'],
+  'contact-added': ['ok', 'Contact added.'],
+  'contact-saved': ['ok', 'Contact saved.'],
+  'contact-deleted': ['ok', 'Contact deleted; mail that only it matched is withheld again.'],
+  'investor-deleted': ['ok', 'Investor deleted; mail that only it matched is withheld again.'],
+  held: ['ok', 'Not applied yet: this change would make more withheld emails readable than the review threshold allows, so it waits for an admin’s approval (Directory → Held changes).'],
+  enrolled: ['ok', 'Mailbox enrolled.'],
+  'already-enrolled': ['ok', 'That mailbox was already enrolled.'],
+  'enrolled-all': ['ok', 'Every team member’s mailbox is enrolled.'],
+  'syncs-started': ['ok', 'Syncs started.'],
+  'sync-started': ['ok', 'Sync started.'],
+  'already-syncing': ['ok', 'That mailbox is already syncing.'],
+  'verify-started': ['ok', 'Verification started: what is missing is fetched, what Gmail no longer has is marked deleted. The Last verify column shows what it found.'],
+  paused: ['ok', 'Mailbox paused.'],
+  resumed: ['ok', 'Mailbox resumed.'],
+  'unenrolled-kept': ['ok', 'Unenrolled; its captured mail stays.'],
+  'unenrolled-purged': ['ok', 'Unenrolled and purged: the mail only this mailbox held and its files are deleted.'],
+  excluded: ['ok', 'Exclusion added; matching is being brought up to date.'],
+  'exclusion-removed': ['ok', 'Exclusion removed; its mail matches again once it is fetched from Gmail.'],
+  approved: ['ok', 'Approved: the change is applied and its mail is being matched.'],
+  rejected: ['ok', 'Rejected: the change is not applied and its mail stays withheld.'],
+  'user-created': ['ok', 'User created.'],
+  'user-saved': ['ok', 'User saved.'],
+  'password-reset': ['ok', 'Password reset; the user’s sessions were signed out.'],
+} as const satisfies Record<string, readonly ['ok' | 'err', string]>;
+
+export type MessageCode = keyof typeof MESSAGES;
+
+/** What to tell the user, on a page rendered in answer to a post, after a directory change: done, or held for an admin's approval. */
 export function outcomeNote(out: unknown, done: string): string {
   if (!isPendingReview(out)) return done;
   const r = out.pending_review;
   return `Not applied yet: this change would newly expose ${r.newly_exposed} withheld emails (more than ${r.threshold}), so it waits for an admin's approval (review ${r.id}).`;
 }
 
-export function withFlash(path: string, kind: 'ok' | 'err', message: string): string {
+/** The code for a directory change's outcome: done, or held for an admin's approval. */
+export function outcomeCode(out: unknown, done: MessageCode): MessageCode {
+  return isPendingReview(out) ? 'held' : done;
+}
+
+export function withFlash(path: string, code: MessageCode): string {
   const u = new URL(path, 'http://x');
-  u.searchParams.set(kind, message.slice(0, 500));
+  u.searchParams.set('msg', code);
   return u.pathname + u.search;
 }
 
 export function flashOf(c: Context): { ok?: string; err?: string } {
-  return { ok: c.req.query('ok')?.slice(0, 500), err: c.req.query('err')?.slice(0, 500) };
+  const code = c.req.query('msg') ?? '';
+  const m = Object.hasOwn(MESSAGES, code) ? MESSAGES[code as MessageCode] : undefined;
+  return m ? { [m[0]]: m[1] } : {};
 }
 
 async function errorPage(c: Context, session: Session | null, status: number, message: string): Promise<Response> {
@@ -67,6 +108,22 @@ async function errorPage(c: Context, session: Session | null, status: number, me
       <p role="alert">{message}</p>
       <p>
         <a href="/">Back to investors</a>
+      </p>
+    </Layout>,
+    status,
+  );
+}
+
+async function refusedPage(c: Context, session: Session, status: number, message: string, back: string): Promise<Response> {
+  return render(
+    c,
+    <Layout title="Not done" session={session}>
+      <h1>Not done</h1>
+      <p class="banner err" role="alert">
+        {message}
+      </p>
+      <p>
+        <a href={back}>Back</a>
       </p>
     </Layout>,
     status,
@@ -108,7 +165,7 @@ export function getPage(app: App, deps: Deps, path: string, level: Level, h: (x:
 /**
  * A console form post. Refused (403) unless it comes from the console's own origin and carries
  * the session's CSRF token; admin posts are refused to members. On success the handler answers
- * (usually a redirect); a refusal by the handler goes back to `back` with the message.
+ * (usually a redirect); a refusal by the handler is shown with a link back to `back`.
  */
 export function postForm(app: App, deps: Deps, path: string, level: Level, back: (c: Context<Env>) => string, h: (x: Ctx) => Promise<Response>): void {
   app.post(path, async (c) => {
@@ -134,7 +191,8 @@ export function postForm(app: App, deps: Deps, path: string, level: Level, back:
         return errorPage(c, session, 500, 'The server could not do this; the log says why.');
       }
       if (e.code === 'FORBIDDEN' || e.code === 'UNAUTHENTICATED') return errorPage(c, session, e.status, e.message);
-      return c.redirect(withFlash(back(c), 'err', e.message), 303);
+      // The refusal is shown here, at the post, rather than carried in a link's query string.
+      return refusedPage(c, session, e.status, e.message, back(c));
     }
   });
 }

@@ -213,10 +213,10 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
     await page.goto(stack.url + '/mailboxes');
     await page.getByLabel('Mailbox address').fill(lateMailbox);
     await page.getByRole('button', { name: 'Enrol', exact: true }).click();
-    await page.waitForURL('**/mailboxes?ok=*');
-    expect(await page.getByRole('status').textContent()).toContain(`Enrolled ${lateMailbox}`);
+    await page.waitForURL('**/mailboxes?msg=enrolled');
+    expect(await page.getByRole('status').textContent()).toContain('Mailbox enrolled.');
     await page.getByRole('button', { name: `Run now: ${lateMailbox}` }).click();
-    await page.waitForURL('**/mailboxes?ok=*');
+    await page.waitForURL('**/mailboxes?msg=*');
     const id = (await one<{ id: number }>(stack.deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [lateMailbox]))!.id;
     const cell = page.locator(`#progress-${id}`);
     // The page's script polls progress; done shows without a reload.

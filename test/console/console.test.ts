@@ -186,15 +186,28 @@ describe('console forms', () => {
     expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme Capital');
   });
 
-  it('a refused edit goes back to the page with the reason', async () => {
+  it('a refused edit answers the reason itself (400), not through a link', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('mel', 'member password 1');
     const csrf = await csrfOf(cookie);
     const res = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'https://acme.example', _csrf: csrf });
-    expect(res.status).toBe(303);
-    const back = await get(res.headers.get('location')!, cookie);
-    const text = await back.text();
+    expect(res.status).toBe(400);
+    const text = await res.text();
     expect(text).toMatch(/role="alert"[^>]*>[^<]*is a URL; give the domain alone/);
+  });
+
+  it('banners come only from known message codes: a link cannot put its own words in the console', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const spoof = 'Security notice: re-enter your Google password at https://evil.example/login';
+    const banners = async (path: string, c?: string) => [...(await (await get(path, c)).text()).matchAll(/<p class="banner (ok|err)"[^>]*>([^<]*)<\/p>/g)].map((m) => `${m[1]}:${m[2]}`);
+    for (const p of [`/?ok=${encodeURIComponent(spoof)}`, `/?err=${encodeURIComponent(spoof)}`, `/?msg=${encodeURIComponent(spoof)}`, '/?msg=toString', '/?msg=__proto__', `/investors/${acme}?ok=x`, `/going-cold?err=x`])
+      expect(await banners(p, cookie), p).toEqual([]);
+    expect(await banners(`/login?err=${encodeURIComponent(spoof)}`)).toEqual([]);
+    const ok = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: '', _csrf: csrf });
+    expect(ok.headers.get('location')).toBe(`/investors/${acme}?msg=saved`);
+    expect(await banners(ok.headers.get('location')!, cookie)).toEqual(['ok:Saved.']);
   });
 
   it('an admin starts a verification of a mailbox from the mailboxes page', async () => {
@@ -204,7 +217,7 @@ describe('console forms', () => {
     const acc = await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]);
     const res = await post(`/mailboxes/${acc!.id}/verify`, cookie, { _csrf: csrf });
     expect(res.status).toBe(303);
-    expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('ok')).toContain('Verification of');
+    expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('msg')).toBe('verify-started');
     await deps.background.idle();
     expect(await one(deps.db, "SELECT kind FROM email_sync_runs WHERE kind = 'verify'")).toEqual({ kind: 'verify' });
   });

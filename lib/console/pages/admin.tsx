@@ -23,7 +23,7 @@ import { updateUser } from '../../../functions/updateUser.js';
 import type { Deps } from '../../core/deps.js';
 import { AppError, toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { field, flashOf, getPage, idOf, postForm, render, outcomeNote, withFlash, type Ctx } from '../kit.js';
+import { field, flashOf, getPage, idOf, postForm, render, outcomeCode, outcomeNote, withFlash, type Ctx } from '../kit.js';
 import { isPendingReview } from '../../directory/review.js';
 import { Csrf, Layout, When } from '../layout.js';
 import { mailboxProgress } from '../progress.js';
@@ -165,32 +165,32 @@ export function registerAdminPages(app: App, deps: Deps): void {
   const backToMailboxes = () => '/mailboxes';
   postForm(app, deps, '/mailboxes/enroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
     const out = await call(enroll, { email: field(form, 'email'), auth_method: field(form, 'auth_method') || undefined });
-    return c.redirect(withFlash('/mailboxes', 'ok', out.created ? `Enrolled ${out.account.email}.` : `${out.account.email} was already enrolled.`), 303);
+    return c.redirect(withFlash('/mailboxes', out.created ? 'enrolled' : 'already-enrolled'), 303);
   });
   postForm(app, deps, '/mailboxes/enroll-all', 'admin', backToMailboxes, async ({ c, call }) => {
     const out = (await call(enrollAll, {})) as { accounts: unknown[]; created?: number };
-    return c.redirect(withFlash('/mailboxes', 'ok', `${out.accounts.length} team mailboxes enrolled.`), 303);
+    return c.redirect(withFlash('/mailboxes', 'enrolled-all'), 303);
   });
   postForm(app, deps, '/mailboxes/run-now', 'admin', backToMailboxes, async ({ c, call }) => {
     const out = await call(runNow, {});
-    return c.redirect(withFlash('/mailboxes', 'ok', `Started ${out.runs.length} sync${out.runs.length === 1 ? '' : 's'}.`), 303);
+    return c.redirect(withFlash('/mailboxes', 'syncs-started'), 303);
   });
   postForm(app, deps, '/mailboxes/:id/run-now', 'admin', backToMailboxes, async (x) => {
     const email = await accountEmail(x);
     const out = await x.call(runNow, { email });
     const r = out.runs[0];
-    return x.c.redirect(withFlash('/mailboxes', 'ok', r?.already_running ? `${email} is already syncing.` : `Sync of ${email} started.`), 303);
+    return x.c.redirect(withFlash('/mailboxes', r?.already_running ? 'already-syncing' : 'sync-started'), 303);
   });
   postForm(app, deps, '/mailboxes/:id/verify', 'admin', backToMailboxes, async (x) => {
     const email = await accountEmail(x);
     const out = (await x.call(verifyMailbox, { id: idOf(x.c), background: true })) as { run_id: number };
-    return x.c.redirect(withFlash('/mailboxes', 'ok', `Verification of ${email} started (run ${out.run_id}): what is missing is fetched, what Gmail no longer has is marked deleted.`), 303);
+    return x.c.redirect(withFlash('/mailboxes', 'verify-started'), 303);
   });
   for (const [verb, enabled] of [['pause', false], ['resume', true]] as const) {
     postForm(app, deps, `/mailboxes/:id/${verb}`, 'admin', backToMailboxes, async (x) => {
       const id = idOf(x.c);
       const out = await x.call(updateAccount, { id, sync_enabled: enabled });
-      return x.c.redirect(withFlash('/mailboxes', 'ok', `${(out as { email?: string }).email ?? 'Mailbox'} ${enabled ? 'resumed' : 'paused'}.`), 303);
+      return x.c.redirect(withFlash('/mailboxes', enabled ? 'resumed' : 'paused'), 303);
     });
   }
   postForm(app, deps, '/mailboxes/:id/consent', 'admin', backToMailboxes, async (x) => {
@@ -218,7 +218,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
     const id = idOf(c);
     const st = await call(status, {});
     const a = st.accounts.find((x) => x.id === id);
-    if (!a) return c.redirect(withFlash('/mailboxes', 'err', `no mailbox with id ${id}`), 303);
+    if (!a) throw new AppError('NOT_FOUND', `no mailbox with id ${id}`);
     const preview = await purgePreview(deps.db, id);
     return render(
       c,
@@ -246,8 +246,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
   postForm(app, deps, '/mailboxes/:id/unenroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
     const id = idOf(c);
     const out = await call(deleteAccount, { id, purge: field(form, 'purge') === 'true' });
-    const msg = out.purged ? `Unenrolled and purged: ${out.emails_deleted} emails and ${out.files_deleted} files deleted.` : 'Unenrolled; its captured mail stays.';
-    return c.redirect(withFlash('/mailboxes', 'ok', msg), 303);
+    return c.redirect(withFlash('/mailboxes', out.purged ? 'unenrolled-purged' : 'unenrolled-kept'), 303);
   });
 
   // ----- Runs
@@ -552,32 +551,32 @@ export function registerAdminPages(app: App, deps: Deps): void {
   postForm(app, deps, '/directory/exclusions', 'admin', () => '/directory', async ({ c, form, call }) => {
     const v = field(form, 'value').trim();
     const out = await call(createExclusion, v.includes('@') ? { address: v } : { domain: v.replace(/^\*@/, '') });
-    return c.redirect(withFlash('/directory', 'ok', outcomeNote(out, `Excluded ${v}; matching is being brought up to date.`)), 303);
+    return c.redirect(withFlash('/directory', outcomeCode(out, 'excluded')), 303);
   });
   postForm(app, deps, '/directory/exclusions/:id/delete', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(deleteExclusion, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'ok', outcomeNote(out, 'Exclusion removed.')), 303);
+    return c.redirect(withFlash('/directory', outcomeCode(out, 'exclusion-removed')), 303);
   });
   postForm(app, deps, '/directory/reviews/:id/approve', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(approveReview, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'ok', `Approved review ${out.id}: the change is applied and its mail is being matched.`), 303);
+    return c.redirect(withFlash('/directory', 'approved'), 303);
   });
   postForm(app, deps, '/directory/reviews/:id/reject', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(rejectReview, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'ok', `Rejected review ${out.id}: the change is not applied and its mail stays withheld.`), 303);
+    return c.redirect(withFlash('/directory', 'rejected'), 303);
   });
   postForm(app, deps, '/directory/users', 'admin', () => '/directory', async ({ c, form, call }) => {
     const email = field(form, 'email').trim();
     const out = (await call(createUser, { username: field(form, 'username'), email: email || undefined, password: field(form, 'password'), role: field(form, 'role') || 'member' })) as { username?: string };
-    return c.redirect(withFlash('/directory', 'ok', `Created ${out.username ?? 'the user'}.`), 303);
+    return c.redirect(withFlash('/directory', 'user-created'), 303);
   });
   postForm(app, deps, '/directory/users/:id', 'admin', () => '/directory', async ({ c, form, call }) => {
     await call(updateUser, { id: idOf(c), role: field(form, 'role'), disabled: field(form, 'disabled') === 'true' });
-    return c.redirect(withFlash('/directory', 'ok', 'User saved.'), 303);
+    return c.redirect(withFlash('/directory', 'user-saved'), 303);
   });
   postForm(app, deps, '/directory/users/:id/password', 'admin', () => '/directory', async ({ c, form, call }) => {
     await call(updateUser, { id: idOf(c), password: field(form, 'password') });
-    return c.redirect(withFlash('/directory', 'ok', 'Password reset; the user’s sessions were signed out.'), 303);
+    return c.redirect(withFlash('/directory', 'password-reset'), 303);
   });
 
   // ----- Setup check

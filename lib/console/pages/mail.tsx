@@ -13,7 +13,7 @@ import { updateInvestor } from '../../../functions/updateInvestor.js';
 import type { Deps } from '../../core/deps.js';
 import type { App } from '../../http/access.js';
 import { HIT_END, HIT_START } from '../../search/index.js';
-import { field, flashOf, getPage, idOf, lines, postForm, render, outcomeNote, withFlash } from '../kit.js';
+import { field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
 import { investorsOverview, threadMarks } from '../read.js';
@@ -201,13 +201,13 @@ export function registerMailPages(app: App, deps: Deps): void {
   postForm(app, deps, '/investors/:id/edit', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
     const id = idOf(c);
     const out = await call(updateInvestor, { id, name: field(form, 'name'), domains: lines(field(form, 'domains')), emails: lines(field(form, 'emails')) });
-    return c.redirect(withFlash(`/investors/${id}`, 'ok', outcomeNote(out, 'Saved.')), 303);
+    return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'saved')), 303);
   });
 
   postForm(app, deps, '/investors/:id/contacts', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
     const id = idOf(c);
     const out = await call(createContact, { name: field(form, 'name'), emails: lines(field(form, 'emails')), investor_id: id });
-    return c.redirect(withFlash(`/investors/${id}`, 'ok', outcomeNote(out, 'Contact added.')), 303);
+    return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-added')), 303);
   });
 
   postForm(app, deps, '/investors/:id/contacts/:cid', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
@@ -215,10 +215,10 @@ export function registerMailPages(app: App, deps: Deps): void {
     const cid = idOf(c, 'cid');
     if (field(form, 'action') === 'delete') {
       const out = await call(deleteContact, { id: cid });
-      return c.redirect(withFlash(`/investors/${id}`, 'ok', outcomeNote(out, 'Contact deleted.')), 303);
+      return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-deleted')), 303);
     }
     const out = await call(updateContact, { id: cid, name: field(form, 'name'), emails: lines(field(form, 'emails')) });
-    return c.redirect(withFlash(`/investors/${id}`, 'ok', outcomeNote(out, 'Contact saved.')), 303);
+    return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-saved')), 303);
   });
 
   getPage(app, deps, '/threads/:id', 'user', async ({ c, session, call }) => {
