@@ -2,12 +2,13 @@
 // on posts, errors shown as pages, the banners a redirect may ask for, and the headers.
 import type { Context } from 'hono';
 import { isPendingReview } from '../directory/review.js';
+import type { Child } from 'hono/jsx';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { Deps } from '../core/deps.js';
 import { AppError, toAppError } from '../core/errors.js';
 import { invoke, type FnDef } from '../core/fn.js';
 import { clientAddress, type App, type Env } from '../http/access.js';
-import { Layout } from './layout.js';
+import { Csrf, Layout } from './layout.js';
 import { csrfValid, currentSession, originAllowed, type Session } from './session.js';
 import type { z } from 'zod';
 
@@ -205,4 +206,38 @@ export function idOf(c: Context, name = 'id'): number {
   const v = c.req.param(name) ?? '';
   if (!/^\d{1,15}$/.test(v)) notFound(name);
   return Number(v);
+}
+
+/** The field a destructive post must carry; without it the post answers its confirmation page. */
+export const CONFIRM_FIELD = 'confirm';
+export const confirmed = (form: Form): boolean => field(form, CONFIRM_FIELD) === 'yes';
+
+/**
+ * A destructive action's confirmation: what will happen, in numbers, and one form that posts
+ * the action with the session's CSRF token and the confirm field. Plain HTML, no script.
+ */
+export function confirmPage(
+  x: { c: Context; session: Session },
+  o: { title: string; consequence: Child; action: string; fields?: Record<string, string>; button: string; cancel: string },
+): Promise<Response> {
+  return render(
+    x.c,
+    <Layout title={o.title} session={x.session}>
+      <h1>{o.title}</h1>
+      <div class="confirm" role="alert">
+        {o.consequence}
+      </div>
+      <form method="post" action={o.action} class="row">
+        <Csrf session={x.session} />
+        {Object.entries(o.fields ?? {}).map(([k, v]) => (
+          <input type="hidden" name={k} value={v} />
+        ))}
+        <input type="hidden" name={CONFIRM_FIELD} value="yes" />
+        <button type="submit" class="danger">
+          {o.button}
+        </button>
+        <a href={o.cancel}>Cancel</a>
+      </form>
+    </Layout>,
+  );
 }

@@ -210,6 +210,86 @@ describe('console forms', () => {
     expect(await banners(ok.headers.get('location')!, cookie)).toEqual(['ok:Saved.']);
   });
 
+  it('destructive actions answer a confirmation that says what mail would be withheld; only the confirmed post acts', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    const matched = async () => Number((await one<{ n: number }>(deps.db, 'SELECT count(*) AS n FROM emails WHERE is_matched = 1'))!.n);
+    const text = (html: string) => html.replace(/<[^>]+>/g, '');
+    expect(await matched()).toBe(1);
+
+    // A contact: its one email still matches through the investor's domain, and the page says so.
+    const investorPage = await (await get(`/investors/${acme}`, cookie)).text();
+    expect(investorPage).toContain(`href="/investors/${acme}/contacts/${bob}/delete"`);
+    expect(investorPage).not.toMatch(/name="action" value="delete"/);
+    const ask = await get(`/investors/${acme}/contacts/${bob}/delete`, cookie);
+    expect(ask.status).toBe(200);
+    const askHtml = await ask.text();
+    expect(text(askHtml)).toContain('No captured email would be withheld: the one email matched through this contact still matches otherwise');
+    expect(askHtml).toContain(`<form method="post" action="/investors/${acme}/contacts/${bob}"`);
+    expect(askHtml).toMatch(/name="_csrf" value="[^"]+"/);
+    expect(askHtml).toContain('<input type="hidden" name="confirm" value="yes"/>');
+    expect(askHtml).not.toMatch(/<script(?![^>]*\bsrc="\/static\/console\.js")/);
+    // The old one-click post (no confirm field) answers the confirmation, not the deletion.
+    const unconfirmed = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'delete', _csrf: csrf });
+    expect(unconfirmed.status).toBe(200);
+    expect(await unconfirmed.text()).toContain('Delete contact Bob?');
+    expect(await one(deps.db, 'SELECT id FROM contacts WHERE id = ?', [bob])).toBeDefined();
+
+    // An exclusion: the Exclude form asks first, with the count of emails and files it would take.
+    const dir = await (await get('/directory', cookie)).text();
+    expect(dir).toContain('<form method="get" action="/directory/exclusions/new"');
+    const ex = await get('/directory/exclusions/new?value=bob%40acme.example', cookie);
+    expect(ex.status).toBe(200);
+    expect(text(await ex.text())).toContain('1 email would be withheld: its body is deleted and 1 saved file is deleted from disk.');
+    expect(text(await (await get('/directory/exclusions/new?value=gmail.com', cookie)).text())).toContain('gmail.com is a free-mail domain');
+    expect((await get('/directory/exclusions/new?value=https%3A%2F%2Fx.example', cookie)).status).toBe(400);
+    const exPost = await post('/directory/exclusions', cookie, { value: 'bob@acme.example', _csrf: csrf });
+    expect(exPost.status).toBe(200);
+    expect(await one(deps.db, 'SELECT id FROM exclusions')).toBeUndefined();
+    expect(await matched()).toBe(1);
+    const done = await post('/directory/exclusions', cookie, { value: 'bob@acme.example', confirm: 'yes', _csrf: csrf });
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe('/directory?msg=excluded');
+    expect(await matched()).toBe(0);
+
+    // An investor: confirmation (GET and unconfirmed post) first, then the deletion.
+    const inv = await get(`/investors/${acme}/delete`, cookie);
+    expect(inv.status).toBe(200);
+    expect(text(await inv.text())).toContain('Its one contact stays, without an investor.');
+    expect((await post(`/investors/${acme}/delete`, cookie, { _csrf: csrf })).status).toBe(200);
+    expect(await one(deps.db, 'SELECT id FROM investors WHERE id = ?', [acme])).toBeDefined();
+    const gone = await post(`/investors/${acme}/delete`, cookie, { _csrf: csrf, confirm: 'yes' });
+    expect(gone.headers.get('location')).toBe('/?msg=investor-deleted');
+    expect(await one(deps.db, 'SELECT id FROM investors WHERE id = ?', [acme])).toBeUndefined();
+
+    // A mailbox: a post without the confirm field answers the unenrol page and keeps the mailbox.
+    const acc = (await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]))!.id;
+    const un = await post(`/mailboxes/${acc}/unenroll`, cookie, { purge: 'true', _csrf: csrf });
+    expect(un.status).toBe(200);
+    expect(await un.text()).toContain('Purge: delete this mailbox’s');
+    expect(await one(deps.db, 'SELECT id FROM email_accounts WHERE id = ?', [acc])).toBeDefined();
+    const unDone = await post(`/mailboxes/${acc}/unenroll`, cookie, { purge: 'false', confirm: 'yes', _csrf: csrf });
+    expect(unDone.headers.get('location')).toBe('/mailboxes?msg=unenrolled-kept');
+  });
+
+  it('deleting a contact that alone matches mail says how many emails and files go, and that is what goes', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    // Drop the domain so Bob is the only way his email matches.
+    const acme = (await one<{ id: number }>(deps.db, "SELECT id FROM investors WHERE name = 'Acme'"))!.id;
+    await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: '', emails: '', _csrf: csrf });
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    const ask = await (await get(`/investors/${acme}/contacts/${bob}/delete`, cookie)).text();
+    expect(ask.replace(/<[^>]+>/g, '')).toContain('1 email would be withheld: its body is deleted and 1 saved file is deleted from disk.');
+    const res = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'delete', confirm: 'yes', _csrf: csrf });
+    expect(res.headers.get('location')).toBe(`/investors/${acme}?msg=contact-deleted`);
+    expect(await one(deps.db, 'SELECT id FROM emails WHERE is_matched = 1')).toBeUndefined();
+    expect(await one(deps.db, "SELECT id FROM email_attachments WHERE state = 'saved'")).toBeUndefined();
+  });
+
   it('an admin starts a verification of a mailbox from the mailboxes page', async () => {
     await setup();
     const { cookie } = await signIn('ada', 'admin password 1');

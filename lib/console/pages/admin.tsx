@@ -23,11 +23,16 @@ import { updateUser } from '../../../functions/updateUser.js';
 import type { Deps } from '../../core/deps.js';
 import { AppError, toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { field, flashOf, getPage, idOf, postForm, render, outcomeCode, outcomeNote, withFlash, type Ctx } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, outcomeNote, withFlash, type Ctx } from '../kit.js';
 import { isPendingReview } from '../../directory/review.js';
 import { Csrf, Layout, When } from '../layout.js';
 import { mailboxProgress } from '../progress.js';
-import { purgePreview } from '../read.js';
+import { purgePreview, withdrawPreview } from '../read.js';
+import { Withdrawal } from './mail.js';
+import { affectedEmailIds } from '../../matching/rematch.js';
+import { addressField, domainField } from '../../directory/directory.js';
+import { isFreeMailDomain } from '../../mail/address.js';
+import type { Form } from '../kit.js';
 
 const MAX_IMPORT_CHARS = 2_000_000;
 
@@ -214,7 +219,9 @@ export function registerAdminPages(app: App, deps: Deps): void {
     );
   });
 
-  getPage(app, deps, '/mailboxes/:id/unenroll', 'admin', async ({ c, session, call }) => {
+  // Unenrolling is two steps: this page says what each choice does to the captured mail; only
+  // a post carrying the confirm field acts (a post without it answers this page).
+  const unenrollConfirm = async ({ c, session, call }: Ctx) => {
     const id = idOf(c);
     const st = await call(status, {});
     const a = st.accounts.find((x) => x.id === id);
@@ -226,6 +233,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
         <h1>Unenrol {a.email}</h1>
         <form method="post" action={`/mailboxes/${id}/unenroll`} class="col">
           <Csrf session={session} />
+          <input type="hidden" name="confirm" value="yes" />
           <fieldset>
             <legend>What happens to its mail</legend>
             <label class="check">
@@ -242,11 +250,13 @@ export function registerAdminPages(app: App, deps: Deps): void {
         </form>
       </Layout>,
     );
-  });
-  postForm(app, deps, '/mailboxes/:id/unenroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
-    const id = idOf(c);
-    const out = await call(deleteAccount, { id, purge: field(form, 'purge') === 'true' });
-    return c.redirect(withFlash('/mailboxes', out.purged ? 'unenrolled-purged' : 'unenrolled-kept'), 303);
+  };
+  getPage(app, deps, '/mailboxes/:id/unenroll', 'admin', unenrollConfirm);
+  postForm(app, deps, '/mailboxes/:id/unenroll', 'admin', backToMailboxes, async (x) => {
+    if (!confirmed(x.form)) return unenrollConfirm(x);
+    const id = idOf(x.c);
+    const out = await x.call(deleteAccount, { id, purge: field(x.form, 'purge') === 'true' });
+    return x.c.redirect(withFlash('/mailboxes', out.purged ? 'unenrolled-purged' : 'unenrolled-kept'), 303);
   });
 
   // ----- Runs
@@ -409,13 +419,12 @@ export function registerAdminPages(app: App, deps: Deps): void {
         <section aria-labelledby="excl-h">
           <h2 id="excl-h">Exclusions</h2>
           <p class="small muted">Mail from or to an excluded address or domain (and its subdomains) never matches an investor.</p>
-          <form method="post" action="/directory/exclusions" class="row">
-            <Csrf session={x.session} />
+          <form method="get" action="/directory/exclusions/new" class="row">
             <label>
               Address or domain
               <input name="value" required maxlength={320} />
             </label>
-            <button type="submit">Exclude</button>
+            <button type="submit">Exclude…</button>
           </form>
           <ul>
             {exclusions.map((e: { id: number; address: string | null; domain: string | null }) => (
@@ -548,10 +557,41 @@ export function registerAdminPages(app: App, deps: Deps): void {
     }
   });
 
-  postForm(app, deps, '/directory/exclusions', 'admin', () => '/directory', async ({ c, form, call }) => {
-    const v = field(form, 'value').trim();
-    const out = await call(createExclusion, v.includes('@') ? { address: v } : { domain: v.replace(/^\*@/, '') });
-    return c.redirect(withFlash('/directory', outcomeCode(out, 'excluded')), 303);
+  // Excluding withdraws mail at once, so it is two steps: the Exclude form asks for this page
+  // (GET), which says how much captured mail would be withheld; only its confirmed post acts.
+  const exclusionInput = (raw: string) => {
+    const v = raw.trim();
+    return v.includes('@') && !v.startsWith('*@') ? { address: addressField(v, 'address') } : { domain: domainField(v.replace(/^\*@/, ''), 'domain') };
+  };
+  const exclusionConfirm = async (x: Ctx, form: Form | null) => {
+    const raw = form ? field(form, 'value') : (x.c.req.query('value') ?? '');
+    const ex = exclusionInput(raw.slice(0, 400));
+    const shown = ex.address ?? `*@${ex.domain}`;
+    const ids = await affectedEmailIds(deps.db, ex.address ? { addresses: [ex.address], domains: [] } : { addresses: [], domains: [ex.domain!] });
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, ids, (d) => ({ ...d, exclusions: [...d.exclusions, { address: ex.address ?? null, domain: ex.domain ?? null }] }));
+    const domain = ex.domain ?? ex.address!.slice(ex.address!.lastIndexOf('@') + 1);
+    const workspace = deps.config.gmail.workspaceDomains.some((w) => domain === w || domain.endsWith(`.${w}`));
+    return confirmPage(x, {
+      title: `Exclude ${shown}?`,
+      consequence: (
+        <>
+          <Withdrawal p={p} what={shown} />
+          {ex.domain && isFreeMailDomain(ex.domain) && <p>{ex.domain} is a free-mail domain: this excludes every one of its users, investors’ personal addresses included.</p>}
+          {workspace && <p>{domain} is the firm’s own workspace: the team’s addresses never match an investor anyway.</p>}
+          <p>Removing the exclusion later matches this mail again only after it is fetched again from Gmail.</p>
+        </>
+      ),
+      action: '/directory/exclusions',
+      fields: { value: shown },
+      button: `Exclude ${shown}`,
+      cancel: '/directory',
+    });
+  };
+  getPage(app, deps, '/directory/exclusions/new', 'admin', (x) => exclusionConfirm(x, null));
+  postForm(app, deps, '/directory/exclusions', 'admin', () => '/directory', async (x) => {
+    if (!confirmed(x.form)) return exclusionConfirm(x, x.form);
+    const out = await x.call(createExclusion, exclusionInput(field(x.form, 'value')));
+    return x.c.redirect(withFlash('/directory', outcomeCode(out, 'excluded')), 303);
   });
   postForm(app, deps, '/directory/exclusions/:id/delete', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(deleteExclusion, { id: idOf(c) });

@@ -13,10 +13,12 @@ import { updateInvestor } from '../../../functions/updateInvestor.js';
 import type { Deps } from '../../core/deps.js';
 import type { App } from '../../http/access.js';
 import { HIT_END, HIT_START } from '../../search/index.js';
-import { field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
-import { investorsOverview, threadMarks } from '../read.js';
+import { investorsOverview, linkedEmailIds, threadMarks, withdrawPreview } from '../read.js';
+import { getContact } from '../../../functions/getContact.js';
+import { deleteInvestor } from '../../../functions/deleteInvestor.js';
 import { InsightsPanel } from './insights.js';
 
 export function registerMailPages(app: App, deps: Deps): void {
@@ -131,9 +133,9 @@ export function registerMailPages(app: App, deps: Deps): void {
                 <button type="submit" name="action" value="save">
                   Save
                 </button>
-                <button type="submit" name="action" value="delete" class="danger">
-                  Delete
-                </button>
+                <a href={`${self}/contacts/${ct.id}/delete`} class="danger" aria-label={`Delete contact ${ct.name}`}>
+                  Delete…
+                </a>
               </form>
             ))}
             <h3 class="small">Add a contact</h3>
@@ -151,6 +153,11 @@ export function registerMailPages(app: App, deps: Deps): void {
             </form>
           </section>
         </div>
+        <p class="small">
+          <a href={`${self}/delete`} class="danger">
+            Delete this investor…
+          </a>
+        </p>
         <InsightsPanel ins={insights} />
         <section aria-labelledby="threads-h">
           <h2 id="threads-h">Threads</h2>
@@ -210,10 +217,57 @@ export function registerMailPages(app: App, deps: Deps): void {
     return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-added')), 303);
   });
 
-  postForm(app, deps, '/investors/:id/contacts/:cid', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
+  // Deleting is two steps: the confirmation (GET, or a post without the confirm field) says
+  // how much captured mail would be withheld; only the confirmed post deletes.
+  const contactDeleteConfirm = async (x: Ctx, id: number, cid: number) => {
+    const ct = await x.call(getContact, { id: cid });
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, await linkedEmailIds(deps.db, { contact_id: cid }), (d) => ({ ...d, contacts: d.contacts.filter((k) => k.id !== cid) }));
+    return confirmPage(x, {
+      title: `Delete contact ${ct.name}?`,
+      consequence: <Withdrawal p={p} what="this contact" />,
+      action: `/investors/${id}/contacts/${cid}`,
+      fields: { action: 'delete' },
+      button: `Delete ${ct.name}`,
+      cancel: `/investors/${id}`,
+    });
+  };
+  getPage(app, deps, '/investors/:id/contacts/:cid/delete', 'user', (x) => contactDeleteConfirm(x, idOf(x.c), idOf(x.c, 'cid')));
+
+  const investorDeleteConfirm = async (x: Ctx, id: number) => {
+    const inv = await x.call(getInvestor, { id });
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, await linkedEmailIds(deps.db, { investor_id: id }), (d) => ({
+      ...d,
+      investors: d.investors.filter((k) => k.id !== id),
+      // Its contacts stay, without an investor (deleteInvestor).
+      contacts: d.contacts.map((k) => (k.investor_id === id ? { ...k, investor_id: null } : k)),
+    }));
+    return confirmPage(x, {
+      title: `Delete investor ${inv.name}?`,
+      consequence: (
+        <>
+          <Withdrawal p={p} what="this investor" />
+          {inv.contacts.length > 0 && <p>{inv.contacts.length === 1 ? 'Its one contact stays' : `Its ${inv.contacts.length} contacts stay`}, without an investor.</p>}
+        </>
+      ),
+      action: `/investors/${id}/delete`,
+      button: `Delete ${inv.name}`,
+      cancel: `/investors/${id}`,
+    });
+  };
+  getPage(app, deps, '/investors/:id/delete', 'user', (x) => investorDeleteConfirm(x, idOf(x.c)));
+  postForm(app, deps, '/investors/:id/delete', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
+    const id = idOf(x.c);
+    if (!confirmed(x.form)) return investorDeleteConfirm(x, id);
+    const out = await x.call(deleteInvestor, { id });
+    return x.c.redirect(withFlash('/', outcomeCode(out, 'investor-deleted')), 303);
+  });
+
+  postForm(app, deps, '/investors/:id/contacts/:cid', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
+    const { c, form, call } = x;
     const id = idOf(c);
     const cid = idOf(c, 'cid');
     if (field(form, 'action') === 'delete') {
+      if (!confirmed(form)) return contactDeleteConfirm(x, id, cid);
       const out = await call(deleteContact, { id: cid });
       return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-deleted')), 303);
     }
@@ -343,6 +397,22 @@ export function registerMailPages(app: App, deps: Deps): void {
     );
   });
 }
+
+/** What a narrowing change takes from the captured mail, in numbers. */
+export const Withdrawal = ({ p, what }: { p: { matched: number; emails: number; files: number }; what: string }) =>
+  p.emails === 0 ? (
+    <p>
+      No captured email would be withheld: {p.matched === 0 ? `none is matched through ${what}` : p.matched === 1 ? `the one email matched through ${what} still matches otherwise` : `the ${p.matched} emails matched through ${what} still match otherwise`}.
+    </p>
+  ) : (
+    <p>
+      <strong>
+        {p.emails} email{p.emails === 1 ? '' : 's'} would be withheld: {p.emails === 1 ? 'its body is' : 'their bodies are'} deleted
+        {p.files > 0 ? ` and ${p.files} saved file${p.files === 1 ? ' is' : 's are'} deleted from disk` : ''}.
+      </strong>{' '}
+      Only their metadata stays. Undoing this later fetches them again from Gmail, and only if Gmail still has them.
+    </p>
+  );
 
 /** The snippet with the matched words marked; text stays text (escaped by JSX). */
 function highlight(snippet: string) {
