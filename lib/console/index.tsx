@@ -78,6 +78,14 @@ export function registerConsole(app: App, deps: Deps): void {
     return c.redirect('/login', 303);
   });
 
+  // The console's front door: without a session, `/` is the sign-in page itself (200), as the
+  // contract says, not a redirect; other pages still send strangers to /login?next=….
+  app.get('/', async (c, next) => {
+    if (await currentSession(deps, c)) return next();
+    const u = new URL(c.req.url);
+    return loginPage(c, safeNext(u.pathname + u.search));
+  });
+
   registerMailPages(app, deps);
   registerInsightPages(app, deps);
   registerAdminPages(app, deps);

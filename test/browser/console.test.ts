@@ -85,7 +85,9 @@ afterAll(async () => {
 async function signIn(who: { username: string; password: string }, start = '/') {
   await context.clearCookies();
   await page.goto(stack.url + start);
-  expect(new URL(page.url()).pathname).toBe('/login');
+  // `/` is the sign-in page itself; every other page redirects to /login?next=….
+  expect(new URL(page.url()).pathname).toBe(start === '/' ? '/' : '/login');
+  await expect(page.getByRole('heading', { name: 'Sign in to crm-gmail' }).count()).resolves.toBe(1);
   await page.getByLabel('Username').fill(who.username);
   await page.getByLabel('Password').fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();

@@ -91,6 +91,26 @@ describe('console sign-in and sessions', () => {
     expect(await home.text()).toContain('Acme');
   });
 
+  it('GET / without a session is the sign-in page itself (200 HTML), and signing in there lands on the console', async () => {
+    await setup();
+    const r = await get('/?q=acme');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await r.text();
+    expect(html).toContain('<h1>Sign in to crm-gmail</h1>');
+    expect(html).toContain('<input type="hidden" name="next" value="/?q=acme"/>');
+    expect(html).not.toContain('Acme</a>');
+    expect(r.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    const res = await app.request('/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, host: 'console.test' },
+      body: new URLSearchParams({ username: 'mel', password: 'member password 1', next: '/?q=acme' }).toString(),
+    });
+    expect(res.headers.get('location')).toBe('/?q=acme');
+    const home = await (await get('/?q=acme', cookieOf(res))).text();
+    expect(home).toContain('Acme</a>');
+  });
+
   it('the cookie is Secure when CRM_PUBLIC_URL is https, and only that origin may post', async () => {
     await setup({ CRM_PUBLIC_URL: 'https://crm.fund.example' });
     const bad = await signIn('ada', 'admin password 1');
@@ -113,15 +133,21 @@ describe('console sign-in and sessions', () => {
     const csrf = await csrfOf(cookie);
     const out = await post('/logout', cookie, { _csrf: csrf });
     expect(out.status).toBe(303);
-    expect((await get('/', cookie)).status).toBe(303);
+    const after = await get('/', cookie);
+    expect(after.status).toBe(200);
+    expect(await after.text()).toContain('<form method="post" action="/login"');
+    expect((await get('/search', cookie)).status).toBe(303);
   });
 
   it('a feed token set as the session cookie never opens the console', async () => {
     await setup();
     const { token } = await invoke(deps, createFeedToken, { name: 'index' });
     const res = await get('/', `crm_session=${token}`);
-    expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toMatch(/^\/login/);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<h1>Sign in to crm-gmail</h1>');
+    const other = await get('/search', `crm_session=${token}`);
+    expect(other.status).toBe(303);
+    expect(other.headers.get('location')).toMatch(/^\/login/);
   });
 
   it('login through the console is throttled like the API', async () => {
