@@ -326,6 +326,12 @@ describe('console forms', () => {
     expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('msg')).toBe('verify-started');
     await deps.background.idle();
     expect(await one(deps.db, "SELECT kind FROM email_sync_runs WHERE kind = 'verify'")).toEqual({ kind: 'verify' });
+    // What it found shows on the mailboxes page, flagged while something is still missing.
+    const cell = async () => (/<td data-label="Last verify" class="small" id="verify-\d+">([\s\S]*?)<\/td>/.exec(await (await get('/mailboxes', cookie)).text())?.[1] ?? '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+    expect(await cell()).toMatch(/UTC complete missing 0 · repaired 0 · gone 0 $/);
+    await deps.db.execute({ sql: 'UPDATE email_accounts SET last_verify_missing = 3, last_verify_repaired = 1, last_verify_gone = 2 WHERE id = ?', args: [acc!.id] });
+    const flagged = await cell();
+    expect(flagged).toContain('2 still missing missing 3 · repaired 1 · gone 2 last complete:');
   });
 
   it('members get 403 from admin pages and admin form posts', async () => {

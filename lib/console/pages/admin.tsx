@@ -85,6 +85,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
                 <th scope="col">Mailbox</th>
                 <th scope="col">State</th>
                 <th scope="col">Last sync</th>
+                <th scope="col">Last verify</th>
                 <th scope="col">Progress</th>
                 <th scope="col">Last error</th>
                 <th scope="col">Actions</th>
@@ -106,6 +107,9 @@ export function registerAdminPages(app: App, deps: Deps): void {
                     </td>
                     <td data-label="Last sync">
                       <When at={a.last_sync_at} />
+                    </td>
+                    <td data-label="Last verify" class="small" id={`verify-${a.id}`}>
+                      <LastVerify v={a.last_verify} />
                     </td>
                     <td data-label="Progress" class="progress" id={`progress-${a.id}`} data-phase={p?.phase ?? 'idle'}>
                       <progress max={1} value={p?.fraction ?? undefined} aria-label={`Sync progress of ${a.email}`}></progress>
@@ -675,6 +679,32 @@ export function registerAdminPages(app: App, deps: Deps): void {
       </Layout>,
     );
   });
+}
+
+/**
+ * What the last verification against Gmail found: messages Gmail had that the store lacked
+ * (missing), how many of those it fetched (repaired), and copies Gmail no longer has (gone,
+ * marked deleted). Flagged while anything missing is still unrepaired.
+ */
+function LastVerify({ v }: { v: { at: string; missing: number; gone: number; repaired: number; held_at: string | null } | null }) {
+  if (!v) return <span class="muted">never verified</span>;
+  const unrepaired = v.missing - v.repaired;
+  return (
+    <>
+      <When at={v.at} />
+      <div>
+        <span class={`pill ${unrepaired > 0 ? 'bad' : 'ok'}`}>{unrepaired > 0 ? `${unrepaired} still missing` : 'complete'}</span>
+      </div>
+      <div class={v.missing > 0 || v.gone > 0 ? undefined : 'muted'}>
+        missing {v.missing} · repaired {v.repaired} · gone {v.gone}
+      </div>
+      {unrepaired > 0 && (
+        <div class="muted">
+          last complete: <When at={v.held_at} />
+        </div>
+      )}
+    </>
+  );
 }
 
 async function accountEmail(x: Ctx): Promise<string> {
