@@ -15,7 +15,7 @@ import type { App } from '../../http/access.js';
 import { HIT_END, HIT_START } from '../../search/index.js';
 import { confirmed, confirmPage, field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
-import { mailDocument, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
+import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
 import { investorsOverview, linkedEmailIds, threadMarks, withdrawPreview } from '../read.js';
 import { getContact } from '../../../functions/getContact.js';
 import { deleteInvestor } from '../../../functions/deleteInvestor.js';
@@ -321,7 +321,7 @@ export function registerMailPages(app: App, deps: Deps): void {
                       Images loaded directly from the sender’s servers. <a href={`/threads/${id}#m${m.id}`}>Block them again</a>
                     </p>
                   )}
-                  <iframe class="mail" title={`Message from ${person(m.from)}`} sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc={mailDocument(html.html, { loadImages: images === m.id })}></iframe>
+                  <iframe class={`mail ${mailFrameSize(html.html)}`} title={`Message from ${person(m.from)}`} sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc={mailDocument(html.html, { loadImages: images === m.id })}></iframe>
                 </>
               ) : m.body_text ? (
                 splitQuoted(m.body_text).map((b) =>
