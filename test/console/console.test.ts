@@ -334,6 +334,30 @@ describe('console forms', () => {
     expect(flagged).toContain('2 still missing missing 3 · repaired 1 · gone 2 last complete:');
   });
 
+  it('a mailbox that cannot sync shows a still bar and what to do, not a moving one', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const acc = (await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]))!.id;
+    const cell = async () => /<td data-label="Progress" class="progress" id="progress-\d+"[^>]*>([\s\S]*?)<\/td>/.exec(await (await get('/mailboxes', cookie)).text())![1]!;
+    const progress = async () => ((await (await get('/mailboxes/progress', cookie)).json()) as { accounts: { phase: string; fraction: number | null; hint: string | null }[] }).accounts[0]!;
+    // Synced: a full, still bar.
+    expect(await cell()).toMatch(/<progress max="1" value="1"/);
+    for (const [state, method, error, hint] of [
+      ['needs_consent', 'oauth', null, 'Press Consent link and hand the link to the mailbox’s owner'],
+      ['auth_error', 'dwd', 'unauthorized_client: Client is unauthorized', 'Manage domain-wide delegation'],
+      ['error', 'dwd', null, 'Press Run now to try again'],
+    ] as const) {
+      await deps.db.execute({ sql: 'UPDATE email_accounts SET state = ?, auth_method = ?, last_error = ? WHERE id = ?', args: [state, method, error, acc] });
+      const html = await cell();
+      expect(html, state).toMatch(/<progress max="1" value="0" hidden=""/);
+      expect(html, state).toMatch(new RegExp(`<div class="small progress-hint">What to do: [^<]*${hint}`));
+      const p = await progress();
+      expect(p.phase, state).toBe('blocked');
+      expect(p.fraction, state).toBe(0);
+      expect(p.hint, state).toContain(hint);
+    }
+  });
+
   it('members get 403 from admin pages and admin form posts', async () => {
     await setup();
     const { cookie } = await signIn('mel', 'member password 1');

@@ -112,10 +112,11 @@ export function registerAdminPages(app: App, deps: Deps): void {
                       <LastVerify v={a.last_verify} />
                     </td>
                     <td data-label="Progress" class="progress" id={`progress-${a.id}`} data-phase={p?.phase ?? 'idle'}>
-                      <progress max={1} value={p?.fraction ?? undefined} aria-label={`Sync progress of ${a.email}`}></progress>
+                      <progress max={1} value={p?.fraction ?? undefined} hidden={p?.phase === 'blocked'} aria-label={`Sync progress of ${a.email}`}></progress>
                       <div class="small progress-text" aria-live="polite">
                         {p?.text ?? ''}
                       </div>
+                      <div class="small progress-hint">{p?.hint ? `What to do: ${p.hint}` : ''}</div>
                     </td>
                     <td data-label="Last error" class="small">
                       {a.last_error ? (
