@@ -405,6 +405,22 @@ describe('console pages', () => {
     expect((await get('/partners/999999', cookie)).status).toBe(404);
   });
 
+  it('going cold with a bad days value says so, naming the field, and keeps what was typed', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    for (const bad of ['-1', 'abc', '99999999', '1.5', '']) {
+      const r = await get(`/going-cold?days=${encodeURIComponent(bad)}`, cookie);
+      expect(r.status, bad).toBe(400);
+      const html = await r.text();
+      expect(html, bad).toContain(`<p class="banner err" role="alert" id="days-err">days: “${bad}” is not a whole number of days from 1 to 3650.</p>`);
+      expect(html, bad).toContain(`value="${bad}" aria-invalid="true" aria-describedby="days-err"`);
+      expect(html, bad).not.toContain('Nobody is going cold.');
+    }
+    const ok = await get('/going-cold?days=30', cookie);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).not.toContain('days-err');
+  });
+
   it('every page carries the strict CSP, X-Frame-Options DENY and no-referrer', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('ada', 'admin password 1');
