@@ -5,10 +5,11 @@ import path from 'node:path';
 import { login } from '../../functions/login.js';
 import { logout } from '../../functions/logout.js';
 import type { Deps } from '../core/deps.js';
-import { AppError, toAppError } from '../core/errors.js';
+import { toAppError } from '../core/errors.js';
 import { invoke } from '../core/fn.js';
 import { clientAddress, type App } from '../http/access.js';
-import { field, PAGE_CSP, postForm, render, type Form } from './kit.js';
+import { field, notFoundPage, PAGE_CSP, postForm, render, type Form } from './kit.js';
+export { notFoundPage };
 import { Layout } from './layout.js';
 import { registerAdminPages } from './pages/admin.js';
 import { registerMailPages } from './pages/mail.js';
@@ -19,9 +20,10 @@ const STATIC_DIR = path.join(import.meta.dirname, 'static');
 const STATIC: Record<string, { type: string; body: string }> = {
   'console.css': { type: 'text/css; charset=utf-8', body: readFileSync(path.join(STATIC_DIR, 'console.css'), 'utf8') },
   'console.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(path.join(STATIC_DIR, 'console.js'), 'utf8') },
+  'favicon.svg': { type: 'image/svg+xml', body: readFileSync(path.join(STATIC_DIR, 'favicon.svg'), 'utf8') },
 };
 
-const isConsolePath = (p: string) => !p.startsWith('/api/') && p !== '/healthz';
+export const isConsolePath = (p: string) => !p.startsWith('/api/') && p !== '/api' && p !== '/healthz';
 
 export function registerConsole(app: App, deps: Deps): void {
   app.use('*', async (c, next) => {
@@ -35,9 +37,12 @@ export function registerConsole(app: App, deps: Deps): void {
     if (!h.has('Cache-Control')) h.set('Cache-Control', 'no-store');
   });
 
-  app.get('/static/:file', (c) => {
+  // Browsers ask for /favicon.ico on every page; the console's icon answers it.
+  app.get('/favicon.ico', (c) => c.body(STATIC['favicon.svg']!.body, 200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=86400' }));
+
+  app.get('/static/:file', async (c) => {
     const f = STATIC[c.req.param('file')];
-    if (!f) throw new AppError('NOT_FOUND', 'no such file');
+    if (!f) return notFoundPage(deps, c);
     return c.body(f.body, 200, { 'Content-Type': f.type, 'Cache-Control': 'public, max-age=300' });
   });
 

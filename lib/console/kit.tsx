@@ -131,6 +131,11 @@ async function refusedPage(c: Context, session: Session, status: number, message
   );
 }
 
+/** The console's own 404 for a path no route answers: a page, not the API's JSON. */
+export async function notFoundPage(deps: Deps, c: Context): Promise<Response> {
+  return errorPage(c, await currentSession(deps, c), 404, 'There is no page at this address.');
+}
+
 function makeCtx(deps: Deps, c: Context<Env>, session: Session, form: Form): Ctx {
   return {
     c,

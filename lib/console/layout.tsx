@@ -30,6 +30,7 @@ export const Layout: FC<PageProps> = ({ title, session, path, flash, children })
       <meta name="referrer" content="no-referrer" />
       <title>{`${title} · crm-gmail`}</title>
       <link rel="stylesheet" href="/static/console.css" />
+      <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
       <script src="/static/console.js" defer></script>
     </head>
     <body>

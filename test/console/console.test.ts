@@ -421,6 +421,28 @@ describe('console pages', () => {
     expect(await ok.text()).not.toContain('days-err');
   });
 
+  it('an unknown console path answers the console’s 404 page; the API and /healthz keep JSON', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    for (const [p, c] of [['/nonexistent', cookie], ['/nonexistent', undefined], ['/investors/1/nope', cookie], ['/static/nope.css', undefined]] as const) {
+      const r = await get(p, c);
+      expect(r.status, p).toBe(404);
+      expect(r.headers.get('content-type'), p).toMatch(/^text\/html/);
+      const html = await r.text();
+      expect(html, p).toContain('<h1>Not found</h1>');
+      expect(r.headers.get('content-security-policy'), p).toMatch(/default-src 'self'/);
+      if (c) expect(html, p).toContain('Sign out');
+    }
+    const icon = await get('/favicon.ico');
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await (await get('/', cookie)).text()).toContain('<link rel="icon" href="/static/favicon.svg"');
+    const api = await get('/api/nonexistent', cookie);
+    expect(api.status).toBe(404);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect((await get('/healthz')).headers.get('content-type')).toMatch(/json/);
+  });
+
   it('every page carries the strict CSP, X-Frame-Options DENY and no-referrer', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('ada', 'admin password 1');
