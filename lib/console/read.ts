@@ -184,3 +184,16 @@ export async function linkedEmailIds(db: Executor, by: { contact_id: number } | 
   const rows = await all<{ email_id: number }>(db, `SELECT DISTINCT email_id FROM email_investor_links WHERE ${col} = ?`, [id]);
   return rows.map((r) => r.email_id);
 }
+
+/** The investors a thread belongs to: those its matched emails are linked to, by name. */
+export async function threadInvestors(db: Executor, threadId: number): Promise<{ id: number; name: string }[]> {
+  return all<{ id: number; name: string }>(
+    db,
+    `SELECT DISTINCT i.id, i.name FROM emails e
+       JOIN email_investor_links l ON l.email_id = e.id
+       JOIN investors i ON i.id = l.investor_id
+      WHERE e.thread_id = ? AND e.is_matched = 1
+      ORDER BY lower(i.name), i.id`,
+    [threadId],
+  );
+}

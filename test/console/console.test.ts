@@ -481,6 +481,16 @@ describe('console pages', () => {
     expect((await get(file)).status).toBe(401);
   });
 
+  it('a thread links back to, and names, the investor it belongs to; the hidden-messages note shows only when some are hidden', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const thread = (await one<{ thread_id: number }>(deps.db, 'SELECT thread_id FROM emails LIMIT 1'))!.thread_id;
+    const html = await (await get(`/threads/${thread}`, cookie)).text();
+    expect(html).toContain(`<nav class="small" aria-label="Investors of this thread">Investor: <a href="/investors/${acme}">← Acme</a></nav>`);
+    expect(html).not.toContain('<a href="/">← Investors</a>');
+    expect(html).not.toContain('messages shown');
+  });
+
   it('investors are found by name, domain or contact address, and show activity and partners', async () => {
     const { acme } = await setup();
     await invoke(deps, createInvestor, { name: 'Zeta Fund', domains: ['zeta.example'] });

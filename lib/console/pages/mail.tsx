@@ -16,7 +16,7 @@ import { HIT_END, HIT_START } from '../../search/index.js';
 import { confirmed, confirmPage, field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
-import { investorsOverview, linkedEmailIds, threadMarks, withdrawPreview } from '../read.js';
+import { investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
 import { getContact } from '../../../functions/getContact.js';
 import { deleteInvestor } from '../../../functions/deleteInvestor.js';
 import { InsightsPanel } from './insights.js';
@@ -280,18 +280,34 @@ export function registerMailPages(app: App, deps: Deps): void {
     const thread = await call(getThread, { id });
     const images = Number(c.req.query('images') ?? 0);
     const showing = thread.messages.filter((m) => m.is_matched);
+    const investors = await threadInvestors(deps.db, id);
     // Remote images load only for the one message whose reader asked, straight from their host.
     const csp = `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:${images ? ' https: http:' : ''}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; frame-src 'self'`;
     return render(
       c,
       <Layout title={thread.subject || 'Thread'} session={session}>
-        <p class="small">
-          <a href="/">← Investors</a>
-        </p>
+        {/* Back to the investor(s) the thread belongs to, named, rather than to the list. */}
+        <nav class="small" aria-label="Investors of this thread">
+          {investors.length === 0 ? (
+            <a href="/">← Investors</a>
+          ) : (
+            <>
+              {investors.length === 1 ? 'Investor: ' : 'Investors: '}
+              {investors.map((inv, i) => (
+                <>
+                  {i > 0 && ', '}
+                  <a href={`/investors/${inv.id}`}>← {inv.name}</a>
+                </>
+              ))}
+            </>
+          )}
+        </nav>
         <h1>{thread.subject || '(no subject)'}</h1>
-        <p class="small muted">
-          {showing.length} of {thread.messages.length} messages shown; the others are internal-only and not captured in full.
-        </p>
+        {showing.length < thread.messages.length && (
+          <p class="small muted">
+            {showing.length} of {thread.messages.length} messages shown; the others are internal-only and not captured in full.
+          </p>
+        )}
         {showing.map((m) => {
           const html = m.body_html ? sanitiseMailHtml(m.body_html, { loadImages: images === m.id }) : null;
           return (
