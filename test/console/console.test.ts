@@ -222,6 +222,21 @@ describe('console forms', () => {
     expect(text).toMatch(/role="alert"[^>]*>[^<]*is a URL; give the domain alone/);
   });
 
+  it('a refused edit shows the investor page again with what was typed, the reason beside the field, in the form’s words', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const res = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme Renamed', domains: 'acme.example\n\nnew.example, https://bad.example', emails: 'a@acme.example', _csrf: csrf });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('<h1>Acme</h1>');
+    expect(html).toMatch(/<p class="banner err" role="alert" id="edit-err">Not saved: Domains, line 3: &quot;https:\/\/bad.example&quot; is a URL; give the domain alone/);
+    expect(html).toContain('<input name="name" value="Acme Renamed"');
+    expect(html).toContain('<textarea name="domains" rows="3" aria-invalid="true" aria-describedby="edit-err">acme.example\n\nnew.example, https://bad.example</textarea>');
+    expect(html).toContain('<textarea name="emails" rows="3">a@acme.example</textarea>');
+    expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme');
+  });
+
   it('banners come only from known message codes: a link cannot put its own words in the console', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('mel', 'member password 1');

@@ -11,6 +11,7 @@ import { searchMail } from '../../../functions/searchMail.js';
 import { updateContact } from '../../../functions/updateContact.js';
 import { updateInvestor } from '../../../functions/updateInvestor.js';
 import type { Deps } from '../../core/deps.js';
+import { toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
 import { HIT_END, HIT_START } from '../../search/index.js';
 import { confirmed, confirmPage, field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
@@ -81,7 +82,11 @@ export function registerMailPages(app: App, deps: Deps): void {
     );
   });
 
-  getPage(app, deps, '/investors/:id', 'user', async ({ c, session, call }) => {
+  /**
+   * One investor's page. After a refused edit it is shown again (400) with what was typed
+   * and the reason beside the field it names, so nothing typed is lost.
+   */
+  const investorPage = async ({ c, session, call }: Ctx, refused?: RefusedEdit) => {
     const id = idOf(c);
     const inv = await call(getInvestor, { id });
     const cursor = c.req.query('cursor') || undefined;
@@ -89,9 +94,11 @@ export function registerMailPages(app: App, deps: Deps): void {
     const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
     const insights = await call(getInvestorInsights, { id });
     const self = `/investors/${id}`;
+    const typed = refused?.values ?? { name: inv.name, domains: inv.domains.join('\n'), emails: inv.emails.join('\n') };
+    const bad = (f: keyof RefusedEdit['values']) => (refused?.field === f ? { 'aria-invalid': 'true', 'aria-describedby': 'edit-err' } : {});
     return render(
       c,
-      <Layout title={inv.name} session={session} flash={flashOf(c)}>
+      <Layout title={inv.name} session={session} flash={refused ? {} : flashOf(c)}>
         <p class="small">
           <a href="/">← Investors</a>
         </p>
@@ -101,17 +108,26 @@ export function registerMailPages(app: App, deps: Deps): void {
             <h2 id="edit-h">Name, domains and addresses</h2>
             <form method="post" action={`${self}/edit`} class="col">
               <Csrf session={session} />
+              {refused && (
+                <p class="banner err" role="alert" id="edit-err">
+                  Not saved: {refused.message}
+                </p>
+              )}
               <label>
                 Name
-                <input name="name" value={inv.name} required maxlength={200} />
+                <input name="name" value={typed.name} required maxlength={200} {...bad('name')} />
               </label>
               <label>
                 Domains (one per line)
-                <textarea name="domains" rows={3}>{inv.domains.join('\n')}</textarea>
+                <textarea name="domains" rows={3} {...bad('domains')}>
+                  {typed.domains}
+                </textarea>
               </label>
               <label>
                 Addresses (one per line)
-                <textarea name="emails" rows={3}>{inv.emails.join('\n')}</textarea>
+                <textarea name="emails" rows={3} {...bad('emails')}>
+                  {typed.emails}
+                </textarea>
               </label>
               <button type="submit">Save</button>
             </form>
@@ -202,13 +218,25 @@ export function registerMailPages(app: App, deps: Deps): void {
           </p>
         </section>
       </Layout>,
+      refused ? 400 : 200,
     );
-  });
+  };
+  getPage(app, deps, '/investors/:id', 'user', (x) => investorPage(x));
 
-  postForm(app, deps, '/investors/:id/edit', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
+  postForm(app, deps, '/investors/:id/edit', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
+    const { c, form, call } = x;
     const id = idOf(c);
-    const out = await call(updateInvestor, { id, name: field(form, 'name'), domains: lines(field(form, 'domains')), emails: lines(field(form, 'emails')) });
-    return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'saved')), 303);
+    const values = { name: field(form, 'name'), domains: field(form, 'domains'), emails: field(form, 'emails') };
+    const domains = numberedLines(values.domains);
+    const emails = numberedLines(values.emails);
+    try {
+      const out = await call(updateInvestor, { id, name: values.name, domains: domains.map((l) => l.value), emails: emails.map((l) => l.value) });
+      return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'saved')), 303);
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
+      return investorPage(x, { values, ...formError(e.message, e.field, { name: ['Name', []], domains: ['Domains', domains], emails: ['Addresses', emails] }) });
+    }
   });
 
   postForm(app, deps, '/investors/:id/contacts', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
@@ -412,6 +440,35 @@ export function registerMailPages(app: App, deps: Deps): void {
       </Layout>,
     );
   });
+}
+
+interface RefusedEdit {
+  values: { name: string; domains: string; emails: string };
+  message: string;
+  field?: 'name' | 'domains' | 'emails';
+}
+
+/** One entry per address or domain typed, with the textarea line it is on (1-based). */
+function numberedLines(s: string): { value: string; line: number }[] {
+  const out: { value: string; line: number }[] = [];
+  s.split('\n').forEach((text, i) => {
+    for (const v of text.split(',')) if (v.trim()) out.push({ value: v.trim(), line: i + 1 });
+  });
+  return out;
+}
+
+/**
+ * A handler's refusal in the words of the form: `domains[1]: …` (an API path, counted from
+ * 0 over the list sent) becomes `Domains, line 2: …`, the line the user typed it on.
+ */
+function formError<F extends string>(message: string, apiField: string | undefined, fields: Record<F, [string, { line: number }[]]>): { message: string; field?: F } {
+  const m = /^([a-z_]+)(?:\[(\d+)\])?(?:\.[a-z_]+)?$/.exec(apiField ?? '');
+  if (!m || !Object.hasOwn(fields, m[1]!)) return { message };
+  const f = m[1] as F;
+  const [label, entries] = fields[f];
+  const where = m[2] !== undefined && entries[Number(m[2])] ? `${label}, line ${entries[Number(m[2])]!.line}` : label;
+  const rest = message.startsWith(`${apiField}:`) ? message.slice(apiField!.length + 1).trim() : message;
+  return { message: `${where}: ${rest}`, field: f };
 }
 
 /** What a narrowing change takes from the captured mail, in numbers. */
