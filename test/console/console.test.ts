@@ -41,7 +41,7 @@ async function setup(env: Record<string, string> = {}) {
     files: [{ filename: 'deck.pdf', content: Buffer.from('%PDF deck') }],
   });
   await syncMailbox(deps, PARTNER);
-  return { acme };
+  return { acme, box };
 }
 
 function cookieOf(res: Response): string {
@@ -517,6 +517,26 @@ describe('console pages', () => {
     expect(await names('100%_')).toEqual([]);
     const home = await (await get('/', cookie)).text();
     expect(home).toContain(`<a href="/investors/${acme}">Acme</a></td><td data-label="Domains">acme.example</td><td data-label="Last activity"><time datetime="2025-03-01T10:00:00.000Z">`);
+  });
+
+  it('search pages past 30 results: it says how many there are and links the next page', async () => {
+    const { box } = await setup();
+    for (let i = 1; i <= 35; i++)
+      box.add({ from: 'Bob <bob@acme.example>', to: [PARTNER], subject: `Capital call ${i}`, messageId: `call-${i}@acme.example`, date: `2025-04-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z`, text: 'Please wire the capital call.' });
+    await syncMailbox(deps, PARTNER);
+    const { cookie } = await signIn('mel', 'member password 1');
+    const subjects = (html: string) => [...html.matchAll(/<a href="\/threads\/\d+#m\d+">(Capital call \d+)<\/a>/g)].map((m) => m[1]);
+    const first = await (await get('/search?q=capital', cookie)).text();
+    expect(first).toContain('Matches 1–30 of 35, best first.');
+    expect(subjects(first)).toHaveLength(30);
+    expect(first).toContain('<a href="/search?q=capital&amp;start=30">Next 30 matches →</a>');
+    const second = await (await get('/search?q=capital&start=30', cookie)).text();
+    expect(second).toContain('Matches 31–35 of 35, best first.');
+    expect(second).toContain('<ol class="results" start="31">');
+    expect(subjects(second)).toHaveLength(5);
+    expect(new Set([...subjects(first), ...subjects(second)]).size).toBe(35);
+    expect(second).not.toContain('Next 30 matches');
+    expect(second).toContain('<a href="/search?q=capital">← Better matches</a>');
   });
 
   it('search finds a body word and links to its thread', async () => {

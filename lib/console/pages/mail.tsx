@@ -13,7 +13,7 @@ import { updateInvestor } from '../../../functions/updateInvestor.js';
 import type { Deps } from '../../core/deps.js';
 import { toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { HIT_END, HIT_START } from '../../search/index.js';
+import { countEmails, HIT_END, HIT_START } from '../../search/index.js';
 import { confirmed, confirmPage, field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
@@ -21,6 +21,9 @@ import { investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdr
 import { getContact } from '../../../functions/getContact.js';
 import { deleteInvestor } from '../../../functions/deleteInvestor.js';
 import { InsightsPanel } from './insights.js';
+
+/** Search results per page. */
+const SEARCH_PAGE = 30;
 
 export function registerMailPages(app: App, deps: Deps): void {
   getPage(app, deps, '/', 'user', async ({ c, session }) => {
@@ -405,15 +408,20 @@ export function registerMailPages(app: App, deps: Deps): void {
 
   getPage(app, deps, '/search', 'user', async ({ c, session, call }) => {
     const q = (c.req.query('q') ?? '').trim().slice(0, 200);
+    const startRaw = Number(c.req.query('start') ?? 0);
+    const start = Number.isInteger(startRaw) && startRaw >= 0 && startRaw <= 10_000 ? startRaw : 0;
     let results: Awaited<ReturnType<typeof searchMail.run>>['results'] = [];
+    let total = 0;
     let err: string | undefined;
     if (q) {
       try {
-        results = (await call(searchMail, { q })).results;
+        results = (await call(searchMail, { q, limit: SEARCH_PAGE, offset: start })).results;
+        total = await countEmails(deps.db, q);
       } catch (e) {
         err = e instanceof Error ? e.message : String(e);
       }
     }
+    const pageLink = (from: number) => `/search?q=${encodeURIComponent(q)}${from ? `&start=${from}` : ''}`;
     return render(
       c,
       <Layout title="Search" session={session} path="/search" flash={{ err }}>
@@ -425,8 +433,12 @@ export function registerMailPages(app: App, deps: Deps): void {
           </label>
           <button type="submit">Search</button>
         </form>
-        {q && !err && <p class="small muted">{results.length === 0 ? 'Nothing found.' : `${results.length} best matches`}</p>}
-        <ol class="results">
+        {q && !err && (
+          <p class="small muted" id="search-count">
+            {total === 0 ? 'Nothing found.' : results.length === 0 ? `No more matches: all ${total} were on earlier pages.` : `Matches ${start + 1}–${start + results.length} of ${total}, best first.`}
+          </p>
+        )}
+        <ol class="results" start={start + 1}>
           {results.map((r) => (
             <li>
               {r.thread_id ? <a href={`/threads/${r.thread_id}#m${r.email_id}`}>{r.subject || '(no subject)'}</a> : r.subject}
@@ -437,6 +449,12 @@ export function registerMailPages(app: App, deps: Deps): void {
             </li>
           ))}
         </ol>
+        {q && !err && (start > 0 || start + results.length < total) && (
+          <nav class="row" aria-label="Result pages">
+            {start > 0 && <a href={pageLink(Math.max(0, start - SEARCH_PAGE))}>← Better matches</a>}
+            {start + results.length < total && start + SEARCH_PAGE <= 10_000 && <a href={pageLink(start + SEARCH_PAGE)}>Next {SEARCH_PAGE} matches →</a>}
+          </nav>
+        )}
       </Layout>,
     );
   });
