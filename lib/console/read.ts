@@ -14,7 +14,10 @@ interface InvestorRow {
   partners: string[];
 }
 
-export async function investorsOverview(db: Executor, o: { q?: string; sort: 'activity' | 'name' }): Promise<InvestorRow[]> {
+/** Investors per page of the overview: the list is paged, never cut off. */
+export const INVESTORS_PAGE = 200;
+
+export async function investorsOverview(db: Executor, o: { q?: string; sort: 'activity' | 'name'; offset?: number }): Promise<{ rows: InvestorRow[]; total: number }> {
   const q = (o.q ?? '').trim().toLowerCase();
   const like = `%${q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
   const filter = q
@@ -33,10 +36,11 @@ export async function investorsOverview(db: Executor, o: { q?: string; sort: 'ac
                     FROM email_investor_links l JOIN emails e ON e.id = l.email_id AND e.is_matched = 1
                    GROUP BY l.investor_id) a ON a.investor_id = i.id
        ${filter}
-      ORDER BY ${o.sort === 'name' ? 'lower(i.name), i.id' : "coalesce(a.last_at, '') DESC, lower(i.name)"}
-      LIMIT 1000`,
-    q ? [like] : [],
+      ORDER BY ${o.sort === 'name' ? 'lower(i.name), i.id' : "coalesce(a.last_at, '') DESC, lower(i.name), i.id"}
+      LIMIT ${INVESTORS_PAGE} OFFSET ${q ? '?2' : '?1'}`,
+    q ? [like, o.offset ?? 0] : [o.offset ?? 0],
   );
+  const total = Number((await all<{ n: number }>(db, `SELECT count(*) AS n FROM investors i ${filter}`, q ? [like] : []))[0]?.n ?? 0);
   // The partners who correspond with each investor: team addresses on its matched mail.
   const partners = await all<{ investor_id: number; who: string }>(
     db,
@@ -52,7 +56,7 @@ export async function investorsOverview(db: Executor, o: { q?: string; sort: 'ac
     s.add(p.who);
     byInvestor.set(p.investor_id, s);
   }
-  return rows.map((r) => ({ ...r, partners: [...(byInvestor.get(r.id) ?? [])].sort() }));
+  return { rows: rows.map((r) => ({ ...r, partners: [...(byInvestor.get(r.id) ?? [])].sort() })), total };
 }
 
 interface ThreadMarks {

@@ -539,6 +539,26 @@ describe('console pages', () => {
     expect(second).toContain('<a href="/search?q=capital">← Better matches</a>');
   });
 
+  it('the investor list is paged, never silently cut off', async () => {
+    await setup();
+    const now = new Date().toISOString();
+    for (let i = 1; i <= 205; i++) await deps.db.execute({ sql: 'INSERT INTO investors (name, created_at, updated_at) VALUES (?, ?, ?)', args: [`Fund ${String(i).padStart(3, '0')}`, now, now] });
+    const { cookie } = await signIn('mel', 'member password 1');
+    const names = (html: string) => [...html.matchAll(/<a href="\/investors\/\d+">([^<]+)<\/a>/g)].map((m) => m[1]);
+    const first = await (await get('/?sort=name', cookie)).text();
+    expect(first).toContain('Investors 1–200 of 206');
+    expect(names(first)).toHaveLength(200);
+    expect(first).toContain('<a href="/?sort=name&amp;start=200">Next 6 →</a>');
+    const second = await (await get('/?sort=name&start=200', cookie)).text();
+    expect(second).toContain('Investors 201–206 of 206');
+    expect(names(second)).toEqual(['Fund 200', 'Fund 201', 'Fund 202', 'Fund 203', 'Fund 204', 'Fund 205']);
+    expect(second).toContain('<a href="/?sort=name">← Previous 200</a>');
+    expect(new Set([...names(first), ...names(second)]).size).toBe(206);
+    const found = await (await get('/?q=fund+20', cookie)).text();
+    expect(found).toContain('6 investors');
+    expect(found).not.toContain('Investor pages');
+  });
+
   it('search finds a body word and links to its thread', async () => {
     await setup();
     const { cookie } = await signIn('mel', 'member password 1');

@@ -17,7 +17,7 @@ import { countEmails, HIT_END, HIT_START } from '../../search/index.js';
 import { confirmed, confirmPage, field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
-import { investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
+import { INVESTORS_PAGE, investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
 import { getContact } from '../../../functions/getContact.js';
 import { deleteInvestor } from '../../../functions/deleteInvestor.js';
 import { InsightsPanel } from './insights.js';
@@ -29,7 +29,17 @@ export function registerMailPages(app: App, deps: Deps): void {
   getPage(app, deps, '/', 'user', async ({ c, session }) => {
     const q = (c.req.query('q') ?? '').slice(0, 200);
     const sort = c.req.query('sort') === 'name' ? 'name' : 'activity';
-    const rows = await investorsOverview(deps.db, { q, sort });
+    const startRaw = Number(c.req.query('start') ?? 0);
+    const start = Number.isInteger(startRaw) && startRaw >= 0 && startRaw <= 10_000_000 ? startRaw : 0;
+    const { rows, total } = await investorsOverview(deps.db, { q, sort, offset: start });
+    const pageLink = (from: number) => {
+      const u = new URLSearchParams();
+      if (q) u.set('q', q);
+      if (sort !== 'activity') u.set('sort', sort);
+      if (from) u.set('start', String(from));
+      const qs = u.toString();
+      return qs ? `/?${qs}` : '/';
+    };
     return render(
       c,
       <Layout title="Investors" session={session} path="/" flash={flashOf(c)}>
@@ -52,7 +62,9 @@ export function registerMailPages(app: App, deps: Deps): void {
           </label>
           <button type="submit">Show</button>
         </form>
-        <p class="small muted">{rows.length} investors</p>
+        <p class="small muted" id="investor-count">
+          {total === 0 ? 'No investors.' : rows.length === total ? `${total} investor${total === 1 ? '' : 's'}` : rows.length === 0 ? `No more investors: all ${total} were on earlier pages.` : `Investors ${start + 1}–${start + rows.length} of ${total}`}
+        </p>
         <div class="table-wrap">
           <table class="stack">
             <thead>
@@ -81,6 +93,12 @@ export function registerMailPages(app: App, deps: Deps): void {
             </tbody>
           </table>
         </div>
+        {(start > 0 || start + rows.length < total) && (
+          <nav class="row" aria-label="Investor pages">
+            {start > 0 && <a href={pageLink(Math.max(0, start - INVESTORS_PAGE))}>← Previous {INVESTORS_PAGE}</a>}
+            {start + rows.length < total && <a href={pageLink(start + INVESTORS_PAGE)}>Next {Math.min(INVESTORS_PAGE, total - start - rows.length)} →</a>}
+          </nav>
+        )}
       </Layout>,
     );
   });
