@@ -276,6 +276,31 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
     expect((await page.locator('iframe.mail').boundingBox())!.height).toBeLessThan(400);
   });
 
+  it('a signed-in user opening a sign-in link whose next= hides a tab stays on the console', async () => {
+    await signIn(member);
+    await page.goto(`${stack.url}/login?next=%2F%09%2Fevil.example%2Fphish`);
+    expect(page.url()).toBe(`${stack.url}/`);
+  });
+
+  it('deleting a contact goes through a confirmation that counts the mail it withholds', async () => {
+    const ct = (await one<{ id: number; name: string; investor_id: number }>(
+      stack.deps.db,
+      `SELECT c.id, c.name, c.investor_id FROM contacts c WHERE c.investor_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM email_investor_links l WHERE l.contact_id = c.id) ORDER BY c.id LIMIT 1`,
+    ))!;
+    await signIn(member);
+    await page.goto(`${stack.url}/investors/${ct.investor_id}`);
+    await page.getByRole('link', { name: `Delete contact ${ct.name}` }).click();
+    await page.waitForURL(`**/investors/${ct.investor_id}/contacts/${ct.id}/delete`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(`Delete contact ${ct.name}?`);
+    expect(await page.locator('.confirm').innerText()).toMatch(/would be withheld|No captured email would be withheld/);
+    expect(await one(stack.deps.db, 'SELECT id FROM contacts WHERE id = ?', [ct.id])).toBeDefined();
+    await page.getByRole('button', { name: `Delete ${ct.name}` }).click();
+    await page.waitForURL(`**/investors/${ct.investor_id}?msg=contact-deleted`);
+    expect(await page.getByRole('status').textContent()).toContain('Contact deleted');
+    expect(await one(stack.deps.db, 'SELECT id FROM contacts WHERE id = ?', [ct.id])).toBeUndefined();
+  });
+
   it('pages fit a 360 px wide screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 360, height: 740 });
     for (const p of ['/', '/mailboxes', '/directory']) {
