@@ -100,7 +100,8 @@ export function registerInsightPages(app: App, deps: Deps): void {
         <form method="get" action="/going-cold" class="row">
           <label>
             No two-way exchange for (days)
-            <input name="days" type="number" min={1} max={3650} value={typed} aria-invalid={valid ? undefined : 'true'} aria-describedby={valid ? undefined : 'days-err'} />
+            {/* A text box, so a refused value stays visible as typed (a number box would blank it). */}
+            <input name="days" inputmode="numeric" maxlength={40} value={typed} aria-invalid={valid ? undefined : 'true'} aria-describedby={valid ? undefined : 'days-err'} />
           </label>
           <button type="submit">Show</button>
         </form>
