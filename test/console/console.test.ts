@@ -237,6 +237,27 @@ describe('console forms', () => {
     expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme');
   });
 
+  it('a refused contact form keeps what was typed in that form, with the reason beside it', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    const add = await post(`/investors/${acme}/contacts`, cookie, { name: 'Cleo', emails: 'cleo@acme.example, not-an-address', _csrf: csrf });
+    expect(add.status).toBe(400);
+    const html = await add.text();
+    expect(html).toMatch(/<p class="banner err" role="alert" id="contact-new-err">Not saved: Addresses, address 2: [^<]*not-an-address/);
+    expect(html).toContain('<input name="emails" size="28" value="cleo@acme.example, not-an-address" aria-invalid="true" aria-describedby="contact-new-err"/>');
+    expect(html).toContain('value="Cleo"');
+    expect(await one(deps.db, "SELECT id FROM contacts WHERE name = 'Cleo'")).toBeUndefined();
+    const save = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'save', name: 'Bobby', emails: 'https://bob.example', _csrf: csrf });
+    expect(save.status).toBe(400);
+    const saved = await save.text();
+    expect(saved).toContain(`id="contact-${bob}-err">Not saved: Addresses, address 1:`);
+    expect(saved).toContain('value="Bobby"');
+    expect(saved).toContain(`value="https://bob.example" size="28" aria-invalid="true" aria-describedby="contact-${bob}-err"`);
+    expect(saved).not.toContain('id="contact-new-err"');
+  });
+
   it('banners come only from known message codes: a link cannot put its own words in the console', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('mel', 'member password 1');

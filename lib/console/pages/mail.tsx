@@ -14,7 +14,7 @@ import type { Deps } from '../../core/deps.js';
 import { toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
 import { countEmails, HIT_END, HIT_START } from '../../search/index.js';
-import { confirmed, confirmPage, field, flashOf, getPage, idOf, lines, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
 import { INVESTORS_PAGE, investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
@@ -115,8 +115,16 @@ export function registerMailPages(app: App, deps: Deps): void {
     const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
     const insights = await call(getInvestorInsights, { id });
     const self = `/investors/${id}`;
-    const typed = refused?.values ?? { name: inv.name, domains: inv.domains.join('\n'), emails: inv.emails.join('\n') };
-    const bad = (f: keyof RefusedEdit['values']) => (refused?.field === f ? { 'aria-invalid': 'true', 'aria-describedby': 'edit-err' } : {});
+    const mine = (form: RefusedEdit['form']) => (refused?.form === form ? refused : undefined);
+    const typed = mine('investor')?.values ?? { name: inv.name, domains: inv.domains.join('\n'), emails: inv.emails.join('\n') };
+    const errId = (form: RefusedEdit['form']) => (form === 'investor' ? 'edit-err' : form === 'new-contact' ? 'contact-new-err' : `contact-${form}-err`);
+    const bad = (form: RefusedEdit['form'], f: string) => (refused?.form === form && refused.field === f ? { 'aria-invalid': 'true', 'aria-describedby': errId(form) } : {});
+    const Refusal = ({ form }: { form: RefusedEdit['form'] }) =>
+      refused?.form === form ? (
+        <p class="banner err" role="alert" id={errId(form)}>
+          Not saved: {refused.message}
+        </p>
+      ) : null;
     return render(
       c,
       <Layout title={inv.name} session={session} flash={refused ? {} : flashOf(c)}>
@@ -129,24 +137,20 @@ export function registerMailPages(app: App, deps: Deps): void {
             <h2 id="edit-h">Name, domains and addresses</h2>
             <form method="post" action={`${self}/edit`} class="col">
               <Csrf session={session} />
-              {refused && (
-                <p class="banner err" role="alert" id="edit-err">
-                  Not saved: {refused.message}
-                </p>
-              )}
+              <Refusal form="investor" />
               <label>
                 Name
-                <input name="name" value={typed.name} required maxlength={200} {...bad('name')} />
+                <input name="name" value={typed.name} required maxlength={200} {...bad('investor', 'name')} />
               </label>
               <label>
                 Domains (one per line)
-                <textarea name="domains" rows={3} {...bad('domains')}>
+                <textarea name="domains" rows={3} {...bad('investor', 'domains')}>
                   {typed.domains}
                 </textarea>
               </label>
               <label>
                 Addresses (one per line)
-                <textarea name="emails" rows={3} {...bad('emails')}>
+                <textarea name="emails" rows={3} {...bad('investor', 'emails')}>
                   {typed.emails}
                 </textarea>
               </label>
@@ -156,16 +160,19 @@ export function registerMailPages(app: App, deps: Deps): void {
           <section aria-labelledby="contacts-h">
             <h2 id="contacts-h">Contacts</h2>
             {inv.contacts.length === 0 && <p class="muted">No contacts yet.</p>}
-            {inv.contacts.map((ct) => (
+            {inv.contacts.map((ct) => {
+              const v = mine(ct.id)?.values ?? { name: ct.name, emails: ct.emails.join(', ') };
+              return (
               <form method="post" action={`${self}/contacts/${ct.id}`} class="row">
                 <Csrf session={session} />
+                <Refusal form={ct.id} />
                 <label>
                   Name
-                  <input name="name" value={ct.name} required maxlength={200} />
+                  <input name="name" value={v.name} required maxlength={200} {...bad(ct.id, 'name')} />
                 </label>
                 <label>
                   Addresses
-                  <input name="emails" value={ct.emails.join(', ')} size={28} />
+                  <input name="emails" value={v.emails} size={28} {...bad(ct.id, 'emails')} />
                 </label>
                 <button type="submit" name="action" value="save">
                   Save
@@ -174,17 +181,19 @@ export function registerMailPages(app: App, deps: Deps): void {
                   Delete…
                 </a>
               </form>
-            ))}
+              );
+            })}
             <h3 class="small">Add a contact</h3>
             <form method="post" action={`${self}/contacts`} class="row">
               <Csrf session={session} />
+              <Refusal form="new-contact" />
               <label>
                 Name
-                <input name="name" required maxlength={200} />
+                <input name="name" required maxlength={200} value={mine('new-contact')?.values.name ?? ''} {...bad('new-contact', 'name')} />
               </label>
               <label>
                 Addresses
-                <input name="emails" size={28} />
+                <input name="emails" size={28} value={mine('new-contact')?.values.emails ?? ''} {...bad('new-contact', 'emails')} />
               </label>
               <button type="submit">Add</button>
             </form>
@@ -256,15 +265,28 @@ export function registerMailPages(app: App, deps: Deps): void {
     } catch (err) {
       const e = toAppError(err);
       if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
-      return investorPage(x, { values, ...formError(e.message, e.field, { name: ['Name', []], domains: ['Domains', domains], emails: ['Addresses', emails] }) });
+      return investorPage(x, { form: 'investor', values, ...formError(e.message, e.field, { name: ['Name', []], domains: ['Domains', domains], emails: ['Addresses', emails] }) });
     }
   });
 
-  postForm(app, deps, '/investors/:id/contacts', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
-    const id = idOf(c);
-    const out = await call(createContact, { name: field(form, 'name'), emails: lines(field(form, 'emails')), investor_id: id });
-    return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-added')), 303);
-  });
+  /** A contact form's post; a refusal shows the investor's page again with what was typed in that form. */
+  const contactWrite = async (x: Ctx, form: 'new-contact' | number, write: (name: string, emails: string[]) => Promise<unknown>, done: 'contact-added' | 'contact-saved') => {
+    const id = idOf(x.c);
+    const values = { name: field(x.form, 'name'), emails: field(x.form, 'emails') };
+    const emails = numberedLines(values.emails.replace(/\n/g, ',')).map((l, i) => ({ ...l, line: i + 1 }));
+    try {
+      const out = await write(values.name, emails.map((l) => l.value));
+      return x.c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, done)), 303);
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
+      return investorPage(x, { form, values, ...formError(e.message, e.field, { name: ['Name', []], emails: ['Addresses', emails, 'address'] }) });
+    }
+  };
+
+  postForm(app, deps, '/investors/:id/contacts', 'user', (c) => `/investors/${c.req.param('id')}`, (x) =>
+    contactWrite(x, 'new-contact', (name, emails) => x.call(createContact, { name, emails, investor_id: idOf(x.c) }), 'contact-added'),
+  );
 
   // Deleting is two steps: the confirmation (GET, or a post without the confirm field) says
   // how much captured mail would be withheld; only the confirmed post deletes.
@@ -320,8 +342,7 @@ export function registerMailPages(app: App, deps: Deps): void {
       const out = await call(deleteContact, { id: cid });
       return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-deleted')), 303);
     }
-    const out = await call(updateContact, { id: cid, name: field(form, 'name'), emails: lines(field(form, 'emails')) });
-    return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-saved')), 303);
+    return contactWrite(x, cid, (name, emails) => call(updateContact, { id: cid, name, emails }), 'contact-saved');
   });
 
   getPage(app, deps, '/threads/:id', 'user', async ({ c, session, call }) => {
@@ -479,9 +500,11 @@ export function registerMailPages(app: App, deps: Deps): void {
 }
 
 interface RefusedEdit {
-  values: { name: string; domains: string; emails: string };
+  /** Which form was refused: the investor's, the new contact's, or a contact's by id. */
+  form: 'investor' | 'new-contact' | number;
+  values: { name: string; domains?: string; emails: string };
   message: string;
-  field?: 'name' | 'domains' | 'emails';
+  field?: string;
 }
 
 /** One entry per address or domain typed, with the textarea line it is on (1-based). */
@@ -497,12 +520,12 @@ function numberedLines(s: string): { value: string; line: number }[] {
  * A handler's refusal in the words of the form: `domains[1]: …` (an API path, counted from
  * 0 over the list sent) becomes `Domains, line 2: …`, the line the user typed it on.
  */
-function formError<F extends string>(message: string, apiField: string | undefined, fields: Record<F, [string, { line: number }[]]>): { message: string; field?: F } {
+function formError<F extends string>(message: string, apiField: string | undefined, fields: Record<F, [string, { line: number }[], ('line' | 'address')?]>): { message: string; field?: F } {
   const m = /^([a-z_]+)(?:\[(\d+)\])?(?:\.[a-z_]+)?$/.exec(apiField ?? '');
   if (!m || !Object.hasOwn(fields, m[1]!)) return { message };
   const f = m[1] as F;
-  const [label, entries] = fields[f];
-  const where = m[2] !== undefined && entries[Number(m[2])] ? `${label}, line ${entries[Number(m[2])]!.line}` : label;
+  const [label, entries, unit = 'line'] = fields[f];
+  const where = m[2] !== undefined && entries[Number(m[2])] ? `${label}, ${unit} ${entries[Number(m[2])]!.line}` : label;
   const rest = message.startsWith(`${apiField}:`) ? message.slice(apiField!.length + 1).trim() : message;
   return { message: `${where}: ${rest}`, field: f };
 }
