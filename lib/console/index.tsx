@@ -11,6 +11,7 @@ import { clientAddress, type App } from '../http/access.js';
 import { field, notFoundPage, PAGE_CSP, postForm, render, type Form } from './kit.js';
 export { notFoundPage };
 import { Layout } from './layout.js';
+import { registerAccountPages } from './pages/account.js';
 import { registerAdminPages } from './pages/admin.js';
 import { registerMailPages } from './pages/mail.js';
 import { registerInsightPages } from './pages/insights.js';
@@ -94,6 +95,7 @@ export function registerConsole(app: App, deps: Deps): void {
   registerMailPages(app, deps);
   registerInsightPages(app, deps);
   registerAdminPages(app, deps);
+  registerAccountPages(app, deps);
 }
 
 function loginPage(c: Parameters<typeof render>[0], next: string, err?: string, status = 200, username = ''): Promise<Response> {

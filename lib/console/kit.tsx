@@ -73,6 +73,8 @@ const MESSAGES = {
   'user-created': ['ok', 'User created.'],
   'user-saved': ['ok', 'User saved.'],
   'password-reset': ['ok', 'Password reset; the user’s sessions were signed out.'],
+  'password-changed': ['ok', 'Your password is changed; your other sessions were signed out.'],
+  'feed-token-revoked': ['ok', 'Feed token revoked.'],
 } as const satisfies Record<string, readonly ['ok' | 'err', string]>;
 
 export type MessageCode = keyof typeof MESSAGES;

@@ -303,7 +303,7 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
 
   it('pages fit a 360 px wide screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 360, height: 740 });
-    for (const p of ['/', '/mailboxes', '/directory']) {
+    for (const p of ['/', '/mailboxes', '/directory', '/audit', '/feed-tokens', '/account']) {
       await page.goto(stack.url + p);
       const [scroll, client] = await page.evaluate(() => { const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement; return [d.scrollWidth, d.clientWidth]; });
       expect(scroll, p).toBeLessThanOrEqual(client + 1);

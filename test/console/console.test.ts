@@ -483,7 +483,7 @@ describe('console pages', () => {
     const { acme } = await setup();
     const { cookie } = await signIn('ada', 'admin password 1');
     const thread = (await one<{ thread_id: number }>(deps.db, 'SELECT thread_id FROM emails LIMIT 1'))!.thread_id;
-    for (const p of ['/', `/investors/${acme}`, `/threads/${thread}`, '/search?q=deck', '/mailboxes', '/runs', '/directory', '/setup', '/login']) {
+    for (const p of ['/', `/investors/${acme}`, `/threads/${thread}`, '/search?q=deck', '/mailboxes', '/runs', '/directory', '/setup', '/account', '/audit', '/feed-tokens', '/login']) {
       const r = await get(p, p === '/login' ? undefined : cookie);
       expect(r.status, p).toBe(200);
       const csp = r.headers.get('content-security-policy')!;
@@ -586,6 +586,66 @@ describe('console pages', () => {
     const html = await (await get('/search?q=deck', cookie)).text();
     expect(html).toMatch(/<a href="\/threads\/\d+#m\d+">Deck<\/a>/);
     expect(html).toContain('<mark class="hit">');
+  });
+});
+
+describe('account, audit and feed tokens', () => {
+  it('a user changes their own password from the console; refusals name the field', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const page = await get('/account', cookie);
+    expect(page.status).toBe(200);
+    expect(await (await get('/', cookie)).text()).toContain('<a class="small" href="/account">mel (member)</a>');
+    const wrong = await post('/account/password', cookie, { current_password: 'nope', new_password: 'a new long password', new_password_again: 'a new long password', _csrf: csrf });
+    expect(wrong.status).toBe(400);
+    expect(await wrong.text()).toContain('Not changed: Current password: is not your current password');
+    const mismatch = await post('/account/password', cookie, { current_password: 'member password 1', new_password: 'a new long password', new_password_again: 'another', _csrf: csrf });
+    expect(mismatch.status).toBe(400);
+    expect(await mismatch.text()).toMatch(/name="new_password_again" type="password" autocomplete="new-password" required="" aria-invalid="true"/);
+    const ok = await post('/account/password', cookie, { current_password: 'member password 1', new_password: 'a new long password', new_password_again: 'a new long password', _csrf: csrf });
+    expect(ok.headers.get('location')).toBe('/account?msg=password-changed');
+    expect((await get('/search', cookie)).status).toBe(200);
+    expect((await signIn('mel', 'member password 1')).res.status).toBe(401);
+    expect((await signIn('mel', 'a new long password')).res.status).toBe(303);
+  });
+
+  it('the admin reads the audit trail, purges highlighted, paged; members get 403', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    await post('/directory/exclusions', cookie, { value: 'bob@acme.example', confirm: 'yes', _csrf: csrf });
+    const html = await (await get('/audit', cookie)).text();
+    expect(html).toMatch(/<tr class="bad-row">[\s\S]*?<strong>rematch\.purge<\/strong>[\s\S]*?<strong>1 emails withheld \(bodies deleted\), 1 files removed<\/strong>/);
+    expect(html).toContain('exclusion.create');
+    expect(html).toContain('<td data-label="Who">ada</td>');
+    const member = await signIn('mel', 'member password 1');
+    expect((await get('/audit', member.cookie)).status).toBe(403);
+    expect((await get('/feed-tokens', member.cookie)).status).toBe(403);
+  });
+
+  it('the admin creates a feed token (shown once) and revokes it after a confirmation', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const made = await post('/feed-tokens', cookie, { name: 'search indexer', _csrf: csrf });
+    expect(made.status).toBe(200);
+    const html = await made.text();
+    const token = /<input readonly="" value="([^"]+)" size="60"\/>/.exec(html)?.[1];
+    expect(token).toBeTruthy();
+    const feed = await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } });
+    expect(feed.status).toBe(200);
+    const list = await (await get('/feed-tokens', cookie)).text();
+    expect(list).toContain('<td data-label="Name">search indexer</td>');
+    expect(list).not.toContain(token!);
+    const id = /action="\/feed-tokens\/(\d+)\/delete"/.exec(list)![1];
+    const ask = await post(`/feed-tokens/${id}/delete`, cookie, { _csrf: csrf });
+    expect(ask.status).toBe(200);
+    expect(await ask.text()).toContain('Revoke feed token search indexer?');
+    expect((await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const gone = await post(`/feed-tokens/${id}/delete`, cookie, { _csrf: csrf, confirm: 'yes' });
+    expect(gone.headers.get('location')).toBe('/feed-tokens?msg=feed-token-revoked');
+    expect((await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
   });
 });
 
