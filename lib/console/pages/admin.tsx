@@ -23,7 +23,7 @@ import { updateUser } from '../../../functions/updateUser.js';
 import type { Deps } from '../../core/deps.js';
 import { AppError, toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, outcomeNote, withFlash, type Ctx } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, outcomeNote, withFlash, type Ctx, type Form } from '../kit.js';
 import { isPendingReview } from '../../directory/review.js';
 import { Csrf, Layout, When } from '../layout.js';
 import { mailboxProgress } from '../progress.js';
@@ -32,7 +32,6 @@ import { Withdrawal } from './mail.js';
 import { affectedEmailIds } from '../../matching/rematch.js';
 import { addressField, domainField } from '../../directory/directory.js';
 import { isFreeMailDomain } from '../../mail/address.js';
-import type { Form } from '../kit.js';
 
 const MAX_IMPORT_CHARS = 2_000_000;
 
