@@ -38,11 +38,6 @@ export function field(form: Form, name: string): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** One address or domain per line (or comma-separated), blanks dropped. */
-export function lines(s: string): string[] {
-  return s.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
-}
-
 /**
  * The banners a redirect may ask for, by code. A link can only pick one of these fixed texts,
  * never supply its own words, so nobody can make the console tell a partner something it did
