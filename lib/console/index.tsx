@@ -5,11 +5,13 @@ import path from 'node:path';
 import { login } from '../../functions/login.js';
 import { logout } from '../../functions/logout.js';
 import type { Deps } from '../core/deps.js';
-import { AppError, toAppError } from '../core/errors.js';
+import { toAppError } from '../core/errors.js';
 import { invoke } from '../core/fn.js';
 import { clientAddress, type App } from '../http/access.js';
-import { field, PAGE_CSP, postForm, render, type Form } from './kit.js';
+import { field, notFoundPage, PAGE_CSP, postForm, render, type Form } from './kit.js';
+export { notFoundPage };
 import { Layout } from './layout.js';
+import { registerAccountPages } from './pages/account.js';
 import { registerAdminPages } from './pages/admin.js';
 import { registerMailPages } from './pages/mail.js';
 import { registerInsightPages } from './pages/insights.js';
@@ -19,9 +21,10 @@ const STATIC_DIR = path.join(import.meta.dirname, 'static');
 const STATIC: Record<string, { type: string; body: string }> = {
   'console.css': { type: 'text/css; charset=utf-8', body: readFileSync(path.join(STATIC_DIR, 'console.css'), 'utf8') },
   'console.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(path.join(STATIC_DIR, 'console.js'), 'utf8') },
+  'favicon.svg': { type: 'image/svg+xml', body: readFileSync(path.join(STATIC_DIR, 'favicon.svg'), 'utf8') },
 };
 
-const isConsolePath = (p: string) => !p.startsWith('/api/') && p !== '/healthz';
+export const isConsolePath = (p: string) => !p.startsWith('/api/') && p !== '/api' && p !== '/healthz';
 
 export function registerConsole(app: App, deps: Deps): void {
   app.use('*', async (c, next) => {
@@ -35,9 +38,12 @@ export function registerConsole(app: App, deps: Deps): void {
     if (!h.has('Cache-Control')) h.set('Cache-Control', 'no-store');
   });
 
-  app.get('/static/:file', (c) => {
+  // Browsers ask for /favicon.ico on every page; the console's icon answers it.
+  app.get('/favicon.ico', (c) => c.body(STATIC['favicon.svg']!.body, 200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=86400' }));
+
+  app.get('/static/:file', async (c) => {
     const f = STATIC[c.req.param('file')];
-    if (!f) throw new AppError('NOT_FOUND', 'no such file');
+    if (!f) return notFoundPage(deps, c);
     return c.body(f.body, 200, { 'Content-Type': f.type, 'Cache-Control': 'public, max-age=300' });
   });
 
@@ -45,7 +51,8 @@ export function registerConsole(app: App, deps: Deps): void {
     const session = await currentSession(deps, c);
     const next = safeNext(c.req.query('next'));
     if (session) return c.redirect(next, 303);
-    return loginPage(c, next, c.req.query('err'));
+    // No banner from the query string: a link must not make the sign-in page say anything.
+    return loginPage(c, next);
   });
 
   app.post('/login', async (c) => {
@@ -77,9 +84,18 @@ export function registerConsole(app: App, deps: Deps): void {
     return c.redirect('/login', 303);
   });
 
+  // The console's front door: without a session, `/` is the sign-in page itself (200), as the
+  // contract says, not a redirect; other pages still send strangers to /login?next=….
+  app.get('/', async (c, next) => {
+    if (await currentSession(deps, c)) return next();
+    const u = new URL(c.req.url);
+    return loginPage(c, safeNext(u.pathname + u.search));
+  });
+
   registerMailPages(app, deps);
   registerInsightPages(app, deps);
   registerAdminPages(app, deps);
+  registerAccountPages(app, deps);
 }
 
 function loginPage(c: Parameters<typeof render>[0], next: string, err?: string, status = 200, username = ''): Promise<Response> {

@@ -1,13 +1,14 @@
 // How a console route is guarded and answered: who may see it, the CSRF and origin checks
-// on posts, errors shown as pages (or carried back to the form's page), and the headers.
+// on posts, errors shown as pages, the banners a redirect may ask for, and the headers.
 import type { Context } from 'hono';
 import { isPendingReview } from '../directory/review.js';
+import type { Child } from 'hono/jsx';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { Deps } from '../core/deps.js';
 import { AppError, toAppError } from '../core/errors.js';
 import { invoke, type FnDef } from '../core/fn.js';
 import { clientAddress, type App, type Env } from '../http/access.js';
-import { Layout } from './layout.js';
+import { Csrf, Layout } from './layout.js';
 import { csrfValid, currentSession, originAllowed, type Session } from './session.js';
 import type { z } from 'zod';
 
@@ -37,26 +38,64 @@ export function field(form: Form, name: string): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** One address or domain per line (or comma-separated), blanks dropped. */
-export function lines(s: string): string[] {
-  return s.split(/[\n,]/).map((x) => x.trim()).filter(Boolean);
-}
+/**
+ * The banners a redirect may ask for, by code. A link can only pick one of these fixed texts,
+ * never supply its own words, so nobody can make the console tell a partner something it did
+ * not say (an unknown code shows nothing).
+ */
+const MESSAGES = {
+  saved: ['ok', 'Saved.'],
+  'contact-added': ['ok', 'Contact added.'],
+  'contact-saved': ['ok', 'Contact saved.'],
+  'contact-deleted': ['ok', 'Contact deleted; mail that only it matched is withheld again.'],
+  'investor-deleted': ['ok', 'Investor deleted; mail that only it matched is withheld again.'],
+  held: ['ok', 'Not applied yet: this change would make more withheld emails readable than the review threshold allows, so it waits for an admin’s approval (Directory → Held changes).'],
+  enrolled: ['ok', 'Mailbox enrolled.'],
+  'already-enrolled': ['ok', 'That mailbox was already enrolled.'],
+  'enrolled-all': ['ok', 'Every team member’s mailbox is enrolled.'],
+  'syncs-started': ['ok', 'Syncs started.'],
+  'sync-started': ['ok', 'Sync started.'],
+  'already-syncing': ['ok', 'That mailbox is already syncing.'],
+  'verify-started': ['ok', 'Verification started: what is missing is fetched, what Gmail no longer has is marked deleted. The Last verify column shows what it found.'],
+  paused: ['ok', 'Mailbox paused.'],
+  resumed: ['ok', 'Mailbox resumed.'],
+  'unenrolled-kept': ['ok', 'Unenrolled; its captured mail stays.'],
+  'unenrolled-purged': ['ok', 'Unenrolled and purged: the mail only this mailbox held and its files are deleted.'],
+  excluded: ['ok', 'Exclusion added; matching is being brought up to date.'],
+  'exclusion-removed': ['ok', 'Exclusion removed; its mail matches again once it is fetched from Gmail.'],
+  approved: ['ok', 'Approved: the change is applied and its mail is being matched.'],
+  rejected: ['ok', 'Rejected: the change is not applied and its mail stays withheld.'],
+  'user-created': ['ok', 'User created.'],
+  'user-saved': ['ok', 'User saved.'],
+  'password-reset': ['ok', 'Password reset; the user’s sessions were signed out.'],
+  'password-changed': ['ok', 'Your password is changed; your other sessions were signed out.'],
+  'feed-token-revoked': ['ok', 'Feed token revoked.'],
+} as const satisfies Record<string, readonly ['ok' | 'err', string]>;
 
-/** What to tell the user after a directory change: done, or held for an admin's approval. */
+export type MessageCode = keyof typeof MESSAGES;
+
+/** What to tell the user, on a page rendered in answer to a post, after a directory change: done, or held for an admin's approval. */
 export function outcomeNote(out: unknown, done: string): string {
   if (!isPendingReview(out)) return done;
   const r = out.pending_review;
   return `Not applied yet: this change would newly expose ${r.newly_exposed} withheld emails (more than ${r.threshold}), so it waits for an admin's approval (review ${r.id}).`;
 }
 
-export function withFlash(path: string, kind: 'ok' | 'err', message: string): string {
+/** The code for a directory change's outcome: done, or held for an admin's approval. */
+export function outcomeCode(out: unknown, done: MessageCode): MessageCode {
+  return isPendingReview(out) ? 'held' : done;
+}
+
+export function withFlash(path: string, code: MessageCode): string {
   const u = new URL(path, 'http://x');
-  u.searchParams.set(kind, message.slice(0, 500));
+  u.searchParams.set('msg', code);
   return u.pathname + u.search;
 }
 
 export function flashOf(c: Context): { ok?: string; err?: string } {
-  return { ok: c.req.query('ok')?.slice(0, 500), err: c.req.query('err')?.slice(0, 500) };
+  const code = c.req.query('msg') ?? '';
+  const m = Object.hasOwn(MESSAGES, code) ? MESSAGES[code as MessageCode] : undefined;
+  return m ? { [m[0]]: m[1] } : {};
 }
 
 async function errorPage(c: Context, session: Session | null, status: number, message: string): Promise<Response> {
@@ -71,6 +110,27 @@ async function errorPage(c: Context, session: Session | null, status: number, me
     </Layout>,
     status,
   );
+}
+
+async function refusedPage(c: Context, session: Session, status: number, message: string, back: string): Promise<Response> {
+  return render(
+    c,
+    <Layout title="Not done" session={session}>
+      <h1>Not done</h1>
+      <p class="banner err" role="alert">
+        {message}
+      </p>
+      <p>
+        <a href={back}>Back</a>
+      </p>
+    </Layout>,
+    status,
+  );
+}
+
+/** The console's own 404 for a path no route answers: a page, not the API's JSON. */
+export async function notFoundPage(deps: Deps, c: Context): Promise<Response> {
+  return errorPage(c, await currentSession(deps, c), 404, 'There is no page at this address.');
 }
 
 function makeCtx(deps: Deps, c: Context<Env>, session: Session, form: Form): Ctx {
@@ -108,7 +168,7 @@ export function getPage(app: App, deps: Deps, path: string, level: Level, h: (x:
 /**
  * A console form post. Refused (403) unless it comes from the console's own origin and carries
  * the session's CSRF token; admin posts are refused to members. On success the handler answers
- * (usually a redirect); a refusal by the handler goes back to `back` with the message.
+ * (usually a redirect); a refusal by the handler is shown with a link back to `back`.
  */
 export function postForm(app: App, deps: Deps, path: string, level: Level, back: (c: Context<Env>) => string, h: (x: Ctx) => Promise<Response>): void {
   app.post(path, async (c) => {
@@ -134,7 +194,8 @@ export function postForm(app: App, deps: Deps, path: string, level: Level, back:
         return errorPage(c, session, 500, 'The server could not do this; the log says why.');
       }
       if (e.code === 'FORBIDDEN' || e.code === 'UNAUTHENTICATED') return errorPage(c, session, e.status, e.message);
-      return c.redirect(withFlash(back(c), 'err', e.message), 303);
+      // The refusal is shown here, at the post, rather than carried in a link's query string.
+      return refusedPage(c, session, e.status, e.message, back(c));
     }
   });
 }
@@ -147,4 +208,38 @@ export function idOf(c: Context, name = 'id'): number {
   const v = c.req.param(name) ?? '';
   if (!/^\d{1,15}$/.test(v)) notFound(name);
   return Number(v);
+}
+
+/** The field a destructive post must carry; without it the post answers its confirmation page. */
+export const CONFIRM_FIELD = 'confirm';
+export const confirmed = (form: Form): boolean => field(form, CONFIRM_FIELD) === 'yes';
+
+/**
+ * A destructive action's confirmation: what will happen, in numbers, and one form that posts
+ * the action with the session's CSRF token and the confirm field. Plain HTML, no script.
+ */
+export function confirmPage(
+  x: { c: Context; session: Session },
+  o: { title: string; consequence: Child; action: string; fields?: Record<string, string>; button: string; cancel: string },
+): Promise<Response> {
+  return render(
+    x.c,
+    <Layout title={o.title} session={x.session}>
+      <h1>{o.title}</h1>
+      <div class="confirm" role="alert">
+        {o.consequence}
+      </div>
+      <form method="post" action={o.action} class="row">
+        <Csrf session={x.session} />
+        {Object.entries(o.fields ?? {}).map(([k, v]) => (
+          <input type="hidden" name={k} value={v} />
+        ))}
+        <input type="hidden" name={CONFIRM_FIELD} value="yes" />
+        <button type="submit" class="danger">
+          {o.button}
+        </button>
+        <a href={o.cancel}>Cancel</a>
+      </form>
+    </Layout>,
+  );
 }

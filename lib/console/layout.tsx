@@ -20,6 +20,8 @@ const TABS: { href: string; label: string; admin?: boolean }[] = [
   { href: '/runs', label: 'Runs', admin: true },
   { href: '/directory', label: 'Directory', admin: true },
   { href: '/setup', label: 'Setup check', admin: true },
+  { href: '/audit', label: 'Audit', admin: true },
+  { href: '/feed-tokens', label: 'Feed tokens', admin: true },
 ];
 
 export const Layout: FC<PageProps> = ({ title, session, path, flash, children }) => (
@@ -30,6 +32,7 @@ export const Layout: FC<PageProps> = ({ title, session, path, flash, children })
       <meta name="referrer" content="no-referrer" />
       <title>{`${title} · crm-gmail`}</title>
       <link rel="stylesheet" href="/static/console.css" />
+      <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
       <script src="/static/console.js" defer></script>
     </head>
     <body>
@@ -45,9 +48,9 @@ export const Layout: FC<PageProps> = ({ title, session, path, flash, children })
             ))}
           </nav>
           <div class="who">
-            <span class="small muted">
+            <a class="small" href="/account" aria-current={path === '/account' ? 'page' : undefined}>
               {session.actor.username} ({session.actor.role})
-            </span>
+            </a>
             <form method="post" action="/logout" class="inline">
               <Csrf session={session} />
               <button type="submit" class="secondary">

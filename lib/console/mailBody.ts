@@ -92,3 +92,15 @@ export function splitQuoted(text: string): TextBlock[] {
   }
   return blocks.filter((b) => b.text.trim() !== '');
 }
+
+/**
+ * How tall the mail's frame starts, from how much the sanitised HTML holds. A sandboxed frame
+ * without scripts cannot size itself to its content, so the page picks a size class (the frame
+ * stays resizable by the reader): a note gets a small box, a long letter most of the screen.
+ */
+export function mailFrameSize(html: string): 'short' | 'medium' | 'long' {
+  const text = html.replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').length;
+  const blocks = (html.match(/<(p|br|div|tr|li|h[1-6]|img|table)\b/gi) ?? []).length;
+  const weight = text + blocks * 60;
+  return weight < 1200 ? 'short' : weight < 4000 ? 'medium' : 'long';
+}

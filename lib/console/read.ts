@@ -1,7 +1,9 @@
 // Read-only queries behind console pages that no handler answers in the needed shape:
-// the investors overview and the per-thread marks of an investor's thread list.
+// the investors overview, the per-thread marks of an investor's thread list, and what a
+// destructive change would take, for its confirmation page.
 import type { Executor } from '../db/client.js';
 import { all } from '../db/client.js';
+import { loadDirectory, Matcher, type DirectorySnapshot } from '../matching/matcher.js';
 
 interface InvestorRow {
   id: number;
@@ -12,7 +14,10 @@ interface InvestorRow {
   partners: string[];
 }
 
-export async function investorsOverview(db: Executor, o: { q?: string; sort: 'activity' | 'name' }): Promise<InvestorRow[]> {
+/** Investors per page of the overview: the list is paged, never cut off. */
+export const INVESTORS_PAGE = 200;
+
+export async function investorsOverview(db: Executor, o: { q?: string; sort: 'activity' | 'name'; offset?: number }): Promise<{ rows: InvestorRow[]; total: number }> {
   const q = (o.q ?? '').trim().toLowerCase();
   const like = `%${q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`;
   const filter = q
@@ -31,10 +36,11 @@ export async function investorsOverview(db: Executor, o: { q?: string; sort: 'ac
                     FROM email_investor_links l JOIN emails e ON e.id = l.email_id AND e.is_matched = 1
                    GROUP BY l.investor_id) a ON a.investor_id = i.id
        ${filter}
-      ORDER BY ${o.sort === 'name' ? 'lower(i.name), i.id' : "coalesce(a.last_at, '') DESC, lower(i.name)"}
-      LIMIT 1000`,
-    q ? [like] : [],
+      ORDER BY ${o.sort === 'name' ? 'lower(i.name), i.id' : "coalesce(a.last_at, '') DESC, lower(i.name), i.id"}
+      LIMIT ${INVESTORS_PAGE} OFFSET ${q ? '?2' : '?1'}`,
+    q ? [like, o.offset ?? 0] : [o.offset ?? 0],
   );
+  const total = Number((await all<{ n: number }>(db, `SELECT count(*) AS n FROM investors i ${filter}`, q ? [like] : []))[0]?.n ?? 0);
   // The partners who correspond with each investor: team addresses on its matched mail.
   const partners = await all<{ investor_id: number; who: string }>(
     db,
@@ -50,7 +56,7 @@ export async function investorsOverview(db: Executor, o: { q?: string; sort: 'ac
     s.add(p.who);
     byInvestor.set(p.investor_id, s);
   }
-  return rows.map((r) => ({ ...r, partners: [...(byInvestor.get(r.id) ?? [])].sort() }));
+  return { rows: rows.map((r) => ({ ...r, partners: [...(byInvestor.get(r.id) ?? [])].sort() })), total };
 }
 
 interface ThreadMarks {
@@ -129,4 +135,69 @@ export async function purgePreview(db: Executor, accountId: number): Promise<{ c
     [accountId],
   );
   return rows[0]!;
+}
+
+/**
+ * What a directory change that only narrows matching (deleting a contact or an investor, adding
+ * an exclusion) would withdraw: of the candidate emails now matched, those the directory as
+ * changed by `change` would no longer match at all. Matching is the rematch's own Matcher over
+ * each email's stored participants, so the figure is what the withdrawal will take: those
+ * emails lose their bodies, and their saved files are deleted.
+ */
+export async function withdrawPreview(
+  db: Executor,
+  internalDomains: string[],
+  candidates: number[],
+  change: (dir: DirectorySnapshot) => DirectorySnapshot,
+): Promise<{ matched: number; emails: number; files: number }> {
+  if (!candidates.length) return { matched: 0, emails: 0, files: 0 };
+  const matcher = new Matcher(change(await loadDirectory(db, internalDomains)));
+  const CHUNK = 500;
+  const withdrawn: number[] = [];
+  let matched = 0;
+  for (let i = 0; i < candidates.length; i += CHUNK) {
+    const c = candidates.slice(i, i + CHUNK);
+    const marks = c.map(() => '?').join(',');
+    const parts = await all<{ email_id: number; address: string }>(
+      db,
+      `SELECT p.email_id, p.address FROM email_participants p JOIN emails e ON e.id = p.email_id
+        WHERE e.is_matched = 1 AND p.email_id IN (${marks})`,
+      c,
+    );
+    const byEmail = new Map<number, { address: string }[]>();
+    for (const p of parts) {
+      const list = byEmail.get(p.email_id);
+      if (list) list.push(p);
+      else byEmail.set(p.email_id, [p]);
+    }
+    matched += byEmail.size;
+    for (const [id, list] of byEmail) if (!matcher.match(list).length) withdrawn.push(id);
+  }
+  let files = 0;
+  for (let i = 0; i < withdrawn.length; i += CHUNK) {
+    const c = withdrawn.slice(i, i + CHUNK);
+    const rows = await all<{ n: number }>(db, `SELECT count(*) AS n FROM email_attachments WHERE state = 'saved' AND email_id IN (${c.map(() => '?').join(',')})`, c);
+    files += Number(rows[0]?.n ?? 0);
+  }
+  return { matched, emails: withdrawn.length, files };
+}
+
+/** The emails linked to a contact or an investor now: the ones its deletion re-examines. */
+export async function linkedEmailIds(db: Executor, by: { contact_id: number } | { investor_id: number }): Promise<number[]> {
+  const [col, id] = 'contact_id' in by ? ['contact_id', by.contact_id] : ['investor_id', by.investor_id];
+  const rows = await all<{ email_id: number }>(db, `SELECT DISTINCT email_id FROM email_investor_links WHERE ${col} = ?`, [id]);
+  return rows.map((r) => r.email_id);
+}
+
+/** The investors a thread belongs to: those its matched emails are linked to, by name. */
+export async function threadInvestors(db: Executor, threadId: number): Promise<{ id: number; name: string }[]> {
+  return all<{ id: number; name: string }>(
+    db,
+    `SELECT DISTINCT i.id, i.name FROM emails e
+       JOIN email_investor_links l ON l.email_id = e.id
+       JOIN investors i ON i.id = l.investor_id
+      WHERE e.thread_id = ? AND e.is_matched = 1
+      ORDER BY lower(i.name), i.id`,
+    [threadId],
+  );
 }

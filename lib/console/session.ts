@@ -74,10 +74,23 @@ export function originAllowed(deps: Deps, c: Context): boolean {
   return false;
 }
 
-/** Only a path of this console, never another site (`//evil`, `/\evil`, a scheme). */
+/**
+ * Only a path of this console, never another site. Parsed the way a browser would, against a
+ * placeholder origin: anything that resolves elsewhere (`//evil`, `/\evil`, a scheme) is refused,
+ * and so is any control character or backslash, because browsers silently drop tabs and
+ * newlines (`/<TAB>/evil` becomes `//evil`) and read `\` as `/`.
+ */
 export function safeNext(raw: string | undefined): string {
   if (!raw || raw.length > 1000) return '/';
-  if (!raw.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\') || /[\r\n]/.test(raw)) return '/';
-  if (raw.startsWith('/login') || raw.startsWith('/logout')) return '/';
-  return raw;
+  // eslint-disable-next-line no-control-regex
+  if (!raw.startsWith('/') || /[\u0000-\u001f\u007f\\]/.test(raw)) return '/';
+  let u: URL;
+  try {
+    u = new URL(raw, 'http://x');
+  } catch {
+    return '/';
+  }
+  if (u.origin !== 'http://x' || u.pathname.startsWith('//')) return '/';
+  if (u.pathname.startsWith('/login') || u.pathname.startsWith('/logout')) return '/';
+  return u.pathname + u.search + u.hash;
 }

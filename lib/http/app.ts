@@ -12,7 +12,7 @@ import { registerEmailRoutes } from './routes/email.js';
 import { registerThreadRoutes } from './routes/threads.js';
 import { registerOauthRoutes } from './routes/oauth.js';
 import { registerSearchRoutes } from './routes/search.js';
-import { registerConsole } from '../console/index.js';
+import { isConsolePath, notFoundPage, registerConsole } from '../console/index.js';
 import { registerFeedRoutes } from './routes/feed.js';
 import { registerInsightRoutes } from './routes/insights.js';
 
@@ -59,7 +59,8 @@ export function createApp(deps: Deps): Hono<Env> {
   registerInsightRoutes(app, deps);
   registerConsole(app, deps);
 
-  app.notFound((c) => c.json(envelope(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404));
+  // The API and /healthz answer JSON; every other path is the console's, so a person gets its 404 page.
+  app.notFound((c) => (isConsolePath(c.req.path) ? notFoundPage(deps, c) : c.json(envelope(new AppError('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`)), 404)));
 
   app.onError((err, c) => {
     const e = toAppError(err);

@@ -91,7 +91,17 @@ interface SearchHit {
   snippet: string;
 }
 
-export async function searchEmails(db: Executor, q: string, limit: number): Promise<SearchHit[]> {
+/** How many matched emails a query finds in all, for "31–60 of N" and the next page. */
+export async function countEmails(db: Executor, q: string): Promise<number> {
+  const rows = await all<{ n: number }>(
+    db,
+    'SELECT count(*) AS n FROM email_search s JOIN emails e ON e.id = s.rowid AND e.is_matched = 1 WHERE email_search MATCH ?',
+    [ftsQuery(q)],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+export async function searchEmails(db: Executor, q: string, limit: number, offset = 0): Promise<SearchHit[]> {
   const match = ftsQuery(q);
   // Weights: a word in the subject or a participant counts more than one deep in a body.
   const rows = await all<{ email_id: number; thread_id: number | null; subject: string | null; from_address: string | null; from_name: string | null; sent_at: string; snippet: string }>(
@@ -101,8 +111,8 @@ export async function searchEmails(db: Executor, q: string, limit: number): Prom
        FROM email_search s JOIN emails e ON e.id = s.rowid AND e.is_matched = 1
       WHERE email_search MATCH ?
       ORDER BY bm25(email_search, 8.0, 1.0, 4.0, 3.0), e.sent_at DESC
-      LIMIT ?`,
-    [match, limit],
+      LIMIT ? OFFSET ?`,
+    [match, limit, offset],
   );
   return rows.map((r) => ({
     email_id: r.email_id,

@@ -52,6 +52,13 @@ function hostileMail(from: string, to: string): string {
   ].join('\r\n');
 }
 
+const LONG_SUBJECT = `Quarterly${'x'.repeat(240)}report`;
+const LONG_LETTER = 'Long HTML letter';
+
+function plainMail(o: { from: string; to: string; subject: string; id: string; html: string }): string {
+  return [`From: ${o.from}`, `To: ${o.to}`, `Subject: ${o.subject}`, 'Date: Tue, 03 Jun 2025 09:00:00 +0000', `Message-ID: <${o.id}@console.test>`, 'MIME-Version: 1.0', 'Content-Type: text/html; charset=utf-8', '', o.html, ''].join('\r\n');
+}
+
 beforeAll(async () => {
   if (!haveChromium) return;
   dataDir = mkdtempSync(path.join(tmpdir(), 'crm-browser-'));
@@ -65,6 +72,10 @@ beforeAll(async () => {
   const contact = stack.corpus.directory.find((i) => i.contacts?.[0]?.emails?.length)!.contacts![0]!.emails![0]!;
   const first = stack.corpus.mailboxes[0]!;
   stack.emulator.control.deliver(hostileMail(contact, first), { to: [first], internalDate: Date.UTC(2025, 5, 2, 9) });
+  const longTo = `${first}, ${'y'.repeat(120)}@${'z'.repeat(60)}.example`;
+  stack.emulator.control.deliver(plainMail({ from: contact, to: longTo, subject: LONG_SUBJECT, id: 'long-subject', html: `<p>${'w'.repeat(400)}</p>` }), { to: [first], internalDate: Date.UTC(2025, 5, 3, 9) });
+  const letter = Array.from({ length: 60 }, (_, i) => `<p>Paragraph ${i + 1}: the fund's position on the side letter, the fees and the reporting schedule, set out at length.</p>`).join('');
+  stack.emulator.control.deliver(plainMail({ from: contact, to: first, subject: LONG_LETTER, id: 'long-letter', html: letter }), { to: [first], internalDate: Date.UTC(2025, 5, 3, 10) });
   // Every mailbox but one is captured up front; the admin enrols the last one in the browser.
   lateMailbox = stack.corpus.mailboxes[stack.corpus.mailboxes.length - 1]!;
   for (const m of stack.corpus.mailboxes.filter((m) => m !== lateMailbox)) await invoke(stack.deps, functions.enroll!, { email: m });
@@ -85,7 +96,9 @@ afterAll(async () => {
 async function signIn(who: { username: string; password: string }, start = '/') {
   await context.clearCookies();
   await page.goto(stack.url + start);
-  expect(new URL(page.url()).pathname).toBe('/login');
+  // `/` is the sign-in page itself; every other page redirects to /login?next=….
+  expect(new URL(page.url()).pathname).toBe(start === '/' ? '/' : '/login');
+  await expect(page.getByRole('heading', { name: 'Sign in to crm-gmail' }).count()).resolves.toBe(1);
   await page.getByLabel('Username').fill(who.username);
   await page.getByLabel('Password').fill(who.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -213,10 +226,10 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
     await page.goto(stack.url + '/mailboxes');
     await page.getByLabel('Mailbox address').fill(lateMailbox);
     await page.getByRole('button', { name: 'Enrol', exact: true }).click();
-    await page.waitForURL('**/mailboxes?ok=*');
-    expect(await page.getByRole('status').textContent()).toContain(`Enrolled ${lateMailbox}`);
+    await page.waitForURL('**/mailboxes?msg=enrolled');
+    expect(await page.getByRole('status').textContent()).toContain('Mailbox enrolled.');
     await page.getByRole('button', { name: `Run now: ${lateMailbox}` }).click();
-    await page.waitForURL('**/mailboxes?ok=*');
+    await page.waitForURL('**/mailboxes?msg=*');
     const id = (await one<{ id: number }>(stack.deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [lateMailbox]))!.id;
     const cell = page.locator(`#progress-${id}`);
     // The page's script polls progress; done shows without a reload.
@@ -227,9 +240,70 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
     expect(await page.locator(`#state-${id}`).textContent()).toBe('idle');
   }, 90_000);
 
+  it('a long unbroken subject or address wraps: the thread and its investor fit a 375 px screen, and the desktop table keeps its columns', async () => {
+    const row = (await one<{ thread_id: number; investor_id: number }>(
+      stack.deps.db,
+      'SELECT e.thread_id, l.investor_id FROM emails e JOIN email_investor_links l ON l.email_id = e.id WHERE e.subject = ? LIMIT 1',
+      [LONG_SUBJECT],
+    ))!;
+    expect(row).toBeDefined();
+    await signIn(member);
+    const widths = () => page.evaluate(() => { const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement; return [d.scrollWidth, d.clientWidth]; });
+    await page.setViewportSize({ width: 375, height: 740 });
+    for (const p of [`/threads/${row.thread_id}`, `/investors/${row.investor_id}`, `/search?q=${LONG_SUBJECT}`]) {
+      await page.goto(stack.url + p);
+      const [scroll, client] = await widths();
+      expect(scroll, p).toBeLessThanOrEqual(client + 1);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${stack.url}/investors/${row.investor_id}`);
+    // Every column of the thread table stays inside its scroll box.
+    const overflow = await page.locator('section[aria-labelledby="threads-h"] .table-wrap').evaluate((el) => el.scrollWidth - el.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(1);
+  });
+
+  it('a long HTML letter gets a frame most of the screen tall, which the reader can drag taller', async () => {
+    const thread = (await one<{ thread_id: number }>(stack.deps.db, 'SELECT thread_id FROM emails WHERE subject = ?', [LONG_LETTER]))!.thread_id;
+    await signIn(member);
+    await page.goto(`${stack.url}/threads/${thread}`);
+    const frame = page.locator('iframe.mail');
+    const box = (await frame.boundingBox())!;
+    expect(box.height).toBeGreaterThanOrEqual(900 * 0.8);
+    expect(await frame.evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { resize: string } }).getComputedStyle(el).resize)).toBe('vertical');
+    // A short note keeps a small box.
+    const hostile = (await one<{ thread_id: number }>(stack.deps.db, 'SELECT thread_id FROM emails WHERE subject = ?', [HOSTILE_SUBJECT]))!.thread_id;
+    await page.goto(`${stack.url}/threads/${hostile}`);
+    expect((await page.locator('iframe.mail').boundingBox())!.height).toBeLessThan(400);
+  });
+
+  it('a signed-in user opening a sign-in link whose next= hides a tab stays on the console', async () => {
+    await signIn(member);
+    await page.goto(`${stack.url}/login?next=%2F%09%2Fevil.example%2Fphish`);
+    expect(page.url()).toBe(`${stack.url}/`);
+  });
+
+  it('deleting a contact goes through a confirmation that counts the mail it withholds', async () => {
+    const ct = (await one<{ id: number; name: string; investor_id: number }>(
+      stack.deps.db,
+      `SELECT c.id, c.name, c.investor_id FROM contacts c WHERE c.investor_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM email_investor_links l WHERE l.contact_id = c.id) ORDER BY c.id LIMIT 1`,
+    ))!;
+    await signIn(member);
+    await page.goto(`${stack.url}/investors/${ct.investor_id}`);
+    await page.getByRole('link', { name: `Delete contact ${ct.name}` }).click();
+    await page.waitForURL(`**/investors/${ct.investor_id}/contacts/${ct.id}/delete`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(`Delete contact ${ct.name}?`);
+    expect(await page.locator('.confirm').innerText()).toMatch(/would be withheld|No captured email would be withheld/);
+    expect(await one(stack.deps.db, 'SELECT id FROM contacts WHERE id = ?', [ct.id])).toBeDefined();
+    await page.getByRole('button', { name: `Delete ${ct.name}` }).click();
+    await page.waitForURL(`**/investors/${ct.investor_id}?msg=contact-deleted`);
+    expect(await page.getByRole('status').textContent()).toContain('Contact deleted');
+    expect(await one(stack.deps.db, 'SELECT id FROM contacts WHERE id = ?', [ct.id])).toBeUndefined();
+  });
+
   it('pages fit a 360 px wide screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 360, height: 740 });
-    for (const p of ['/', '/mailboxes', '/directory']) {
+    for (const p of ['/', '/mailboxes', '/directory', '/audit', '/feed-tokens', '/account']) {
       await page.goto(stack.url + p);
       const [scroll, client] = await page.evaluate(() => { const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement; return [d.scrollWidth, d.clientWidth]; });
       expect(scroll, p).toBeLessThanOrEqual(client + 1);

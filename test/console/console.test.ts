@@ -41,7 +41,7 @@ async function setup(env: Record<string, string> = {}) {
     files: [{ filename: 'deck.pdf', content: Buffer.from('%PDF deck') }],
   });
   await syncMailbox(deps, PARTNER);
-  return { acme };
+  return { acme, box };
 }
 
 function cookieOf(res: Response): string {
@@ -91,6 +91,26 @@ describe('console sign-in and sessions', () => {
     expect(await home.text()).toContain('Acme');
   });
 
+  it('GET / without a session is the sign-in page itself (200 HTML), and signing in there lands on the console', async () => {
+    await setup();
+    const r = await get('/?q=acme');
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await r.text();
+    expect(html).toContain('<h1>Sign in to crm-gmail</h1>');
+    expect(html).toContain('<input type="hidden" name="next" value="/?q=acme"/>');
+    expect(html).not.toContain('Acme</a>');
+    expect(r.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    const res = await app.request('/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, host: 'console.test' },
+      body: new URLSearchParams({ username: 'mel', password: 'member password 1', next: '/?q=acme' }).toString(),
+    });
+    expect(res.headers.get('location')).toBe('/?q=acme');
+    const home = await (await get('/?q=acme', cookieOf(res))).text();
+    expect(home).toContain('Acme</a>');
+  });
+
   it('the cookie is Secure when CRM_PUBLIC_URL is https, and only that origin may post', async () => {
     await setup({ CRM_PUBLIC_URL: 'https://crm.fund.example' });
     const bad = await signIn('ada', 'admin password 1');
@@ -113,15 +133,21 @@ describe('console sign-in and sessions', () => {
     const csrf = await csrfOf(cookie);
     const out = await post('/logout', cookie, { _csrf: csrf });
     expect(out.status).toBe(303);
-    expect((await get('/', cookie)).status).toBe(303);
+    const after = await get('/', cookie);
+    expect(after.status).toBe(200);
+    expect(await after.text()).toContain('<form method="post" action="/login"');
+    expect((await get('/search', cookie)).status).toBe(303);
   });
 
   it('a feed token set as the session cookie never opens the console', async () => {
     await setup();
     const { token } = await invoke(deps, createFeedToken, { name: 'index' });
     const res = await get('/', `crm_session=${token}`);
-    expect(res.status).toBe(303);
-    expect(res.headers.get('location')).toMatch(/^\/login/);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<h1>Sign in to crm-gmail</h1>');
+    const other = await get('/search', `crm_session=${token}`);
+    expect(other.status).toBe(303);
+    expect(other.headers.get('location')).toMatch(/^\/login/);
   });
 
   it('login through the console is throttled like the API', async () => {
@@ -150,6 +176,24 @@ describe('console sign-in and sessions', () => {
     expect(safeNext('/\\evil.example')).toBe('/');
     expect(safeNext('https://evil.example/')).toBe('/');
     expect(safeNext('/threads/3')).toBe('/threads/3');
+    // Browsers drop tabs and newlines in a Location, so these would turn into `//evil.example`.
+    for (const bad of ['/\t/evil.example/phish', '/\n/evil.example', '/\r/evil.example', '/\x00/evil.example', '/\x1f/evil.example', '/\x7f/x', '/a\\b', '/./\\evil.example', '/.//evil.example'])
+      expect(safeNext(bad), JSON.stringify(bad)).toBe('/');
+    expect(safeNext('/search?q=a%20b#r')).toBe('/search?q=a%20b#r');
+  });
+
+  it('a signed-in user sent to /login with a tab in next= stays on the console', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const r = await get('/login?next=%2F%09%2Fevil.example%2Fphish', cookie);
+    expect(r.status).toBe(303);
+    expect(r.headers.get('location')).toBe('/');
+    const res = await app.request('/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, host: 'console.test' },
+      body: new URLSearchParams({ username: 'mel', password: 'member password 1', next: '/\t/evil.example/phish' }).toString(),
+    });
+    expect(res.headers.get('location')).toBe('/');
   });
 });
 
@@ -168,15 +212,144 @@ describe('console forms', () => {
     expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme Capital');
   });
 
-  it('a refused edit goes back to the page with the reason', async () => {
+  it('a refused edit answers the reason itself (400), not through a link', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('mel', 'member password 1');
     const csrf = await csrfOf(cookie);
     const res = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'https://acme.example', _csrf: csrf });
-    expect(res.status).toBe(303);
-    const back = await get(res.headers.get('location')!, cookie);
-    const text = await back.text();
+    expect(res.status).toBe(400);
+    const text = await res.text();
     expect(text).toMatch(/role="alert"[^>]*>[^<]*is a URL; give the domain alone/);
+  });
+
+  it('a refused edit shows the investor page again with what was typed, the reason beside the field, in the form’s words', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const res = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme Renamed', domains: 'acme.example\n\nnew.example, https://bad.example', emails: 'a@acme.example', _csrf: csrf });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toContain('<h1>Acme</h1>');
+    expect(html).toMatch(/<p class="banner err" role="alert" id="edit-err">Not saved: Domains, line 3: &quot;https:\/\/bad.example&quot; is a URL; give the domain alone/);
+    expect(html).toContain('<input name="name" value="Acme Renamed"');
+    expect(html).toContain('<textarea name="domains" rows="3" aria-invalid="true" aria-describedby="edit-err">acme.example\n\nnew.example, https://bad.example</textarea>');
+    expect(html).toContain('<textarea name="emails" rows="3">a@acme.example</textarea>');
+    expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme');
+  });
+
+  it('a refused contact form keeps what was typed in that form, with the reason beside it', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    const add = await post(`/investors/${acme}/contacts`, cookie, { name: 'Cleo', emails: 'cleo@acme.example, not-an-address', _csrf: csrf });
+    expect(add.status).toBe(400);
+    const html = await add.text();
+    expect(html).toMatch(/<p class="banner err" role="alert" id="contact-new-err">Not saved: Addresses, address 2: [^<]*not-an-address/);
+    expect(html).toContain('<input name="emails" size="28" value="cleo@acme.example, not-an-address" aria-invalid="true" aria-describedby="contact-new-err"/>');
+    expect(html).toContain('value="Cleo"');
+    expect(await one(deps.db, "SELECT id FROM contacts WHERE name = 'Cleo'")).toBeUndefined();
+    const save = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'save', name: 'Bobby', emails: 'https://bob.example', _csrf: csrf });
+    expect(save.status).toBe(400);
+    const saved = await save.text();
+    expect(saved).toContain(`id="contact-${bob}-err">Not saved: Addresses, address 1:`);
+    expect(saved).toContain('value="Bobby"');
+    expect(saved).toContain(`value="https://bob.example" size="28" aria-invalid="true" aria-describedby="contact-${bob}-err"`);
+    expect(saved).not.toContain('id="contact-new-err"');
+  });
+
+  it('banners come only from known message codes: a link cannot put its own words in the console', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const spoof = 'Security notice: re-enter your Google password at https://evil.example/login';
+    const banners = async (path: string, c?: string) => [...(await (await get(path, c)).text()).matchAll(/<p class="banner (ok|err)"[^>]*>([^<]*)<\/p>/g)].map((m) => `${m[1]}:${m[2]}`);
+    for (const p of [`/?ok=${encodeURIComponent(spoof)}`, `/?err=${encodeURIComponent(spoof)}`, `/?msg=${encodeURIComponent(spoof)}`, '/?msg=toString', '/?msg=__proto__', `/investors/${acme}?ok=x`, `/going-cold?err=x`])
+      expect(await banners(p, cookie), p).toEqual([]);
+    expect(await banners(`/login?err=${encodeURIComponent(spoof)}`)).toEqual([]);
+    const ok = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: '', _csrf: csrf });
+    expect(ok.headers.get('location')).toBe(`/investors/${acme}?msg=saved`);
+    expect(await banners(ok.headers.get('location')!, cookie)).toEqual(['ok:Saved.']);
+  });
+
+  it('destructive actions answer a confirmation that says what mail would be withheld; only the confirmed post acts', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    const matched = async () => Number((await one<{ n: number }>(deps.db, 'SELECT count(*) AS n FROM emails WHERE is_matched = 1'))!.n);
+    const text = (html: string) => html.replace(/<[^>]+>/g, '');
+    expect(await matched()).toBe(1);
+
+    // A contact: its one email still matches through the investor's domain, and the page says so.
+    const investorPage = await (await get(`/investors/${acme}`, cookie)).text();
+    expect(investorPage).toContain(`href="/investors/${acme}/contacts/${bob}/delete"`);
+    expect(investorPage).not.toMatch(/name="action" value="delete"/);
+    const ask = await get(`/investors/${acme}/contacts/${bob}/delete`, cookie);
+    expect(ask.status).toBe(200);
+    const askHtml = await ask.text();
+    expect(text(askHtml)).toContain('No captured email would be withheld: the one email matched through this contact still matches otherwise');
+    expect(askHtml).toContain(`<form method="post" action="/investors/${acme}/contacts/${bob}"`);
+    expect(askHtml).toMatch(/name="_csrf" value="[^"]+"/);
+    expect(askHtml).toContain('<input type="hidden" name="confirm" value="yes"/>');
+    expect(askHtml).not.toMatch(/<script(?![^>]*\bsrc="\/static\/console\.js")/);
+    // The old one-click post (no confirm field) answers the confirmation, not the deletion.
+    const unconfirmed = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'delete', _csrf: csrf });
+    expect(unconfirmed.status).toBe(200);
+    expect(await unconfirmed.text()).toContain('Delete contact Bob?');
+    expect(await one(deps.db, 'SELECT id FROM contacts WHERE id = ?', [bob])).toBeDefined();
+
+    // An exclusion: the Exclude form asks first, with the count of emails and files it would take.
+    const dir = await (await get('/directory', cookie)).text();
+    expect(dir).toContain('<form method="get" action="/directory/exclusions/new"');
+    const ex = await get('/directory/exclusions/new?value=bob%40acme.example', cookie);
+    expect(ex.status).toBe(200);
+    expect(text(await ex.text())).toContain('1 email would be withheld: its body is deleted and 1 saved file is deleted from disk.');
+    expect(text(await (await get('/directory/exclusions/new?value=gmail.com', cookie)).text())).toContain('gmail.com is a free-mail domain');
+    expect((await get('/directory/exclusions/new?value=https%3A%2F%2Fx.example', cookie)).status).toBe(400);
+    const exPost = await post('/directory/exclusions', cookie, { value: 'bob@acme.example', _csrf: csrf });
+    expect(exPost.status).toBe(200);
+    expect(await one(deps.db, 'SELECT id FROM exclusions')).toBeUndefined();
+    expect(await matched()).toBe(1);
+    const done = await post('/directory/exclusions', cookie, { value: 'bob@acme.example', confirm: 'yes', _csrf: csrf });
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe('/directory?msg=excluded');
+    expect(await matched()).toBe(0);
+
+    // An investor: confirmation (GET and unconfirmed post) first, then the deletion.
+    const inv = await get(`/investors/${acme}/delete`, cookie);
+    expect(inv.status).toBe(200);
+    expect(text(await inv.text())).toContain('Its one contact stays, without an investor.');
+    expect((await post(`/investors/${acme}/delete`, cookie, { _csrf: csrf })).status).toBe(200);
+    expect(await one(deps.db, 'SELECT id FROM investors WHERE id = ?', [acme])).toBeDefined();
+    const gone = await post(`/investors/${acme}/delete`, cookie, { _csrf: csrf, confirm: 'yes' });
+    expect(gone.headers.get('location')).toBe('/?msg=investor-deleted');
+    expect(await one(deps.db, 'SELECT id FROM investors WHERE id = ?', [acme])).toBeUndefined();
+
+    // A mailbox: a post without the confirm field answers the unenrol page and keeps the mailbox.
+    const acc = (await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]))!.id;
+    const un = await post(`/mailboxes/${acc}/unenroll`, cookie, { purge: 'true', _csrf: csrf });
+    expect(un.status).toBe(200);
+    expect(await un.text()).toContain('Purge: delete this mailbox’s');
+    expect(await one(deps.db, 'SELECT id FROM email_accounts WHERE id = ?', [acc])).toBeDefined();
+    const unDone = await post(`/mailboxes/${acc}/unenroll`, cookie, { purge: 'false', confirm: 'yes', _csrf: csrf });
+    expect(unDone.headers.get('location')).toBe('/mailboxes?msg=unenrolled-kept');
+  });
+
+  it('deleting a contact that alone matches mail says how many emails and files go, and that is what goes', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    // Drop the domain so Bob is the only way his email matches.
+    const acme = (await one<{ id: number }>(deps.db, "SELECT id FROM investors WHERE name = 'Acme'"))!.id;
+    await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: '', emails: '', _csrf: csrf });
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    const ask = await (await get(`/investors/${acme}/contacts/${bob}/delete`, cookie)).text();
+    expect(ask.replace(/<[^>]+>/g, '')).toContain('1 email would be withheld: its body is deleted and 1 saved file is deleted from disk.');
+    const res = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'delete', confirm: 'yes', _csrf: csrf });
+    expect(res.headers.get('location')).toBe(`/investors/${acme}?msg=contact-deleted`);
+    expect(await one(deps.db, 'SELECT id FROM emails WHERE is_matched = 1')).toBeUndefined();
+    expect(await one(deps.db, "SELECT id FROM email_attachments WHERE state = 'saved'")).toBeUndefined();
   });
 
   it('an admin starts a verification of a mailbox from the mailboxes page', async () => {
@@ -186,9 +359,39 @@ describe('console forms', () => {
     const acc = await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]);
     const res = await post(`/mailboxes/${acc!.id}/verify`, cookie, { _csrf: csrf });
     expect(res.status).toBe(303);
-    expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('ok')).toContain('Verification of');
+    expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('msg')).toBe('verify-started');
     await deps.background.idle();
     expect(await one(deps.db, "SELECT kind FROM email_sync_runs WHERE kind = 'verify'")).toEqual({ kind: 'verify' });
+    // What it found shows on the mailboxes page, flagged while something is still missing.
+    const cell = async () => (/<td data-label="Last verify" class="small" id="verify-\d+">([\s\S]*?)<\/td>/.exec(await (await get('/mailboxes', cookie)).text())?.[1] ?? '').replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+    expect(await cell()).toMatch(/UTC complete missing 0 · repaired 0 · gone 0 $/);
+    await deps.db.execute({ sql: 'UPDATE email_accounts SET last_verify_missing = 3, last_verify_repaired = 1, last_verify_gone = 2 WHERE id = ?', args: [acc!.id] });
+    const flagged = await cell();
+    expect(flagged).toContain('2 still missing missing 3 · repaired 1 · gone 2 last complete:');
+  });
+
+  it('a mailbox that cannot sync shows a still bar and what to do, not a moving one', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const acc = (await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]))!.id;
+    const cell = async () => /<td data-label="Progress" class="progress" id="progress-\d+"[^>]*>([\s\S]*?)<\/td>/.exec(await (await get('/mailboxes', cookie)).text())![1]!;
+    const progress = async () => ((await (await get('/mailboxes/progress', cookie)).json()) as { accounts: { phase: string; fraction: number | null; hint: string | null }[] }).accounts[0]!;
+    // Synced: a full, still bar.
+    expect(await cell()).toMatch(/<progress max="1" value="1"/);
+    for (const [state, method, error, hint] of [
+      ['needs_consent', 'oauth', null, 'Press Consent link and hand the link to the mailbox’s owner'],
+      ['auth_error', 'dwd', 'unauthorized_client: Client is unauthorized', 'Manage domain-wide delegation'],
+      ['error', 'dwd', null, 'Press Run now to try again'],
+    ] as const) {
+      await deps.db.execute({ sql: 'UPDATE email_accounts SET state = ?, auth_method = ?, last_error = ? WHERE id = ?', args: [state, method, error, acc] });
+      const html = await cell();
+      expect(html, state).toMatch(/<progress max="1" value="0" hidden=""/);
+      expect(html, state).toMatch(new RegExp(`<div class="small progress-hint">What to do: [^<]*${hint}`));
+      const p = await progress();
+      expect(p.phase, state).toBe('blocked');
+      expect(p.fraction, state).toBe(0);
+      expect(p.hint, state).toContain(hint);
+    }
   });
 
   it('members get 403 from admin pages and admin form posts', async () => {
@@ -238,11 +441,49 @@ describe('console pages', () => {
     expect((await get('/partners/999999', cookie)).status).toBe(404);
   });
 
+  it('going cold with a bad days value says so, naming the field, and keeps what was typed', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    for (const bad of ['-1', 'abc', '99999999', '1.5', '']) {
+      const r = await get(`/going-cold?days=${encodeURIComponent(bad)}`, cookie);
+      expect(r.status, bad).toBe(400);
+      const html = await r.text();
+      expect(html, bad).toContain(`<p class="banner err" role="alert" id="days-err">days: “${bad}” is not a whole number of days from 1 to 3650.</p>`);
+      expect(html, bad).toContain(`value="${bad}" aria-invalid="true" aria-describedby="days-err"`);
+      expect(html, bad).not.toContain('Nobody is going cold.');
+    }
+    const ok = await get('/going-cold?days=30', cookie);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).not.toContain('days-err');
+  });
+
+  it('an unknown console path answers the console’s 404 page; the API and /healthz keep JSON', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    for (const [p, c] of [['/nonexistent', cookie], ['/nonexistent', undefined], ['/investors/1/nope', cookie], ['/static/nope.css', undefined]] as const) {
+      const r = await get(p, c);
+      expect(r.status, p).toBe(404);
+      expect(r.headers.get('content-type'), p).toMatch(/^text\/html/);
+      const html = await r.text();
+      expect(html, p).toContain('<h1>Not found</h1>');
+      expect(r.headers.get('content-security-policy'), p).toMatch(/default-src 'self'/);
+      if (c) expect(html, p).toContain('Sign out');
+    }
+    const icon = await get('/favicon.ico');
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await (await get('/', cookie)).text()).toContain('<link rel="icon" href="/static/favicon.svg"');
+    const api = await get('/api/nonexistent', cookie);
+    expect(api.status).toBe(404);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    expect((await get('/healthz')).headers.get('content-type')).toMatch(/json/);
+  });
+
   it('every page carries the strict CSP, X-Frame-Options DENY and no-referrer', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('ada', 'admin password 1');
     const thread = (await one<{ thread_id: number }>(deps.db, 'SELECT thread_id FROM emails LIMIT 1'))!.thread_id;
-    for (const p of ['/', `/investors/${acme}`, `/threads/${thread}`, '/search?q=deck', '/mailboxes', '/runs', '/directory', '/setup', '/login']) {
+    for (const p of ['/', `/investors/${acme}`, `/threads/${thread}`, '/search?q=deck', '/mailboxes', '/runs', '/directory', '/setup', '/account', '/audit', '/feed-tokens', '/login']) {
       const r = await get(p, p === '/login' ? undefined : cookie);
       expect(r.status, p).toBe(200);
       const csp = r.headers.get('content-security-policy')!;
@@ -276,6 +517,16 @@ describe('console pages', () => {
     expect((await get(file)).status).toBe(401);
   });
 
+  it('a thread links back to, and names, the investor it belongs to; the hidden-messages note shows only when some are hidden', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const thread = (await one<{ thread_id: number }>(deps.db, 'SELECT thread_id FROM emails LIMIT 1'))!.thread_id;
+    const html = await (await get(`/threads/${thread}`, cookie)).text();
+    expect(html).toContain(`<nav class="small" aria-label="Investors of this thread">Investor: <a href="/investors/${acme}">← Acme</a></nav>`);
+    expect(html).not.toContain('<a href="/">← Investors</a>');
+    expect(html).not.toContain('messages shown');
+  });
+
   it('investors are found by name, domain or contact address, and show activity and partners', async () => {
     const { acme } = await setup();
     await invoke(deps, createInvestor, { name: 'Zeta Fund', domains: ['zeta.example'] });
@@ -289,12 +540,112 @@ describe('console pages', () => {
     expect(home).toContain(`<a href="/investors/${acme}">Acme</a></td><td data-label="Domains">acme.example</td><td data-label="Last activity"><time datetime="2025-03-01T10:00:00.000Z">`);
   });
 
+  it('search pages past 30 results: it says how many there are and links the next page', async () => {
+    const { box } = await setup();
+    for (let i = 1; i <= 35; i++)
+      box.add({ from: 'Bob <bob@acme.example>', to: [PARTNER], subject: `Capital call ${i}`, messageId: `call-${i}@acme.example`, date: `2025-04-${String((i % 28) + 1).padStart(2, '0')}T10:00:00Z`, text: 'Please wire the capital call.' });
+    await syncMailbox(deps, PARTNER);
+    const { cookie } = await signIn('mel', 'member password 1');
+    const subjects = (html: string) => [...html.matchAll(/<a href="\/threads\/\d+#m\d+">(Capital call \d+)<\/a>/g)].map((m) => m[1]);
+    const first = await (await get('/search?q=capital', cookie)).text();
+    expect(first).toContain('Matches 1–30 of 35, best first.');
+    expect(subjects(first)).toHaveLength(30);
+    expect(first).toContain('<a href="/search?q=capital&amp;start=30">Next 30 matches →</a>');
+    const second = await (await get('/search?q=capital&start=30', cookie)).text();
+    expect(second).toContain('Matches 31–35 of 35, best first.');
+    expect(second).toContain('<ol class="results" start="31">');
+    expect(subjects(second)).toHaveLength(5);
+    expect(new Set([...subjects(first), ...subjects(second)]).size).toBe(35);
+    expect(second).not.toContain('Next 30 matches');
+    expect(second).toContain('<a href="/search?q=capital">← Better matches</a>');
+  });
+
+  it('the investor list is paged, never silently cut off', async () => {
+    await setup();
+    const now = new Date().toISOString();
+    for (let i = 1; i <= 205; i++) await deps.db.execute({ sql: 'INSERT INTO investors (name, created_at, updated_at) VALUES (?, ?, ?)', args: [`Fund ${String(i).padStart(3, '0')}`, now, now] });
+    const { cookie } = await signIn('mel', 'member password 1');
+    const names = (html: string) => [...html.matchAll(/<a href="\/investors\/\d+">([^<]+)<\/a>/g)].map((m) => m[1]);
+    const first = await (await get('/?sort=name', cookie)).text();
+    expect(first).toContain('Investors 1–200 of 206');
+    expect(names(first)).toHaveLength(200);
+    expect(first).toContain('<a href="/?sort=name&amp;start=200">Next 6 →</a>');
+    const second = await (await get('/?sort=name&start=200', cookie)).text();
+    expect(second).toContain('Investors 201–206 of 206');
+    expect(names(second)).toEqual(['Fund 200', 'Fund 201', 'Fund 202', 'Fund 203', 'Fund 204', 'Fund 205']);
+    expect(second).toContain('<a href="/?sort=name">← Previous 200</a>');
+    expect(new Set([...names(first), ...names(second)]).size).toBe(206);
+    const found = await (await get('/?q=fund+20', cookie)).text();
+    expect(found).toContain('6 investors');
+    expect(found).not.toContain('Investor pages');
+  });
+
   it('search finds a body word and links to its thread', async () => {
     await setup();
     const { cookie } = await signIn('mel', 'member password 1');
     const html = await (await get('/search?q=deck', cookie)).text();
     expect(html).toMatch(/<a href="\/threads\/\d+#m\d+">Deck<\/a>/);
     expect(html).toContain('<mark class="hit">');
+  });
+});
+
+describe('account, audit and feed tokens', () => {
+  it('a user changes their own password from the console; refusals name the field', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const page = await get('/account', cookie);
+    expect(page.status).toBe(200);
+    expect(await (await get('/', cookie)).text()).toContain('<a class="small" href="/account">mel (member)</a>');
+    const wrong = await post('/account/password', cookie, { current_password: 'nope', new_password: 'a new long password', new_password_again: 'a new long password', _csrf: csrf });
+    expect(wrong.status).toBe(400);
+    expect(await wrong.text()).toContain('Not changed: Current password: is not your current password');
+    const mismatch = await post('/account/password', cookie, { current_password: 'member password 1', new_password: 'a new long password', new_password_again: 'another', _csrf: csrf });
+    expect(mismatch.status).toBe(400);
+    expect(await mismatch.text()).toMatch(/name="new_password_again" type="password" autocomplete="new-password" required="" aria-invalid="true"/);
+    const ok = await post('/account/password', cookie, { current_password: 'member password 1', new_password: 'a new long password', new_password_again: 'a new long password', _csrf: csrf });
+    expect(ok.headers.get('location')).toBe('/account?msg=password-changed');
+    expect((await get('/search', cookie)).status).toBe(200);
+    expect((await signIn('mel', 'member password 1')).res.status).toBe(401);
+    expect((await signIn('mel', 'a new long password')).res.status).toBe(303);
+  });
+
+  it('the admin reads the audit trail, purges highlighted, paged; members get 403', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    await post('/directory/exclusions', cookie, { value: 'bob@acme.example', confirm: 'yes', _csrf: csrf });
+    const html = await (await get('/audit', cookie)).text();
+    expect(html).toMatch(/<tr class="bad-row">[\s\S]*?<strong>rematch\.purge<\/strong>[\s\S]*?<strong>1 emails withheld \(bodies deleted\), 1 files removed<\/strong>/);
+    expect(html).toContain('exclusion.create');
+    expect(html).toContain('<td data-label="Who">ada</td>');
+    const member = await signIn('mel', 'member password 1');
+    expect((await get('/audit', member.cookie)).status).toBe(403);
+    expect((await get('/feed-tokens', member.cookie)).status).toBe(403);
+  });
+
+  it('the admin creates a feed token (shown once) and revokes it after a confirmation', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const made = await post('/feed-tokens', cookie, { name: 'search indexer', _csrf: csrf });
+    expect(made.status).toBe(200);
+    const html = await made.text();
+    const token = /<input readonly="" value="([^"]+)" size="60"\/>/.exec(html)?.[1];
+    expect(token).toBeTruthy();
+    const feed = await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } });
+    expect(feed.status).toBe(200);
+    const list = await (await get('/feed-tokens', cookie)).text();
+    expect(list).toContain('<td data-label="Name">search indexer</td>');
+    expect(list).not.toContain(token!);
+    const id = /action="\/feed-tokens\/(\d+)\/delete"/.exec(list)![1];
+    const ask = await post(`/feed-tokens/${id}/delete`, cookie, { _csrf: csrf });
+    expect(ask.status).toBe(200);
+    expect(await ask.text()).toContain('Revoke feed token search indexer?');
+    expect((await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    const gone = await post(`/feed-tokens/${id}/delete`, cookie, { _csrf: csrf, confirm: 'yes' });
+    expect(gone.headers.get('location')).toBe('/feed-tokens?msg=feed-token-revoked');
+    expect((await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
   });
 });
 

@@ -23,11 +23,15 @@ import { updateUser } from '../../../functions/updateUser.js';
 import type { Deps } from '../../core/deps.js';
 import { AppError, toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { field, flashOf, getPage, idOf, postForm, render, outcomeNote, withFlash, type Ctx } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, outcomeNote, withFlash, type Ctx, type Form } from '../kit.js';
 import { isPendingReview } from '../../directory/review.js';
 import { Csrf, Layout, When } from '../layout.js';
 import { mailboxProgress } from '../progress.js';
-import { purgePreview } from '../read.js';
+import { purgePreview, withdrawPreview } from '../read.js';
+import { Withdrawal } from './mail.js';
+import { affectedEmailIds } from '../../matching/rematch.js';
+import { addressField, domainField } from '../../directory/directory.js';
+import { isFreeMailDomain } from '../../mail/address.js';
 
 const MAX_IMPORT_CHARS = 2_000_000;
 
@@ -80,6 +84,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
                 <th scope="col">Mailbox</th>
                 <th scope="col">State</th>
                 <th scope="col">Last sync</th>
+                <th scope="col">Last verify</th>
                 <th scope="col">Progress</th>
                 <th scope="col">Last error</th>
                 <th scope="col">Actions</th>
@@ -102,11 +107,15 @@ export function registerAdminPages(app: App, deps: Deps): void {
                     <td data-label="Last sync">
                       <When at={a.last_sync_at} />
                     </td>
+                    <td data-label="Last verify" class="small" id={`verify-${a.id}`}>
+                      <LastVerify v={a.last_verify} />
+                    </td>
                     <td data-label="Progress" class="progress" id={`progress-${a.id}`} data-phase={p?.phase ?? 'idle'}>
-                      <progress max={1} value={p?.fraction ?? undefined} aria-label={`Sync progress of ${a.email}`}></progress>
+                      <progress max={1} value={p?.fraction ?? undefined} hidden={p?.phase === 'blocked'} aria-label={`Sync progress of ${a.email}`}></progress>
                       <div class="small progress-text" aria-live="polite">
                         {p?.text ?? ''}
                       </div>
+                      <div class="small progress-hint">{p?.hint ? `What to do: ${p.hint}` : ''}</div>
                     </td>
                     <td data-label="Last error" class="small">
                       {a.last_error ? (
@@ -165,32 +174,32 @@ export function registerAdminPages(app: App, deps: Deps): void {
   const backToMailboxes = () => '/mailboxes';
   postForm(app, deps, '/mailboxes/enroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
     const out = await call(enroll, { email: field(form, 'email'), auth_method: field(form, 'auth_method') || undefined });
-    return c.redirect(withFlash('/mailboxes', 'ok', out.created ? `Enrolled ${out.account.email}.` : `${out.account.email} was already enrolled.`), 303);
+    return c.redirect(withFlash('/mailboxes', out.created ? 'enrolled' : 'already-enrolled'), 303);
   });
   postForm(app, deps, '/mailboxes/enroll-all', 'admin', backToMailboxes, async ({ c, call }) => {
     const out = (await call(enrollAll, {})) as { accounts: unknown[]; created?: number };
-    return c.redirect(withFlash('/mailboxes', 'ok', `${out.accounts.length} team mailboxes enrolled.`), 303);
+    return c.redirect(withFlash('/mailboxes', 'enrolled-all'), 303);
   });
   postForm(app, deps, '/mailboxes/run-now', 'admin', backToMailboxes, async ({ c, call }) => {
     const out = await call(runNow, {});
-    return c.redirect(withFlash('/mailboxes', 'ok', `Started ${out.runs.length} sync${out.runs.length === 1 ? '' : 's'}.`), 303);
+    return c.redirect(withFlash('/mailboxes', 'syncs-started'), 303);
   });
   postForm(app, deps, '/mailboxes/:id/run-now', 'admin', backToMailboxes, async (x) => {
     const email = await accountEmail(x);
     const out = await x.call(runNow, { email });
     const r = out.runs[0];
-    return x.c.redirect(withFlash('/mailboxes', 'ok', r?.already_running ? `${email} is already syncing.` : `Sync of ${email} started.`), 303);
+    return x.c.redirect(withFlash('/mailboxes', r?.already_running ? 'already-syncing' : 'sync-started'), 303);
   });
   postForm(app, deps, '/mailboxes/:id/verify', 'admin', backToMailboxes, async (x) => {
     const email = await accountEmail(x);
     const out = (await x.call(verifyMailbox, { id: idOf(x.c), background: true })) as { run_id: number };
-    return x.c.redirect(withFlash('/mailboxes', 'ok', `Verification of ${email} started (run ${out.run_id}): what is missing is fetched, what Gmail no longer has is marked deleted.`), 303);
+    return x.c.redirect(withFlash('/mailboxes', 'verify-started'), 303);
   });
   for (const [verb, enabled] of [['pause', false], ['resume', true]] as const) {
     postForm(app, deps, `/mailboxes/:id/${verb}`, 'admin', backToMailboxes, async (x) => {
       const id = idOf(x.c);
       const out = await x.call(updateAccount, { id, sync_enabled: enabled });
-      return x.c.redirect(withFlash('/mailboxes', 'ok', `${(out as { email?: string }).email ?? 'Mailbox'} ${enabled ? 'resumed' : 'paused'}.`), 303);
+      return x.c.redirect(withFlash('/mailboxes', enabled ? 'resumed' : 'paused'), 303);
     });
   }
   postForm(app, deps, '/mailboxes/:id/consent', 'admin', backToMailboxes, async (x) => {
@@ -214,11 +223,13 @@ export function registerAdminPages(app: App, deps: Deps): void {
     );
   });
 
-  getPage(app, deps, '/mailboxes/:id/unenroll', 'admin', async ({ c, session, call }) => {
+  // Unenrolling is two steps: this page says what each choice does to the captured mail; only
+  // a post carrying the confirm field acts (a post without it answers this page).
+  const unenrollConfirm = async ({ c, session, call }: Ctx) => {
     const id = idOf(c);
     const st = await call(status, {});
     const a = st.accounts.find((x) => x.id === id);
-    if (!a) return c.redirect(withFlash('/mailboxes', 'err', `no mailbox with id ${id}`), 303);
+    if (!a) throw new AppError('NOT_FOUND', `no mailbox with id ${id}`);
     const preview = await purgePreview(deps.db, id);
     return render(
       c,
@@ -226,6 +237,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
         <h1>Unenrol {a.email}</h1>
         <form method="post" action={`/mailboxes/${id}/unenroll`} class="col">
           <Csrf session={session} />
+          <input type="hidden" name="confirm" value="yes" />
           <fieldset>
             <legend>What happens to its mail</legend>
             <label class="check">
@@ -242,12 +254,13 @@ export function registerAdminPages(app: App, deps: Deps): void {
         </form>
       </Layout>,
     );
-  });
-  postForm(app, deps, '/mailboxes/:id/unenroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
-    const id = idOf(c);
-    const out = await call(deleteAccount, { id, purge: field(form, 'purge') === 'true' });
-    const msg = out.purged ? `Unenrolled and purged: ${out.emails_deleted} emails and ${out.files_deleted} files deleted.` : 'Unenrolled; its captured mail stays.';
-    return c.redirect(withFlash('/mailboxes', 'ok', msg), 303);
+  };
+  getPage(app, deps, '/mailboxes/:id/unenroll', 'admin', unenrollConfirm);
+  postForm(app, deps, '/mailboxes/:id/unenroll', 'admin', backToMailboxes, async (x) => {
+    if (!confirmed(x.form)) return unenrollConfirm(x);
+    const id = idOf(x.c);
+    const out = await x.call(deleteAccount, { id, purge: field(x.form, 'purge') === 'true' });
+    return x.c.redirect(withFlash('/mailboxes', out.purged ? 'unenrolled-purged' : 'unenrolled-kept'), 303);
   });
 
   // ----- Runs
@@ -410,13 +423,12 @@ export function registerAdminPages(app: App, deps: Deps): void {
         <section aria-labelledby="excl-h">
           <h2 id="excl-h">Exclusions</h2>
           <p class="small muted">Mail from or to an excluded address or domain (and its subdomains) never matches an investor.</p>
-          <form method="post" action="/directory/exclusions" class="row">
-            <Csrf session={x.session} />
+          <form method="get" action="/directory/exclusions/new" class="row">
             <label>
               Address or domain
               <input name="value" required maxlength={320} />
             </label>
-            <button type="submit">Exclude</button>
+            <button type="submit">Exclude…</button>
           </form>
           <ul>
             {exclusions.map((e: { id: number; address: string | null; domain: string | null }) => (
@@ -549,35 +561,66 @@ export function registerAdminPages(app: App, deps: Deps): void {
     }
   });
 
-  postForm(app, deps, '/directory/exclusions', 'admin', () => '/directory', async ({ c, form, call }) => {
-    const v = field(form, 'value').trim();
-    const out = await call(createExclusion, v.includes('@') ? { address: v } : { domain: v.replace(/^\*@/, '') });
-    return c.redirect(withFlash('/directory', 'ok', outcomeNote(out, `Excluded ${v}; matching is being brought up to date.`)), 303);
+  // Excluding withdraws mail at once, so it is two steps: the Exclude form asks for this page
+  // (GET), which says how much captured mail would be withheld; only its confirmed post acts.
+  const exclusionInput = (raw: string) => {
+    const v = raw.trim();
+    return v.includes('@') && !v.startsWith('*@') ? { address: addressField(v, 'address') } : { domain: domainField(v.replace(/^\*@/, ''), 'domain') };
+  };
+  const exclusionConfirm = async (x: Ctx, form: Form | null) => {
+    const raw = form ? field(form, 'value') : (x.c.req.query('value') ?? '');
+    const ex = exclusionInput(raw.slice(0, 400));
+    const shown = ex.address ?? `*@${ex.domain}`;
+    const ids = await affectedEmailIds(deps.db, ex.address ? { addresses: [ex.address], domains: [] } : { addresses: [], domains: [ex.domain!] });
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, ids, (d) => ({ ...d, exclusions: [...d.exclusions, { address: ex.address ?? null, domain: ex.domain ?? null }] }));
+    const domain = ex.domain ?? ex.address!.slice(ex.address!.lastIndexOf('@') + 1);
+    const workspace = deps.config.gmail.workspaceDomains.some((w) => domain === w || domain.endsWith(`.${w}`));
+    return confirmPage(x, {
+      title: `Exclude ${shown}?`,
+      consequence: (
+        <>
+          <Withdrawal p={p} what={shown} />
+          {ex.domain && isFreeMailDomain(ex.domain) && <p>{ex.domain} is a free-mail domain: this excludes every one of its users, investors’ personal addresses included.</p>}
+          {workspace && <p>{domain} is the firm’s own workspace: the team’s addresses never match an investor anyway.</p>}
+          <p>Removing the exclusion later matches this mail again only after it is fetched again from Gmail.</p>
+        </>
+      ),
+      action: '/directory/exclusions',
+      fields: { value: shown },
+      button: `Exclude ${shown}`,
+      cancel: '/directory',
+    });
+  };
+  getPage(app, deps, '/directory/exclusions/new', 'admin', (x) => exclusionConfirm(x, null));
+  postForm(app, deps, '/directory/exclusions', 'admin', () => '/directory', async (x) => {
+    if (!confirmed(x.form)) return exclusionConfirm(x, x.form);
+    const out = await x.call(createExclusion, exclusionInput(field(x.form, 'value')));
+    return x.c.redirect(withFlash('/directory', outcomeCode(out, 'excluded')), 303);
   });
   postForm(app, deps, '/directory/exclusions/:id/delete', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(deleteExclusion, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'ok', outcomeNote(out, 'Exclusion removed.')), 303);
+    return c.redirect(withFlash('/directory', outcomeCode(out, 'exclusion-removed')), 303);
   });
   postForm(app, deps, '/directory/reviews/:id/approve', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(approveReview, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'ok', `Approved review ${out.id}: the change is applied and its mail is being matched.`), 303);
+    return c.redirect(withFlash('/directory', 'approved'), 303);
   });
   postForm(app, deps, '/directory/reviews/:id/reject', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(rejectReview, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'ok', `Rejected review ${out.id}: the change is not applied and its mail stays withheld.`), 303);
+    return c.redirect(withFlash('/directory', 'rejected'), 303);
   });
   postForm(app, deps, '/directory/users', 'admin', () => '/directory', async ({ c, form, call }) => {
     const email = field(form, 'email').trim();
     const out = (await call(createUser, { username: field(form, 'username'), email: email || undefined, password: field(form, 'password'), role: field(form, 'role') || 'member' })) as { username?: string };
-    return c.redirect(withFlash('/directory', 'ok', `Created ${out.username ?? 'the user'}.`), 303);
+    return c.redirect(withFlash('/directory', 'user-created'), 303);
   });
   postForm(app, deps, '/directory/users/:id', 'admin', () => '/directory', async ({ c, form, call }) => {
     await call(updateUser, { id: idOf(c), role: field(form, 'role'), disabled: field(form, 'disabled') === 'true' });
-    return c.redirect(withFlash('/directory', 'ok', 'User saved.'), 303);
+    return c.redirect(withFlash('/directory', 'user-saved'), 303);
   });
   postForm(app, deps, '/directory/users/:id/password', 'admin', () => '/directory', async ({ c, form, call }) => {
     await call(updateUser, { id: idOf(c), password: field(form, 'password') });
-    return c.redirect(withFlash('/directory', 'ok', 'Password reset; the user’s sessions were signed out.'), 303);
+    return c.redirect(withFlash('/directory', 'password-reset'), 303);
   });
 
   // ----- Setup check
@@ -636,6 +679,32 @@ export function registerAdminPages(app: App, deps: Deps): void {
       </Layout>,
     );
   });
+}
+
+/**
+ * What the last verification against Gmail found: messages Gmail had that the store lacked
+ * (missing), how many of those it fetched (repaired), and copies Gmail no longer has (gone,
+ * marked deleted). Flagged while anything missing is still unrepaired.
+ */
+function LastVerify({ v }: { v: { at: string; missing: number; gone: number; repaired: number; held_at: string | null } | null }) {
+  if (!v) return <span class="muted">never verified</span>;
+  const unrepaired = v.missing - v.repaired;
+  return (
+    <>
+      <When at={v.at} />
+      <div>
+        <span class={`pill ${unrepaired > 0 ? 'bad' : 'ok'}`}>{unrepaired > 0 ? `${unrepaired} still missing` : 'complete'}</span>
+      </div>
+      <div class={v.missing > 0 || v.gone > 0 ? undefined : 'muted'}>
+        missing {v.missing} · repaired {v.repaired} · gone {v.gone}
+      </div>
+      {unrepaired > 0 && (
+        <div class="muted">
+          last complete: <When at={v.held_at} />
+        </div>
+      )}
+    </>
+  );
 }
 
 async function accountEmail(x: Ctx): Promise<string> {

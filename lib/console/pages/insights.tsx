@@ -87,9 +87,12 @@ export const InsightsPanel: FC<{ ins: InvestorInsights }> = ({ ins }) => (
 
 export function registerInsightPages(app: App, deps: Deps): void {
   getPage(app, deps, '/going-cold', 'user', async ({ c, session, call }: Ctx) => {
-    const raw = Number(c.req.query('days') ?? 60);
-    const days = Number.isInteger(raw) && raw >= 1 && raw <= 3650 ? raw : 60;
-    const out = await call(listGoingCold, { days });
+    // A bad value is said so, naming the field, and kept in the box; never silently replaced.
+    const typed = (c.req.query('days') ?? '60').slice(0, 40);
+    const raw = typed.trim() === '' ? NaN : Number(typed);
+    const valid = Number.isInteger(raw) && raw >= 1 && raw <= 3650;
+    const out = valid ? await call(listGoingCold, { days: raw }) : null;
+    const err = valid ? undefined : `days: “${typed}” is not a whole number of days from 1 to 3650.`;
     return render(
       c,
       <Layout title="Going cold" session={session} path="/going-cold" flash={flashOf(c)}>
@@ -97,12 +100,18 @@ export function registerInsightPages(app: App, deps: Deps): void {
         <form method="get" action="/going-cold" class="row">
           <label>
             No two-way exchange for (days)
-            <input name="days" type="number" min={1} max={3650} value={String(days)} />
+            {/* A text box, so a refused value stays visible as typed (a number box would blank it). */}
+            <input name="days" inputmode="numeric" maxlength={40} value={typed} aria-invalid={valid ? undefined : 'true'} aria-describedby={valid ? undefined : 'days-err'} />
           </label>
           <button type="submit">Show</button>
         </form>
+        {err && (
+          <p class="banner err" role="alert" id="days-err">
+            {err}
+          </p>
+        )}
         <p class="small muted">Investors that were active (at least three two-way exchanges in the year before) and have gone quiet, the most recently lost first.</p>
-        {out.investors.length === 0 ? (
+        {!out ? null : out.investors.length === 0 ? (
           <p class="muted">Nobody is going cold.</p>
         ) : (
           <div class="table-wrap">
@@ -131,6 +140,7 @@ export function registerInsightPages(app: App, deps: Deps): void {
           </div>
         )}
       </Layout>,
+      valid ? 200 : 400,
     );
   });
 

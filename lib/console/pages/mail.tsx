@@ -11,19 +11,35 @@ import { searchMail } from '../../../functions/searchMail.js';
 import { updateContact } from '../../../functions/updateContact.js';
 import { updateInvestor } from '../../../functions/updateInvestor.js';
 import type { Deps } from '../../core/deps.js';
+import { toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { HIT_END, HIT_START } from '../../search/index.js';
-import { field, flashOf, getPage, idOf, lines, postForm, render, outcomeNote, withFlash } from '../kit.js';
+import { countEmails, HIT_END, HIT_START } from '../../search/index.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
-import { mailDocument, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
-import { investorsOverview, threadMarks } from '../read.js';
+import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
+import { INVESTORS_PAGE, investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
+import { getContact } from '../../../functions/getContact.js';
+import { deleteInvestor } from '../../../functions/deleteInvestor.js';
 import { InsightsPanel } from './insights.js';
+
+/** Search results per page. */
+const SEARCH_PAGE = 30;
 
 export function registerMailPages(app: App, deps: Deps): void {
   getPage(app, deps, '/', 'user', async ({ c, session }) => {
     const q = (c.req.query('q') ?? '').slice(0, 200);
     const sort = c.req.query('sort') === 'name' ? 'name' : 'activity';
-    const rows = await investorsOverview(deps.db, { q, sort });
+    const startRaw = Number(c.req.query('start') ?? 0);
+    const start = Number.isInteger(startRaw) && startRaw >= 0 && startRaw <= 10_000_000 ? startRaw : 0;
+    const { rows, total } = await investorsOverview(deps.db, { q, sort, offset: start });
+    const pageLink = (from: number) => {
+      const u = new URLSearchParams();
+      if (q) u.set('q', q);
+      if (sort !== 'activity') u.set('sort', sort);
+      if (from) u.set('start', String(from));
+      const qs = u.toString();
+      return qs ? `/?${qs}` : '/';
+    };
     return render(
       c,
       <Layout title="Investors" session={session} path="/" flash={flashOf(c)}>
@@ -46,7 +62,9 @@ export function registerMailPages(app: App, deps: Deps): void {
           </label>
           <button type="submit">Show</button>
         </form>
-        <p class="small muted">{rows.length} investors</p>
+        <p class="small muted" id="investor-count">
+          {total === 0 ? 'No investors.' : rows.length === total ? `${total} investor${total === 1 ? '' : 's'}` : rows.length === 0 ? `No more investors: all ${total} were on earlier pages.` : `Investors ${start + 1}–${start + rows.length} of ${total}`}
+        </p>
         <div class="table-wrap">
           <table class="stack">
             <thead>
@@ -75,11 +93,21 @@ export function registerMailPages(app: App, deps: Deps): void {
             </tbody>
           </table>
         </div>
+        {(start > 0 || start + rows.length < total) && (
+          <nav class="row" aria-label="Investor pages">
+            {start > 0 && <a href={pageLink(Math.max(0, start - INVESTORS_PAGE))}>← Previous {INVESTORS_PAGE}</a>}
+            {start + rows.length < total && <a href={pageLink(start + INVESTORS_PAGE)}>Next {Math.min(INVESTORS_PAGE, total - start - rows.length)} →</a>}
+          </nav>
+        )}
       </Layout>,
     );
   });
 
-  getPage(app, deps, '/investors/:id', 'user', async ({ c, session, call }) => {
+  /**
+   * One investor's page. After a refused edit it is shown again (400) with what was typed
+   * and the reason beside the field it names, so nothing typed is lost.
+   */
+  const investorPage = async ({ c, session, call }: Ctx, refused?: RefusedEdit) => {
     const id = idOf(c);
     const inv = await call(getInvestor, { id });
     const cursor = c.req.query('cursor') || undefined;
@@ -87,9 +115,19 @@ export function registerMailPages(app: App, deps: Deps): void {
     const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
     const insights = await call(getInvestorInsights, { id });
     const self = `/investors/${id}`;
+    const mine = (form: RefusedEdit['form']) => (refused?.form === form ? refused : undefined);
+    const typed = mine('investor')?.values ?? { name: inv.name, domains: inv.domains.join('\n'), emails: inv.emails.join('\n') };
+    const errId = (form: RefusedEdit['form']) => (form === 'investor' ? 'edit-err' : form === 'new-contact' ? 'contact-new-err' : `contact-${form}-err`);
+    const bad = (form: RefusedEdit['form'], f: string) => (refused?.form === form && refused.field === f ? { 'aria-invalid': 'true', 'aria-describedby': errId(form) } : {});
+    const Refusal = ({ form }: { form: RefusedEdit['form'] }) =>
+      refused?.form === form ? (
+        <p class="banner err" role="alert" id={errId(form)}>
+          Not saved: {refused.message}
+        </p>
+      ) : null;
     return render(
       c,
-      <Layout title={inv.name} session={session} flash={flashOf(c)}>
+      <Layout title={inv.name} session={session} flash={refused ? {} : flashOf(c)}>
         <p class="small">
           <a href="/">← Investors</a>
         </p>
@@ -99,17 +137,22 @@ export function registerMailPages(app: App, deps: Deps): void {
             <h2 id="edit-h">Name, domains and addresses</h2>
             <form method="post" action={`${self}/edit`} class="col">
               <Csrf session={session} />
+              <Refusal form="investor" />
               <label>
                 Name
-                <input name="name" value={inv.name} required maxlength={200} />
+                <input name="name" value={typed.name} required maxlength={200} {...bad('investor', 'name')} />
               </label>
               <label>
                 Domains (one per line)
-                <textarea name="domains" rows={3}>{inv.domains.join('\n')}</textarea>
+                <textarea name="domains" rows={3} {...bad('investor', 'domains')}>
+                  {typed.domains}
+                </textarea>
               </label>
               <label>
                 Addresses (one per line)
-                <textarea name="emails" rows={3}>{inv.emails.join('\n')}</textarea>
+                <textarea name="emails" rows={3} {...bad('investor', 'emails')}>
+                  {typed.emails}
+                </textarea>
               </label>
               <button type="submit">Save</button>
             </form>
@@ -117,40 +160,50 @@ export function registerMailPages(app: App, deps: Deps): void {
           <section aria-labelledby="contacts-h">
             <h2 id="contacts-h">Contacts</h2>
             {inv.contacts.length === 0 && <p class="muted">No contacts yet.</p>}
-            {inv.contacts.map((ct) => (
+            {inv.contacts.map((ct) => {
+              const v = mine(ct.id)?.values ?? { name: ct.name, emails: ct.emails.join(', ') };
+              return (
               <form method="post" action={`${self}/contacts/${ct.id}`} class="row">
                 <Csrf session={session} />
+                <Refusal form={ct.id} />
                 <label>
                   Name
-                  <input name="name" value={ct.name} required maxlength={200} />
+                  <input name="name" value={v.name} required maxlength={200} {...bad(ct.id, 'name')} />
                 </label>
                 <label>
                   Addresses
-                  <input name="emails" value={ct.emails.join(', ')} size={28} />
+                  <input name="emails" value={v.emails} size={28} {...bad(ct.id, 'emails')} />
                 </label>
                 <button type="submit" name="action" value="save">
                   Save
                 </button>
-                <button type="submit" name="action" value="delete" class="danger">
-                  Delete
-                </button>
+                <a href={`${self}/contacts/${ct.id}/delete`} class="danger" aria-label={`Delete contact ${ct.name}`}>
+                  Delete…
+                </a>
               </form>
-            ))}
+              );
+            })}
             <h3 class="small">Add a contact</h3>
             <form method="post" action={`${self}/contacts`} class="row">
               <Csrf session={session} />
+              <Refusal form="new-contact" />
               <label>
                 Name
-                <input name="name" required maxlength={200} />
+                <input name="name" required maxlength={200} value={mine('new-contact')?.values.name ?? ''} {...bad('new-contact', 'name')} />
               </label>
               <label>
                 Addresses
-                <input name="emails" size={28} />
+                <input name="emails" size={28} value={mine('new-contact')?.values.emails ?? ''} {...bad('new-contact', 'emails')} />
               </label>
               <button type="submit">Add</button>
             </form>
           </section>
         </div>
+        <p class="small">
+          <a href={`${self}/delete`} class="danger">
+            Delete this investor…
+          </a>
+        </p>
         <InsightsPanel ins={insights} />
         <section aria-labelledby="threads-h">
           <h2 id="threads-h">Threads</h2>
@@ -195,30 +248,101 @@ export function registerMailPages(app: App, deps: Deps): void {
           </p>
         </section>
       </Layout>,
+      refused ? 400 : 200,
     );
-  });
+  };
+  getPage(app, deps, '/investors/:id', 'user', (x) => investorPage(x));
 
-  postForm(app, deps, '/investors/:id/edit', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
+  postForm(app, deps, '/investors/:id/edit', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
+    const { c, form, call } = x;
     const id = idOf(c);
-    const out = await call(updateInvestor, { id, name: field(form, 'name'), domains: lines(field(form, 'domains')), emails: lines(field(form, 'emails')) });
-    return c.redirect(withFlash(`/investors/${id}`, 'ok', outcomeNote(out, 'Saved.')), 303);
+    const values = { name: field(form, 'name'), domains: field(form, 'domains'), emails: field(form, 'emails') };
+    const domains = numberedLines(values.domains);
+    const emails = numberedLines(values.emails);
+    try {
+      const out = await call(updateInvestor, { id, name: values.name, domains: domains.map((l) => l.value), emails: emails.map((l) => l.value) });
+      return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'saved')), 303);
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
+      return investorPage(x, { form: 'investor', values, ...formError(e.message, e.field, { name: ['Name', []], domains: ['Domains', domains], emails: ['Addresses', emails] }) });
+    }
   });
 
-  postForm(app, deps, '/investors/:id/contacts', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
-    const id = idOf(c);
-    const out = await call(createContact, { name: field(form, 'name'), emails: lines(field(form, 'emails')), investor_id: id });
-    return c.redirect(withFlash(`/investors/${id}`, 'ok', outcomeNote(out, 'Contact added.')), 303);
+  /** A contact form's post; a refusal shows the investor's page again with what was typed in that form. */
+  const contactWrite = async (x: Ctx, form: 'new-contact' | number, write: (name: string, emails: string[]) => Promise<unknown>, done: 'contact-added' | 'contact-saved') => {
+    const id = idOf(x.c);
+    const values = { name: field(x.form, 'name'), emails: field(x.form, 'emails') };
+    const emails = numberedLines(values.emails.replace(/\n/g, ',')).map((l, i) => ({ ...l, line: i + 1 }));
+    try {
+      const out = await write(values.name, emails.map((l) => l.value));
+      return x.c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, done)), 303);
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
+      return investorPage(x, { form, values, ...formError(e.message, e.field, { name: ['Name', []], emails: ['Addresses', emails, 'address'] }) });
+    }
+  };
+
+  postForm(app, deps, '/investors/:id/contacts', 'user', (c) => `/investors/${c.req.param('id')}`, (x) =>
+    contactWrite(x, 'new-contact', (name, emails) => x.call(createContact, { name, emails, investor_id: idOf(x.c) }), 'contact-added'),
+  );
+
+  // Deleting is two steps: the confirmation (GET, or a post without the confirm field) says
+  // how much captured mail would be withheld; only the confirmed post deletes.
+  const contactDeleteConfirm = async (x: Ctx, id: number, cid: number) => {
+    const ct = await x.call(getContact, { id: cid });
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, await linkedEmailIds(deps.db, { contact_id: cid }), (d) => ({ ...d, contacts: d.contacts.filter((k) => k.id !== cid) }));
+    return confirmPage(x, {
+      title: `Delete contact ${ct.name}?`,
+      consequence: <Withdrawal p={p} what="this contact" />,
+      action: `/investors/${id}/contacts/${cid}`,
+      fields: { action: 'delete' },
+      button: `Delete ${ct.name}`,
+      cancel: `/investors/${id}`,
+    });
+  };
+  getPage(app, deps, '/investors/:id/contacts/:cid/delete', 'user', (x) => contactDeleteConfirm(x, idOf(x.c), idOf(x.c, 'cid')));
+
+  const investorDeleteConfirm = async (x: Ctx, id: number) => {
+    const inv = await x.call(getInvestor, { id });
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, await linkedEmailIds(deps.db, { investor_id: id }), (d) => ({
+      ...d,
+      investors: d.investors.filter((k) => k.id !== id),
+      // Its contacts stay, without an investor (deleteInvestor).
+      contacts: d.contacts.map((k) => (k.investor_id === id ? { ...k, investor_id: null } : k)),
+    }));
+    return confirmPage(x, {
+      title: `Delete investor ${inv.name}?`,
+      consequence: (
+        <>
+          <Withdrawal p={p} what="this investor" />
+          {inv.contacts.length > 0 && <p>{inv.contacts.length === 1 ? 'Its one contact stays' : `Its ${inv.contacts.length} contacts stay`}, without an investor.</p>}
+        </>
+      ),
+      action: `/investors/${id}/delete`,
+      button: `Delete ${inv.name}`,
+      cancel: `/investors/${id}`,
+    });
+  };
+  getPage(app, deps, '/investors/:id/delete', 'user', (x) => investorDeleteConfirm(x, idOf(x.c)));
+  postForm(app, deps, '/investors/:id/delete', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
+    const id = idOf(x.c);
+    if (!confirmed(x.form)) return investorDeleteConfirm(x, id);
+    const out = await x.call(deleteInvestor, { id });
+    return x.c.redirect(withFlash('/', outcomeCode(out, 'investor-deleted')), 303);
   });
 
-  postForm(app, deps, '/investors/:id/contacts/:cid', 'user', (c) => `/investors/${c.req.param('id')}`, async ({ c, form, call }) => {
+  postForm(app, deps, '/investors/:id/contacts/:cid', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
+    const { c, form, call } = x;
     const id = idOf(c);
     const cid = idOf(c, 'cid');
     if (field(form, 'action') === 'delete') {
+      if (!confirmed(form)) return contactDeleteConfirm(x, id, cid);
       const out = await call(deleteContact, { id: cid });
-      return c.redirect(withFlash(`/investors/${id}`, 'ok', outcomeNote(out, 'Contact deleted.')), 303);
+      return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-deleted')), 303);
     }
-    const out = await call(updateContact, { id: cid, name: field(form, 'name'), emails: lines(field(form, 'emails')) });
-    return c.redirect(withFlash(`/investors/${id}`, 'ok', outcomeNote(out, 'Contact saved.')), 303);
+    return contactWrite(x, cid, (name, emails) => call(updateContact, { id: cid, name, emails }), 'contact-saved');
   });
 
   getPage(app, deps, '/threads/:id', 'user', async ({ c, session, call }) => {
@@ -226,18 +350,34 @@ export function registerMailPages(app: App, deps: Deps): void {
     const thread = await call(getThread, { id });
     const images = Number(c.req.query('images') ?? 0);
     const showing = thread.messages.filter((m) => m.is_matched);
+    const investors = await threadInvestors(deps.db, id);
     // Remote images load only for the one message whose reader asked, straight from their host.
     const csp = `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:${images ? ' https: http:' : ''}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; frame-src 'self'`;
     return render(
       c,
       <Layout title={thread.subject || 'Thread'} session={session}>
-        <p class="small">
-          <a href="/">← Investors</a>
-        </p>
+        {/* Back to the investor(s) the thread belongs to, named, rather than to the list. */}
+        <nav class="small" aria-label="Investors of this thread">
+          {investors.length === 0 ? (
+            <a href="/">← Investors</a>
+          ) : (
+            <>
+              {investors.length === 1 ? 'Investor: ' : 'Investors: '}
+              {investors.map((inv, i) => (
+                <>
+                  {i > 0 && ', '}
+                  <a href={`/investors/${inv.id}`}>← {inv.name}</a>
+                </>
+              ))}
+            </>
+          )}
+        </nav>
         <h1>{thread.subject || '(no subject)'}</h1>
-        <p class="small muted">
-          {showing.length} of {thread.messages.length} messages shown; the others are internal-only and not captured in full.
-        </p>
+        {showing.length < thread.messages.length && (
+          <p class="small muted">
+            {showing.length} of {thread.messages.length} messages shown; the others are internal-only and not captured in full.
+          </p>
+        )}
         {showing.map((m) => {
           const html = m.body_html ? sanitiseMailHtml(m.body_html, { loadImages: images === m.id }) : null;
           return (
@@ -267,7 +407,7 @@ export function registerMailPages(app: App, deps: Deps): void {
                       Images loaded directly from the sender’s servers. <a href={`/threads/${id}#m${m.id}`}>Block them again</a>
                     </p>
                   )}
-                  <iframe class="mail" title={`Message from ${person(m.from)}`} sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc={mailDocument(html.html, { loadImages: images === m.id })}></iframe>
+                  <iframe class={`mail ${mailFrameSize(html.html)}`} title={`Message from ${person(m.from)}`} sandbox="allow-popups allow-popups-to-escape-sandbox" referrerpolicy="no-referrer" srcdoc={mailDocument(html.html, { loadImages: images === m.id })}></iframe>
                 </>
               ) : m.body_text ? (
                 splitQuoted(m.body_text).map((b) =>
@@ -307,15 +447,20 @@ export function registerMailPages(app: App, deps: Deps): void {
 
   getPage(app, deps, '/search', 'user', async ({ c, session, call }) => {
     const q = (c.req.query('q') ?? '').trim().slice(0, 200);
+    const startRaw = Number(c.req.query('start') ?? 0);
+    const start = Number.isInteger(startRaw) && startRaw >= 0 && startRaw <= 10_000 ? startRaw : 0;
     let results: Awaited<ReturnType<typeof searchMail.run>>['results'] = [];
+    let total = 0;
     let err: string | undefined;
     if (q) {
       try {
-        results = (await call(searchMail, { q })).results;
+        results = (await call(searchMail, { q, limit: SEARCH_PAGE, offset: start })).results;
+        total = await countEmails(deps.db, q);
       } catch (e) {
         err = e instanceof Error ? e.message : String(e);
       }
     }
+    const pageLink = (from: number) => `/search?q=${encodeURIComponent(q)}${from ? `&start=${from}` : ''}`;
     return render(
       c,
       <Layout title="Search" session={session} path="/search" flash={{ err }}>
@@ -327,8 +472,12 @@ export function registerMailPages(app: App, deps: Deps): void {
           </label>
           <button type="submit">Search</button>
         </form>
-        {q && !err && <p class="small muted">{results.length === 0 ? 'Nothing found.' : `${results.length} best matches`}</p>}
-        <ol class="results">
+        {q && !err && (
+          <p class="small muted" id="search-count">
+            {total === 0 ? 'Nothing found.' : results.length === 0 ? `No more matches: all ${total} were on earlier pages.` : `Matches ${start + 1}–${start + results.length} of ${total}, best first.`}
+          </p>
+        )}
+        <ol class="results" start={start + 1}>
           {results.map((r) => (
             <li>
               {r.thread_id ? <a href={`/threads/${r.thread_id}#m${r.email_id}`}>{r.subject || '(no subject)'}</a> : r.subject}
@@ -339,10 +488,63 @@ export function registerMailPages(app: App, deps: Deps): void {
             </li>
           ))}
         </ol>
+        {q && !err && (start > 0 || start + results.length < total) && (
+          <nav class="row" aria-label="Result pages">
+            {start > 0 && <a href={pageLink(Math.max(0, start - SEARCH_PAGE))}>← Better matches</a>}
+            {start + results.length < total && start + SEARCH_PAGE <= 10_000 && <a href={pageLink(start + SEARCH_PAGE)}>Next {SEARCH_PAGE} matches →</a>}
+          </nav>
+        )}
       </Layout>,
     );
   });
 }
+
+interface RefusedEdit {
+  /** Which form was refused: the investor's, the new contact's, or a contact's by id. */
+  form: 'investor' | 'new-contact' | number;
+  values: { name: string; domains?: string; emails: string };
+  message: string;
+  field?: string;
+}
+
+/** One entry per address or domain typed, with the textarea line it is on (1-based). */
+function numberedLines(s: string): { value: string; line: number }[] {
+  const out: { value: string; line: number }[] = [];
+  s.split('\n').forEach((text, i) => {
+    for (const v of text.split(',')) if (v.trim()) out.push({ value: v.trim(), line: i + 1 });
+  });
+  return out;
+}
+
+/**
+ * A handler's refusal in the words of the form: `domains[1]: …` (an API path, counted from
+ * 0 over the list sent) becomes `Domains, line 2: …`, the line the user typed it on.
+ */
+function formError<F extends string>(message: string, apiField: string | undefined, fields: Record<F, [string, { line: number }[], ('line' | 'address')?]>): { message: string; field?: F } {
+  const m = /^([a-z_]+)(?:\[(\d+)\])?(?:\.[a-z_]+)?$/.exec(apiField ?? '');
+  if (!m || !Object.hasOwn(fields, m[1]!)) return { message };
+  const f = m[1] as F;
+  const [label, entries, unit = 'line'] = fields[f];
+  const where = m[2] !== undefined && entries[Number(m[2])] ? `${label}, ${unit} ${entries[Number(m[2])]!.line}` : label;
+  const rest = message.startsWith(`${apiField}:`) ? message.slice(apiField!.length + 1).trim() : message;
+  return { message: `${where}: ${rest}`, field: f };
+}
+
+/** What a narrowing change takes from the captured mail, in numbers. */
+export const Withdrawal = ({ p, what }: { p: { matched: number; emails: number; files: number }; what: string }) =>
+  p.emails === 0 ? (
+    <p>
+      No captured email would be withheld: {p.matched === 0 ? `none is matched through ${what}` : p.matched === 1 ? `the one email matched through ${what} still matches otherwise` : `the ${p.matched} emails matched through ${what} still match otherwise`}.
+    </p>
+  ) : (
+    <p>
+      <strong>
+        {p.emails} email{p.emails === 1 ? '' : 's'} would be withheld: {p.emails === 1 ? 'its body is' : 'their bodies are'} deleted
+        {p.files > 0 ? ` and ${p.files} saved file${p.files === 1 ? ' is' : 's are'} deleted from disk` : ''}.
+      </strong>{' '}
+      Only their metadata stays. Undoing this later fetches them again from Gmail, and only if Gmail still has them.
+    </p>
+  );
 
 /** The snippet with the matched words marked; text stays text (escaped by JSX). */
 function highlight(snippet: string) {

@@ -28,10 +28,14 @@
             cell.setAttribute('data-phase', a.phase);
             var text = cell.querySelector('.progress-text');
             if (text) text.textContent = a.text;
+            var hint = cell.querySelector('.progress-hint');
+            if (hint) hint.textContent = a.hint ? 'What to do: ' + a.hint : '';
             var bar = cell.querySelector('progress');
             if (bar) {
+              // Indeterminate (moving) only while a run is going and its total is unknown.
               if (a.fraction === null) bar.removeAttribute('value');
               else bar.value = a.fraction;
+              bar.hidden = a.phase === 'blocked';
             }
             var state = document.getElementById('state-' + a.id);
             if (state) state.textContent = a.state;
