@@ -3,7 +3,7 @@
 // destructive change would take, for its confirmation page.
 import type { Executor } from '../db/client.js';
 import { all } from '../db/client.js';
-import { loadDirectory, Matcher, type DirectorySnapshot } from '../matching/matcher.js';
+import { loadDirectory, Matcher, storedParticipants, type DirectorySnapshot } from '../matching/matcher.js';
 
 interface InvestorRow {
   id: number;
@@ -155,21 +155,7 @@ export async function withdrawPreview(
   const CHUNK = 500;
   const withdrawn: number[] = [];
   let matched = 0;
-  for (let i = 0; i < candidates.length; i += CHUNK) {
-    const c = candidates.slice(i, i + CHUNK);
-    const marks = c.map(() => '?').join(',');
-    const parts = await all<{ email_id: number; address: string }>(
-      db,
-      `SELECT p.email_id, p.address FROM email_participants p JOIN emails e ON e.id = p.email_id
-        WHERE e.is_matched = 1 AND p.email_id IN (${marks})`,
-      c,
-    );
-    const byEmail = new Map<number, { address: string }[]>();
-    for (const p of parts) {
-      const list = byEmail.get(p.email_id);
-      if (list) list.push(p);
-      else byEmail.set(p.email_id, [p]);
-    }
+  for await (const byEmail of storedParticipants(db, candidates, 1)) {
     matched += byEmail.size;
     for (const [id, list] of byEmail) if (!matcher.match(list).length) withdrawn.push(id);
   }

@@ -8,12 +8,11 @@ import { recordAudit } from '../audit/audit.js';
 import type { CallContext, Deps } from '../core/deps.js';
 import { AppError } from '../core/errors.js';
 import { all, one, run, type Executor } from '../db/client.js';
-import { loadDirectory, Matcher } from '../matching/matcher.js';
+import { loadDirectory, Matcher, storedParticipants } from '../matching/matcher.js';
 import { affectedEmailIds } from '../matching/rematch.js';
 import type { Config } from '../core/config.js';
 import type { RematchSet } from './directory.js';
 
-const CHUNK = 500;
 
 /** Thrown inside a directory transaction to roll it back and keep the change for review. */
 class HeldForReview extends Error {
@@ -32,23 +31,7 @@ async function newlyExposed(tx: Executor, config: Config, rq: RematchSet): Promi
   if (!ids.length) return 0;
   const matcher = new Matcher(await loadDirectory(tx, config.gmail.workspaceDomains));
   let n = 0;
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const c = ids.slice(i, i + CHUNK);
-    const marks = c.map(() => '?').join(',');
-    const parts = await all<{ email_id: number; address: string }>(
-      tx,
-      `SELECT p.email_id, p.address FROM email_participants p JOIN emails e ON e.id = p.email_id
-        WHERE e.is_matched = 0 AND p.email_id IN (${marks})`,
-      c,
-    );
-    const byEmail = new Map<number, { address: string }[]>();
-    for (const p of parts) {
-      const list = byEmail.get(p.email_id);
-      if (list) list.push(p);
-      else byEmail.set(p.email_id, [p]);
-    }
-    for (const list of byEmail.values()) if (matcher.match(list).length) n++;
-  }
+  for await (const byEmail of storedParticipants(tx, ids, 0)) for (const list of byEmail.values()) if (matcher.match(list).length) n++;
   return n;
 }
 

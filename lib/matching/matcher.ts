@@ -214,3 +214,28 @@ export class Matcher {
 function linkKey(l: MatchLink): string {
   return `${l.investor_id ?? ''}|${l.contact_id ?? ''}|${l.match_kind}|${l.address}`;
 }
+
+/**
+ * The stored participants of these emails, by email, a chunk at a time, for those whose
+ * is_matched is `matched`: what a Matcher judges when a directory change is weighed before it
+ * is made (how much it would expose, or withdraw).
+ */
+export async function* storedParticipants(db: Executor, emailIds: readonly number[], matched: 0 | 1): AsyncGenerator<Map<number, { address: string }[]>> {
+  const CHUNK = 500;
+  for (let i = 0; i < emailIds.length; i += CHUNK) {
+    const c = emailIds.slice(i, i + CHUNK);
+    const parts = await all<{ email_id: number; address: string }>(
+      db,
+      `SELECT p.email_id, p.address FROM email_participants p JOIN emails e ON e.id = p.email_id
+        WHERE e.is_matched = ? AND p.email_id IN (${c.map(() => '?').join(',')})`,
+      [matched, ...c],
+    );
+    const byEmail = new Map<number, { address: string }[]>();
+    for (const p of parts) {
+      const list = byEmail.get(p.email_id);
+      if (list) list.push(p);
+      else byEmail.set(p.email_id, [p]);
+    }
+    yield byEmail;
+  }
+}
