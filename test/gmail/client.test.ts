@@ -83,6 +83,24 @@ describe('requests', () => {
     expect(gmail.stats.quotaUnits).toBe(41);
   });
 
+  it('getAttachment reads a small file whole and a large or unsized one as a stream, to the same bytes', async () => {
+    const { STREAM_ATTACHMENTS_FROM } = await import('../../lib/gmail/client.js');
+    t = await gmailTest();
+    const account = t.account();
+    t.mock.mailbox(account.email, { messages: [mockMessage({ id: 'a' })] });
+    const small = Buffer.from('a small file \x00\xff');
+    const large = Buffer.alloc(STREAM_ATTACHMENTS_FROM + 3, 0xab);
+    t.mock.mailboxes.get(account.email)!.attachments.set('a/s', small);
+    t.mock.mailboxes.get(account.email)!.attachments.set('a/l', large);
+    server.use(...t.mock.handlers());
+    const gmail = t.factory(account);
+    expect((await t.run(gmail.getAttachment('a', 's', { expectedBytes: small.length })))?.equals(small)).toBe(true);
+    expect((await t.run(gmail.getAttachment('a', 's')))?.equals(small)).toBe(true);
+    expect((await t.run(gmail.getAttachment('a', 'l', { expectedBytes: large.length })))?.equals(large)).toBe(true);
+    // Both ways count what came over the wire on the run.
+    expect(gmail.stats.bytes).toBeGreaterThan(large.length);
+  });
+
   it('bad arguments are refused before anything is sent', async () => {
     t = await gmailTest();
     server.use(...t.mock.handlers());
