@@ -58,6 +58,17 @@ async function signIn(username: string, password: string): Promise<{ cookie: str
   return { cookie: cookieOf(res), res };
 }
 
+/** The message code a redirect's one-shot flash cookie carries. */
+function flashCode(res: Response): string | undefined {
+  const c = res.headers.getSetCookie().find((h) => h.startsWith('crm_flash='));
+  return c ? c.slice('crm_flash='.length).split(';')[0]!.split('.')[0] : undefined;
+}
+
+/** The flash cookie a redirect set, as a request's cookie pair. */
+function flashPair(res: Response): string {
+  return res.headers.getSetCookie().find((h) => h.startsWith('crm_flash='))!.split(';')[0]!;
+}
+
 const get = (path: string, cookie?: string) => app.request(`${ORIGIN}${path}`, { headers: cookie ? { cookie } : {} });
 
 async function csrfOf(cookie: string): Promise<string> {
@@ -268,8 +279,42 @@ describe('console forms', () => {
       expect(await banners(p, cookie), p).toEqual([]);
     expect(await banners(`/login?err=${encodeURIComponent(spoof)}`)).toEqual([]);
     const ok = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: '', _csrf: csrf });
-    expect(ok.headers.get('location')).toBe(`/investors/${acme}?msg=saved`);
-    expect(await banners(ok.headers.get('location')!, cookie)).toEqual(['ok:Saved.']);
+    expect(ok.headers.get('location')).toBe(`/investors/${acme}`);
+    expect(flashCode(ok)).toBe('saved');
+    expect(await banners(ok.headers.get('location')!, `${cookie}; ${flashPair(ok)}`)).toEqual(['ok:Saved.']);
+  });
+
+  it('a banner is one-shot: a short-lived HttpOnly, SameSite=Strict cookie, cleared by the page that shows it', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const page = async (path: string, c: string) => {
+      const res = await get(path, c);
+      const html = await res.text();
+      return { res, banners: [...html.matchAll(/<p class="banner (ok|err)"[^>]*>([^<]*)<\/p>/g)].map((m) => `${m[1]}:${m[2]}`) };
+    };
+    const ok = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: '', _csrf: csrf });
+    expect(ok.status).toBe(303);
+    // The address bar gets the page alone: nothing to reappear on reload or to pass on in a link.
+    expect(ok.headers.get('location')).toBe(`/investors/${acme}`);
+    const set = ok.headers.getSetCookie().find((h) => h.startsWith('crm_flash='))!;
+    expect(set).toMatch(/HttpOnly/i);
+    expect(set).toMatch(/SameSite=Strict/i);
+    expect(set).toMatch(/Max-Age=60\b/);
+    const flash = flashPair(ok);
+    const shown = await page(`/investors/${acme}`, `${cookie}; ${flash}`);
+    expect(shown.banners).toEqual(['ok:Saved.']);
+    // Shown once, then cleared: the reload (which no longer sends it) shows nothing.
+    expect(shown.res.headers.getSetCookie().find((h) => h.startsWith('crm_flash='))).toMatch(/Max-Age=0/);
+    expect((await page(`/investors/${acme}`, cookie)).banners).toEqual([]);
+    // Only on the page it was set for, only in the session that set it, only with a code this
+    // console knows and signed.
+    expect((await page('/', `${cookie}; ${flash}`)).banners).toEqual([]);
+    const other = (await signIn('ada', 'admin password 1')).cookie;
+    expect((await page(`/investors/${acme}`, `${other}; ${flash}`)).banners).toEqual([]);
+    const [, target, sig] = flash.split('=')[1]!.split('.');
+    for (const forged of [`held.${target}.${sig}`, `bogus.${target}.${sig}`, `toString.${target}.${sig}`, `saved.${target}.x`, 'saved'])
+      expect((await page(`/investors/${acme}`, `${cookie}; crm_flash=${forged}`)).banners, forged).toEqual([]);
   });
 
   it('destructive actions answer a confirmation that says what mail would be withheld; only the confirmed post acts', async () => {
@@ -313,7 +358,8 @@ describe('console forms', () => {
     expect(await matched()).toBe(1);
     const done = await post('/directory/exclusions', cookie, { value: 'bob@acme.example', confirm: 'yes', _csrf: csrf });
     expect(done.status).toBe(303);
-    expect(done.headers.get('location')).toBe('/directory?msg=excluded');
+    expect(done.headers.get('location')).toBe('/directory');
+    expect(flashCode(done)).toBe('excluded');
     expect(await matched()).toBe(0);
 
     // An investor: confirmation (GET and unconfirmed post) first, then the deletion.
@@ -323,7 +369,8 @@ describe('console forms', () => {
     expect((await post(`/investors/${acme}/delete`, cookie, { _csrf: csrf })).status).toBe(200);
     expect(await one(deps.db, 'SELECT id FROM investors WHERE id = ?', [acme])).toBeDefined();
     const gone = await post(`/investors/${acme}/delete`, cookie, { _csrf: csrf, confirm: 'yes' });
-    expect(gone.headers.get('location')).toBe('/?msg=investor-deleted');
+    expect(gone.headers.get('location')).toBe('/');
+    expect(flashCode(gone)).toBe('investor-deleted');
     expect(await one(deps.db, 'SELECT id FROM investors WHERE id = ?', [acme])).toBeUndefined();
 
     // A mailbox: a post without the confirm field answers the unenrol page and keeps the mailbox.
@@ -333,7 +380,8 @@ describe('console forms', () => {
     expect(await un.text()).toContain('Purge: delete this mailbox’s');
     expect(await one(deps.db, 'SELECT id FROM email_accounts WHERE id = ?', [acc])).toBeDefined();
     const unDone = await post(`/mailboxes/${acc}/unenroll`, cookie, { purge: 'false', confirm: 'yes', _csrf: csrf });
-    expect(unDone.headers.get('location')).toBe('/mailboxes?msg=unenrolled-kept');
+    expect(unDone.headers.get('location')).toBe('/mailboxes');
+    expect(flashCode(unDone)).toBe('unenrolled-kept');
   });
 
   it('deleting a contact that alone matches mail says how many emails and files go, and that is what goes', async () => {
@@ -347,7 +395,8 @@ describe('console forms', () => {
     const ask = await (await get(`/investors/${acme}/contacts/${bob}/delete`, cookie)).text();
     expect(ask.replace(/<[^>]+>/g, '')).toContain('1 email would be withheld: its body is deleted and 1 saved file is deleted from disk.');
     const res = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'delete', confirm: 'yes', _csrf: csrf });
-    expect(res.headers.get('location')).toBe(`/investors/${acme}?msg=contact-deleted`);
+    expect(res.headers.get('location')).toBe(`/investors/${acme}`);
+    expect(flashCode(res)).toBe('contact-deleted');
     expect(await one(deps.db, 'SELECT id FROM emails WHERE is_matched = 1')).toBeUndefined();
     expect(await one(deps.db, "SELECT id FROM email_attachments WHERE state = 'saved'")).toBeUndefined();
   });
@@ -359,7 +408,8 @@ describe('console forms', () => {
     const acc = await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]);
     const res = await post(`/mailboxes/${acc!.id}/verify`, cookie, { _csrf: csrf });
     expect(res.status).toBe(303);
-    expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('msg')).toBe('verify-started');
+    expect(res.headers.get('location')).toBe('/mailboxes');
+    expect(flashCode(res)).toBe('verify-started');
     await deps.background.idle();
     expect(await one(deps.db, "SELECT kind FROM email_sync_runs WHERE kind = 'verify'")).toEqual({ kind: 'verify' });
     // What it found shows on the mailboxes page, flagged while something is still missing.
@@ -604,7 +654,8 @@ describe('account, audit and feed tokens', () => {
     expect(mismatch.status).toBe(400);
     expect(await mismatch.text()).toMatch(/name="new_password_again" type="password" autocomplete="new-password" required="" aria-invalid="true"/);
     const ok = await post('/account/password', cookie, { current_password: 'member password 1', new_password: 'a new long password', new_password_again: 'a new long password', _csrf: csrf });
-    expect(ok.headers.get('location')).toBe('/account?msg=password-changed');
+    expect(ok.headers.get('location')).toBe('/account');
+    expect(flashCode(ok)).toBe('password-changed');
     expect((await get('/search', cookie)).status).toBe(200);
     expect((await signIn('mel', 'member password 1')).res.status).toBe(401);
     expect((await signIn('mel', 'a new long password')).res.status).toBe(303);
@@ -644,7 +695,8 @@ describe('account, audit and feed tokens', () => {
     expect(await ask.text()).toContain('Revoke feed token search indexer?');
     expect((await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const gone = await post(`/feed-tokens/${id}/delete`, cookie, { _csrf: csrf, confirm: 'yes' });
-    expect(gone.headers.get('location')).toBe('/feed-tokens?msg=feed-token-revoked');
+    expect(gone.headers.get('location')).toBe('/feed-tokens');
+    expect(flashCode(gone)).toBe('feed-token-revoked');
     expect((await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
   });
 });

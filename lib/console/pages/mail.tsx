@@ -14,7 +14,7 @@ import type { Deps } from '../../core/deps.js';
 import { toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
 import { countEmails, HIT_END, HIT_START } from '../../search/index.js';
-import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, flashRedirect, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
 import { INVESTORS_PAGE, investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
@@ -42,7 +42,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     };
     return render(
       c,
-      <Layout title="Investors" session={session} path="/" flash={flashOf(c)}>
+      <Layout title="Investors" session={session} path="/" flash={flashOf(deps, c)}>
         <h1>Investors</h1>
         <form method="get" action="/" class="row" role="search">
           <label>
@@ -127,7 +127,7 @@ export function registerMailPages(app: App, deps: Deps): void {
       ) : null;
     return render(
       c,
-      <Layout title={inv.name} session={session} flash={refused ? {} : flashOf(c)}>
+      <Layout title={inv.name} session={session} flash={refused ? {} : flashOf(deps, c)}>
         <p class="small">
           <a href="/">← Investors</a>
         </p>
@@ -261,7 +261,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const emails = numberedLines(values.emails);
     try {
       const out = await call(updateInvestor, { id, name: values.name, domains: domains.map((l) => l.value), emails: emails.map((l) => l.value) });
-      return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'saved')), 303);
+      return flashRedirect(deps, c, `/investors/${id}`, outcomeCode(out, 'saved'));
     } catch (err) {
       const e = toAppError(err);
       if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
@@ -276,7 +276,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const emails = numberedLines(values.emails.replace(/\n/g, ',')).map((l, i) => ({ ...l, line: i + 1 }));
     try {
       const out = await write(values.name, emails.map((l) => l.value));
-      return x.c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, done)), 303);
+      return flashRedirect(deps, x.c, `/investors/${id}`, outcomeCode(out, done));
     } catch (err) {
       const e = toAppError(err);
       if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
@@ -330,7 +330,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const id = idOf(x.c);
     if (!confirmed(x.form)) return investorDeleteConfirm(x, id);
     const out = await x.call(deleteInvestor, { id });
-    return x.c.redirect(withFlash('/', outcomeCode(out, 'investor-deleted')), 303);
+    return flashRedirect(deps, x.c, '/', outcomeCode(out, 'investor-deleted'));
   });
 
   postForm(app, deps, '/investors/:id/contacts/:cid', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
@@ -340,7 +340,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     if (field(form, 'action') === 'delete') {
       if (!confirmed(form)) return contactDeleteConfirm(x, id, cid);
       const out = await call(deleteContact, { id: cid });
-      return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-deleted')), 303);
+      return flashRedirect(deps, c, `/investors/${id}`, outcomeCode(out, 'contact-deleted'));
     }
     return contactWrite(x, cid, (name, emails) => call(updateContact, { id: cid, name, emails }), 'contact-saved');
   });
