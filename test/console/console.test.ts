@@ -317,6 +317,65 @@ describe('console forms', () => {
       expect((await page(`/investors/${acme}`, `${cookie}; crm_flash=${forged}`)).banners, forged).toEqual([]);
   });
 
+  it('any signed-in user creates an investor; refusals name the field in the form’s words and keep what was typed', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    expect(await (await get('/', cookie)).text()).toContain('<a href="/investors/new">');
+    const form = await get('/investors/new', cookie);
+    expect(form.status).toBe(200);
+    expect(await form.text()).toContain('<form method="post" action="/investors" class="col">');
+    const refusals: [string, string, string, RegExp][] = [
+      ['domains', `beta.example\n${WORKSPACE}`, 'Domains, line 2', /is in the firm&#39;s own workspace/],
+      ['domains', 'beta.example, gmail.com', 'Domains, line 1', /gmail\.com is a free-mail provider/],
+      ['domains', 'co.uk', 'Domains, line 1', /co\.uk is a public suffix/],
+      ['emails', `ir@beta-lp.example\nann@${WORKSPACE}`, 'Addresses, line 2', /is in the firm&#39;s own workspace/],
+    ];
+    for (const [f, typed, where, why] of refusals) {
+      const r = await post('/investors', cookie, { name: 'Beta Partners', domains: f === 'domains' ? typed : '', emails: f === 'emails' ? typed : '', _csrf: csrf });
+      expect(r.status, typed).toBe(400);
+      const html = await r.text();
+      expect(html).toContain(`<p class="banner err" role="alert" id="new-err">Not created: ${where}: `);
+      expect(html).toMatch(why);
+      expect(html).toContain('<input name="name" value="Beta Partners"');
+      expect(html).toContain(`<textarea name="${f}" rows="3" aria-invalid="true" aria-describedby="new-err">${typed}</textarea>`);
+    }
+    expect(await one(deps.db, "SELECT id FROM investors WHERE name = 'Beta Partners'")).toBeUndefined();
+    const dup = await post('/investors', cookie, { name: 'Acme', domains: '', emails: '', _csrf: csrf });
+    expect(dup.status).toBe(400);
+    expect(await dup.text()).toMatch(/id="new-err">Not created: Name: [^<]*already exists/);
+    const ok = await post('/investors', cookie, { name: 'Beta Partners', domains: 'beta.example', emails: 'ir@beta-lp.example', _csrf: csrf });
+    expect(ok.status).toBe(303);
+    const beta = (await one<{ id: number }>(deps.db, "SELECT id FROM investors WHERE name = 'Beta Partners'"))!.id;
+    expect(ok.headers.get('location')).toBe(`/investors/${beta}`);
+    expect(flashCode(ok)).toBe('investor-created');
+    const page = await (await get(`/investors/${beta}`, `${cookie}; ${flashPair(ok)}`)).text();
+    expect(page).toContain('Investor created');
+    expect(page).toContain('<textarea name="domains" rows="3">beta.example</textarea>');
+  });
+
+  it('a member’s change held for review says it is waiting for an admin’s approval, not an error', async () => {
+    const { acme, box } = await setup({ CRM_REMATCH_REVIEW_THRESHOLD: '0' });
+    box.add({ from: 'LP <lp@beta.example>', to: [PARTNER], subject: 'Allocation', messageId: 'alloc@beta.example', date: '2025-03-02T10:00:00Z', text: 'Our allocation.' });
+    await syncMailbox(deps, PARTNER);
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const banner = async (path: string, res: Response) => /<p class="banner ok" role="status">([^<]*)<\/p>/.exec(await (await get(path, `${cookie}; ${flashPair(res)}`)).text())?.[1];
+
+    const created = await post('/investors', cookie, { name: 'Beta', domains: 'beta.example', emails: '', _csrf: csrf });
+    expect(created.status).toBe(303);
+    expect(created.headers.get('location')).toBe('/');
+    expect(await banner('/', created)).toMatch(/^Not created yet: this investor is waiting for an admin’s approval/);
+    expect(await one(deps.db, "SELECT id FROM investors WHERE name = 'Beta'")).toBeUndefined();
+
+    const edited = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example\nbeta.example', emails: '', _csrf: csrf });
+    expect(edited.status).toBe(303);
+    expect(edited.headers.get('location')).toBe(`/investors/${acme}`);
+    expect(await banner(`/investors/${acme}`, edited)).toMatch(/^Not applied yet: this change is waiting for an admin’s approval/);
+    expect(await one(deps.db, "SELECT domain FROM investor_domains WHERE domain = 'beta.example'")).toBeUndefined();
+    expect((await one<{ n: number }>(deps.db, "SELECT count(*) AS n FROM rematch_reviews WHERE status = 'pending'"))!.n).toBe(2);
+  });
+
   it('destructive actions answer a confirmation that says what mail would be withheld; only the confirmed post acts', async () => {
     const { acme } = await setup();
     const { cookie } = await signIn('ada', 'admin password 1');

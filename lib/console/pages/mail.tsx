@@ -2,6 +2,8 @@
 // and search. Unmatched mail is never shown: threads and files come through the handlers
 // that enforce that rule.
 import { createContact } from '../../../functions/createContact.js';
+import { createInvestor } from '../../../functions/createInvestor.js';
+import { isPendingReview } from '../../directory/review.js';
 import { deleteContact } from '../../../functions/deleteContact.js';
 import { getInvestor } from '../../../functions/getInvestor.js';
 import { getInvestorInsights } from '../../../functions/getInvestorInsights.js';
@@ -44,6 +46,9 @@ export function registerMailPages(app: App, deps: Deps): void {
       c,
       <Layout title="Investors" session={session} path="/" flash={flashOf(deps, c)}>
         <h1>Investors</h1>
+        <p>
+          <a href="/investors/new">Add an investor…</a>
+        </p>
         <form method="get" action="/" class="row" role="search">
           <label>
             Name, domain or address
@@ -101,6 +106,68 @@ export function registerMailPages(app: App, deps: Deps): void {
         )}
       </Layout>,
     );
+  });
+
+  /**
+   * A new investor: name, domains and addresses, with the same rules and refusals as
+   * POST /api/investors. A refusal shows the form again (400) with what was typed and the
+   * reason beside the field it names. Registered before /investors/:id, which would take "new".
+   */
+  const newInvestorPage = ({ c, session }: Ctx, refused?: { values: { name: string; domains: string; emails: string }; message: string; field?: string }) => {
+    const v = refused?.values ?? { name: '', domains: '', emails: '' };
+    const bad = (f: string) => (refused?.field === f ? { 'aria-invalid': 'true', 'aria-describedby': 'new-err' } : {});
+    return render(
+      c,
+      <Layout title="New investor" session={session}>
+        <p class="small">
+          <a href="/">← Investors</a>
+        </p>
+        <h1>New investor</h1>
+        <form method="post" action="/investors" class="col">
+          <Csrf session={session} />
+          {refused && (
+            <p class="banner err" role="alert" id="new-err">
+              Not created: {refused.message}
+            </p>
+          )}
+          <label>
+            Name
+            <input name="name" value={v.name} required maxlength={200} {...bad('name')} />
+          </label>
+          <label>
+            Domains (one per line)
+            <textarea name="domains" rows={3} {...bad('domains')}>
+              {v.domains}
+            </textarea>
+          </label>
+          <label>
+            Addresses (one per line)
+            <textarea name="emails" rows={3} {...bad('emails')}>
+              {v.emails}
+            </textarea>
+          </label>
+          <p class="small muted">Mail from these domains and addresses becomes readable here; the firm’s own, free-mail and public-suffix domains are refused.</p>
+          <button type="submit">Create</button>
+        </form>
+      </Layout>,
+      refused ? 400 : 200,
+    );
+  };
+  getPage(app, deps, '/investors/new', 'user', (x) => newInvestorPage(x));
+  postForm(app, deps, '/investors', 'user', () => '/investors/new', async (x) => {
+    const values = { name: field(x.form, 'name'), domains: field(x.form, 'domains'), emails: field(x.form, 'emails') };
+    const domains = numberedLines(values.domains);
+    const emails = numberedLines(values.emails);
+    try {
+      const out = await x.call(createInvestor, { name: values.name, domains: domains.map((l) => l.value), emails: emails.map((l) => l.value) });
+      // Held for review, the investor does not exist yet: there is no page of it to go to.
+      if (isPendingReview(out)) return flashRedirect(deps, x.c, '/', 'investor-held');
+      return flashRedirect(deps, x.c, `/investors/${out.id}`, 'investor-created');
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
+      return newInvestorPage(x, { values, ...formError(e.message, e.field, { name: ['Name', []], domains: ['Domains', domains], emails: ['Addresses', emails] }) });
+    }
   });
 
   /**
