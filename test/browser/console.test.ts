@@ -285,6 +285,45 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
     expect(page.url()).toBe(`${stack.url}/`);
   });
 
+  it('a member opens a contact from the investor page and sees their threads, newest first', async () => {
+    const ct = (await one<{ id: number; name: string; investor_id: number }>(
+      stack.deps.db,
+      `SELECT c.id, c.name, c.investor_id FROM contacts c JOIN email_contact_threads t ON t.contact_id = c.id
+        WHERE c.investor_id IS NOT NULL GROUP BY c.id ORDER BY count(*) DESC, c.id LIMIT 1`,
+    ))!;
+    await signIn(member);
+    await page.goto(`${stack.url}/investors/${ct.investor_id}`);
+    await page.getByRole('link', { name: `Threads with ${ct.name}` }).click();
+    await page.waitForURL(`**/contacts/${ct.id}`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe(ct.name);
+    const rows = page.locator('#threads-h ~ .table-wrap tbody tr');
+    expect(await rows.count()).toBeGreaterThan(0);
+    const times = await page.locator('#threads-h ~ .table-wrap tbody td[data-label="Last activity"] time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime') ?? ''));
+    expect(times).toEqual([...times].sort().reverse());
+    await rows.first().getByRole('link').click();
+    await page.waitForURL('**/threads/*');
+    expect(await page.locator('article.msg').count()).toBeGreaterThan(0);
+  });
+
+  it('a member creates an investor: a free-mail domain is refused beside the field with the typing kept, then it is created', async () => {
+    await signIn(member);
+    await page.goto(stack.url + '/');
+    await page.getByRole('link', { name: 'Add an investor…' }).click();
+    await page.getByLabel('Name').fill('Browser Capital');
+    await page.getByLabel('Domains (one per line)').fill('browsercap.example\ngmail.com');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.waitForLoadState('domcontentloaded');
+    expect(await page.getByRole('alert').textContent()).toMatch(/^Not created: Domains, line 2: gmail\.com is a free-mail provider/);
+    expect(await page.getByLabel('Domains (one per line)').inputValue()).toBe('browsercap.example\ngmail.com');
+    expect(await page.getByLabel('Domains (one per line)').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByLabel('Name').inputValue()).toBe('Browser Capital');
+    await page.getByLabel('Domains (one per line)').fill('browsercap.example');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.waitForURL('**/investors/*');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Browser Capital');
+    expect(await page.getByRole('status').textContent()).toContain('Investor created');
+  });
+
   it('deleting a contact goes through a confirmation that counts the mail it withholds', async () => {
     const ct = (await one<{ id: number; name: string; investor_id: number }>(
       stack.deps.db,
@@ -308,7 +347,7 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
 
   it('pages fit a 360 px wide screen without sideways scrolling', async () => {
     await page.setViewportSize({ width: 360, height: 740 });
-    for (const p of ['/', '/mailboxes', '/directory', '/audit', '/feed-tokens', '/account']) {
+    for (const p of ['/', '/investors/new', '/mailboxes', '/directory', '/audit', '/feed-tokens', '/account']) {
       await page.goto(stack.url + p);
       const [scroll, client] = await page.evaluate(() => { const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement; return [d.scrollWidth, d.clientWidth]; });
       expect(scroll, p).toBeLessThanOrEqual(client + 1);

@@ -649,6 +649,45 @@ describe('console pages', () => {
     expect(home).toContain(`<a href="/investors/${acme}">Acme</a></td><td data-label="Domains">acme.example</td><td data-label="Last activity"><time datetime="2025-03-01T10:00:00.000Z">`);
   });
 
+  it('a contact’s page shows their addresses, investor and their threads, newest first and paged; the investor page, search and threads link to it', async () => {
+    const { acme, box } = await setup();
+    // 29 more threads with Bob (30 in all), and one with a colleague matched through the domain only.
+    for (let i = 1; i <= 29; i++)
+      box.add({ from: 'Bob <bob@acme.example>', to: [PARTNER], subject: `Update ${i}`, messageId: `upd-${i}@acme.example`, date: `2025-04-${String(i).padStart(2, '0')}T10:00:00Z`, text: 'Quarterly update.' });
+    box.add({ from: 'Carol <carol@acme.example>', to: [PARTNER], subject: 'Carol alone', messageId: 'carol@acme.example', date: '2025-05-01T10:00:00Z', text: 'Hello.' });
+    await syncMailbox(deps, PARTNER);
+    const { cookie } = await signIn('mel', 'member password 1');
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    const subjects = (html: string) => [...html.matchAll(/<a href="\/threads\/\d+">([^<]+)<\/a>/g)].map((m) => m[1]);
+
+    expect(await (await get(`/investors/${acme}`, cookie)).text()).toContain(`<a href="/contacts/${bob}" aria-label="Threads with Bob">`);
+    const res = await get(`/contacts/${bob}`, cookie);
+    expect(res.status).toBe(200);
+    const first = await res.text();
+    expect(first).toContain('<h1>Bob</h1>');
+    expect(first).toContain(`<dt>Investor</dt><dd><a href="/investors/${acme}">Acme</a></dd>`);
+    expect(first).toContain('<dd>bob@acme.example</dd>');
+    expect(first).toContain('id="insights"');
+    // Newest activity first, 25 to a page; the colleague's thread is the investor's, not Bob's.
+    expect(subjects(first)).toEqual(Array.from({ length: 25 }, (_, i) => `Update ${29 - i}`));
+    expect(first).not.toContain('Carol alone');
+    const next = /<a href="(\/contacts\/\d+\?cursor=[^"]+)">Older threads →<\/a>/.exec(first)![1]!.replace(/&amp;/g, '&');
+    const second = await (await get(next, cookie)).text();
+    expect(subjects(second)).toEqual(['Update 4', 'Update 3', 'Update 2', 'Update 1', 'Deck']);
+    expect(second).not.toContain('Older threads');
+    expect(second).toContain(`<a href="/contacts/${bob}">First page</a>`);
+    expect((await get('/contacts/9999', cookie)).status).toBe(404);
+
+    // Search results and a thread's people link to the contact; an address that is no contact does not.
+    const found = await (await get('/search?q=deck', cookie)).text();
+    expect(found).toContain(`<a href="/contacts/${bob}" title="Contact: Bob">Bob &lt;bob@acme.example&gt;</a>`);
+    const carol = await (await get('/search?q=hello', cookie)).text();
+    expect(carol).toContain('Carol &lt;carol@acme.example&gt;');
+    expect(carol).not.toContain('href="/contacts/');
+    const deck = (await one<{ id: number }>(deps.db, "SELECT id FROM email_threads WHERE subject = 'Deck'"))!.id;
+    expect(await (await get(`/threads/${deck}`, cookie)).text()).toContain(`<dd><a href="/contacts/${bob}" title="Contact: Bob">Bob &lt;bob@acme.example&gt;</a></dd>`);
+  });
+
   it('search pages past 30 results: it says how many there are and links the next page', async () => {
     const { box } = await setup();
     for (let i = 1; i <= 35; i++)

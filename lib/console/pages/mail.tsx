@@ -19,13 +19,16 @@ import { countEmails, HIT_END, HIT_START } from '../../search/index.js';
 import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, flashRedirect, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
-import { INVESTORS_PAGE, investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
+import { contactsByAddress, INVESTORS_PAGE, investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
 import { getContact } from '../../../functions/getContact.js';
+import { getContactInsights } from '../../../functions/getContactInsights.js';
 import { deleteInvestor } from '../../../functions/deleteInvestor.js';
 import { InsightsPanel } from './insights.js';
 
 /** Search results per page. */
 const SEARCH_PAGE = 30;
+/** Threads per page of an investor's or a contact's list. */
+const THREADS_PAGE = 25;
 
 export function registerMailPages(app: App, deps: Deps): void {
   getPage(app, deps, '/', 'user', async ({ c, session }) => {
@@ -178,7 +181,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const id = idOf(c);
     const inv = await call(getInvestor, { id });
     const cursor = c.req.query('cursor') || undefined;
-    const page = await call(listThreads, { investor_id: id, limit: 25, cursor });
+    const page = await call(listThreads, { investor_id: id, limit: THREADS_PAGE, cursor });
     const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
     const insights = await call(getInvestorInsights, { id });
     const self = `/investors/${id}`;
@@ -244,6 +247,9 @@ export function registerMailPages(app: App, deps: Deps): void {
                 <button type="submit" name="action" value="save">
                   Save
                 </button>
+                <a href={`/contacts/${ct.id}`} aria-label={`Threads with ${ct.name}`}>
+                  Threads
+                </a>
                 <a href={`${self}/contacts/${ct.id}/delete`} class="danger" aria-label={`Delete contact ${ct.name}`}>
                   Delete…
                 </a>
@@ -272,53 +278,48 @@ export function registerMailPages(app: App, deps: Deps): void {
           </a>
         </p>
         <InsightsPanel ins={insights} />
-        <section aria-labelledby="threads-h">
-          <h2 id="threads-h">Threads</h2>
-          {page.threads.length === 0 && <p class="muted">No captured correspondence yet.</p>}
-          <div class="table-wrap">
-            <table class="stack">
-              <thead>
-                <tr>
-                  <th scope="col">Subject</th>
-                  <th scope="col">Participants</th>
-                  <th scope="col">Messages</th>
-                  <th scope="col">Last activity</th>
-                  <th scope="col">Files</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.threads.map((t) => {
-                  const m = marks.get(t.id);
-                  const people = m?.participants ?? [];
-                  return (
-                    <tr>
-                      <td data-label="Subject">
-                        <a href={`/threads/${t.id}`}>{t.subject || '(no subject)'}</a>
-                      </td>
-                      <td data-label="Participants" class="small">
-                        {people.slice(0, 4).join(', ')}
-                        {people.length > 4 ? ` +${people.length - 4}` : ''}
-                      </td>
-                      <td data-label="Messages">{t.message_count}</td>
-                      <td data-label="Last activity">
-                        <When at={t.last_message_at} />
-                      </td>
-                      <td data-label="Files">{m && m.attachments > 0 ? <span class="pill">{m.attachments === 1 ? '1 file' : `${m.attachments} files`}</span> : ''}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-          <p>
-            {cursor && <a href={self}>First page</a>} {page.next_cursor && <a href={`${self}?cursor=${encodeURIComponent(page.next_cursor)}`}>Older threads →</a>}
-          </p>
-        </section>
+        <ThreadList page={page} marks={marks} self={self} cursor={cursor} />
       </Layout>,
       refused ? 400 : 200,
     );
   };
   getPage(app, deps, '/investors/:id', 'user', (x) => investorPage(x));
+
+  /**
+   * One contact: addresses, investor, relationship, and the threads involving them, newest
+   * activity first and paged like the investor's (listThreads by contact_id, so only matched
+   * mail lists a thread). Editing and deleting stay on the investor's page, beside its other
+   * contacts.
+   */
+  getPage(app, deps, '/contacts/:id', 'user', async ({ c, session, call }) => {
+    const id = idOf(c);
+    const ct = await call(getContact, { id });
+    const inv = ct.investor_id === null ? null : await call(getInvestor, { id: ct.investor_id });
+    const cursor = c.req.query('cursor') || undefined;
+    const page = await call(listThreads, { contact_id: id, limit: THREADS_PAGE, cursor });
+    const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
+    const insights = await call(getContactInsights, { id });
+    return render(
+      c,
+      <Layout title={ct.name} session={session}>
+        <p class="small">{inv ? <a href={`/investors/${inv.id}`}>← {inv.name}</a> : <a href="/">← Investors</a>}</p>
+        <h1>{ct.name}</h1>
+        <dl class="facts">
+          <dt>Investor</dt>
+          <dd>{inv ? <a href={`/investors/${inv.id}`}>{inv.name}</a> : <span class="muted">none</span>}</dd>
+          <dt>Addresses</dt>
+          <dd>{ct.emails.length ? ct.emails.join(', ') : <span class="muted">none</span>}</dd>
+        </dl>
+        {inv && (
+          <p class="small muted">
+            Change or delete this contact on <a href={`/investors/${inv.id}#contacts-h`}>{inv.name}’s page</a>.
+          </p>
+        )}
+        <InsightsPanel ins={insights} />
+        <ThreadList page={page} marks={marks} self={`/contacts/${id}`} cursor={cursor} />
+      </Layout>,
+    );
+  });
 
   postForm(app, deps, '/investors/:id/edit', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
     const { c, form, call } = x;
@@ -418,6 +419,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const images = Number(c.req.query('images') ?? 0);
     const showing = thread.messages.filter((m) => m.is_matched);
     const investors = await threadInvestors(deps.db, id);
+    const contacts = await contactsByAddress(deps.db, showing.flatMap((m) => [m.from?.address ?? '', ...m.to.map((p) => p.address), ...m.cc.map((p) => p.address)]));
     // Remote images load only for the one message whose reader asked, straight from their host.
     const csp = `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:${images ? ' https: http:' : ''}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; frame-src 'self'`;
     return render(
@@ -451,11 +453,17 @@ export function registerMailPages(app: App, deps: Deps): void {
             <article class="msg" id={`m${m.id}`} aria-label={`Message from ${person(m.from)}`}>
               <dl>
                 <dt>From</dt>
-                <dd>{person(m.from)}</dd>
+                <dd>
+                  <Person p={m.from} contacts={contacts} />
+                </dd>
                 <dt>To</dt>
-                <dd>{m.to.map(person).join(', ') || '—'}</dd>
+                <dd>{m.to.length ? <People list={m.to} contacts={contacts} /> : '—'}</dd>
                 {m.cc.length > 0 && <dt>Cc</dt>}
-                {m.cc.length > 0 && <dd>{m.cc.map(person).join(', ')}</dd>}
+                {m.cc.length > 0 && (
+                  <dd>
+                    <People list={m.cc} contacts={contacts} />
+                  </dd>
+                )}
                 <dt>Date</dt>
                 <dd>
                   <When at={m.sent_at} />
@@ -527,6 +535,7 @@ export function registerMailPages(app: App, deps: Deps): void {
         err = e instanceof Error ? e.message : String(e);
       }
     }
+    const contacts = await contactsByAddress(deps.db, results.map((r) => r.from?.address ?? ''));
     const pageLink = (from: number) => `/search?q=${encodeURIComponent(q)}${from ? `&start=${from}` : ''}`;
     return render(
       c,
@@ -549,7 +558,7 @@ export function registerMailPages(app: App, deps: Deps): void {
             <li>
               {r.thread_id ? <a href={`/threads/${r.thread_id}#m${r.email_id}`}>{r.subject || '(no subject)'}</a> : r.subject}
               <div class="small muted">
-                {person(r.from)} · <When at={r.sent_at} />
+                <Person p={r.from} contacts={contacts} /> · <When at={r.sent_at} />
               </div>
               <div class="small">{highlight(r.snippet)}</div>
             </li>
@@ -629,3 +638,76 @@ function highlight(snippet: string) {
 }
 
 const Mark = ({ text }: { text: string }) => <mark class="hit">{text}</mark>;
+
+type ThreadPage = Awaited<ReturnType<typeof listThreads.run>>;
+
+/** An investor's or a contact's threads: one page, newest activity first, with links to the next. */
+const ThreadList = ({ page, marks, self, cursor }: { page: ThreadPage; marks: Map<number, { participants: string[]; attachments: number }>; self: string; cursor?: string }) => (
+    <section aria-labelledby="threads-h">
+      <h2 id="threads-h">Threads</h2>
+      {page.threads.length === 0 && <p class="muted">No captured correspondence yet.</p>}
+      <div class="table-wrap">
+        <table class="stack">
+          <thead>
+            <tr>
+              <th scope="col">Subject</th>
+              <th scope="col">Participants</th>
+              <th scope="col">Messages</th>
+              <th scope="col">Last activity</th>
+              <th scope="col">Files</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.threads.map((t) => {
+              const m = marks.get(t.id);
+              const people = m?.participants ?? [];
+              return (
+                <tr>
+                  <td data-label="Subject">
+                    <a href={`/threads/${t.id}`}>{t.subject || '(no subject)'}</a>
+                  </td>
+                  <td data-label="Participants" class="small">
+                    {people.slice(0, 4).join(', ')}
+                    {people.length > 4 ? ` +${people.length - 4}` : ''}
+                  </td>
+                  <td data-label="Messages">{t.message_count}</td>
+                  <td data-label="Last activity">
+                    <When at={t.last_message_at} />
+                  </td>
+                  <td data-label="Files">{m && m.attachments > 0 ? <span class="pill">{m.attachments === 1 ? '1 file' : `${m.attachments} files`}</span> : ''}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      <p>
+        {cursor && <a href={self}>First page</a>} {page.next_cursor && <a href={`${self}?cursor=${encodeURIComponent(page.next_cursor)}`}>Older threads →</a>}
+      </p>
+    </section>
+);
+
+type ContactsByAddress = Map<string, { id: number; name: string }>;
+
+/** A person as the mail names them, linked to their contact page when they are a contact. */
+const Person = ({ p, contacts }: { p: { address: string; name: string | null } | null | undefined; contacts: ContactsByAddress }) => {
+  const ct = p ? contacts.get(p.address.toLowerCase()) : undefined;
+  return ct ? (
+    <a href={`/contacts/${ct.id}`} title={`Contact: ${ct.name}`}>
+      {person(p)}
+    </a>
+  ) : (
+    <>{person(p)}</>
+  );
+};
+
+const People = ({ list, contacts }: { list: { address: string; name: string | null }[]; contacts: ContactsByAddress }) => (
+  <>
+    {list.map((p, i) => (
+      <>
+        {i > 0 && ', '}
+        <Person p={p} contacts={contacts} />
+      </>
+    ))}
+  </>
+);
