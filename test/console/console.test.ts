@@ -8,6 +8,7 @@ import { createApp } from '../../lib/http/app.js';
 import { mailDocument, sanitiseMailHtml, splitQuoted } from '../../lib/console/mailBody.js';
 import { safeNext } from '../../lib/console/session.js';
 import { one } from '../../lib/db/client.js';
+import { drainRematchQueue } from '../../lib/matching/rematch.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { addAccount, FakeMailbox, fakeGmail, gmailEnv, syncMailbox, WORKSPACE } from '../helpers/mail.js';
 import { userWithToken } from '../helpers/users.js';
@@ -441,6 +442,73 @@ describe('console forms', () => {
     const unDone = await post(`/mailboxes/${acc}/unenroll`, cookie, { purge: 'false', confirm: 'yes', _csrf: csrf });
     expect(unDone.headers.get('location')).toBe('/mailboxes');
     expect(flashCode(unDone)).toBe('unenrolled-kept');
+  });
+
+  it('saving an investor with a domain removed asks first, counting the mail only it matched; only the confirmed save withholds it', async () => {
+    const { acme, box } = await setup();
+    box.add({ from: 'Carol <carol@acme.example>', to: [PARTNER], subject: 'Carol alone', messageId: 'carol@acme.example', date: '2025-05-01T10:00:00Z', text: 'Hello.' });
+    await syncMailbox(deps, PARTNER);
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const text = (html: string) => html.replace(/<[^>]+>/g, '');
+    const matched = async () => (await one<{ n: number }>(deps.db, 'SELECT count(*) AS n FROM emails WHERE is_matched = 1'))!.n;
+    const domains = async () => (await one<{ n: number }>(deps.db, 'SELECT count(*) AS n FROM investor_domains WHERE investor_id = ?', [acme]))!.n;
+    expect(await matched()).toBe(2);
+
+    // Adding, or removing what matches nothing on its own, saves at once.
+    const add = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: 'old@elsewhere.example', _csrf: csrf });
+    expect(add.status).toBe(303);
+    const drop = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: '', _csrf: csrf });
+    expect(drop.status).toBe(303);
+    expect(await one(deps.db, 'SELECT email FROM investor_emails WHERE investor_id = ?', [acme])).toBeUndefined();
+
+    // Removing the domain would withhold Carol's email (Bob's still matches as a contact): ask.
+    const ask = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme Capital', domains: '', emails: '', _csrf: csrf });
+    expect(ask.status).toBe(200);
+    const askHtml = await ask.text();
+    expect(text(askHtml)).toContain('Removed: acme.example.');
+    expect(text(askHtml)).toContain('1 email would be withheld: its body is deleted.');
+    expect(askHtml).toContain(`<form method="post" action="/investors/${acme}/edit"`);
+    expect(askHtml).toContain('<input type="hidden" name="name" value="Acme Capital"/>');
+    expect(askHtml).toContain('<input type="hidden" name="domains" value=""/>');
+    expect(askHtml).toContain('<input type="hidden" name="confirm" value="yes"/>');
+    expect(askHtml).toContain(`<a href="/investors/${acme}">Cancel</a>`);
+    expect(await domains()).toBe(1);
+    expect(await matched()).toBe(2);
+    expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme');
+
+    // A bad entry is refused as usual, before anything is counted.
+    const bad = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'gmail.com', emails: '', _csrf: csrf });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('id="edit-err">Not saved: Domains, line 1: gmail.com is a free-mail provider');
+
+    const done = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme Capital', domains: '', emails: '', confirm: 'yes', _csrf: csrf });
+    expect(done.status).toBe(303);
+    expect(flashCode(done)).toBe('saved');
+    expect(await domains()).toBe(0);
+    await drainRematchQueue(deps);
+    expect(await matched()).toBe(1);
+  });
+
+  it('saving a contact with an address removed asks first when that withholds mail', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    // Without the domain (nothing withheld: Bob still matches), Bob's address alone matches his email.
+    expect((await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: '', emails: '', _csrf: csrf })).status).toBe(303);
+    await drainRematchQueue(deps);
+    const ask = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'save', name: 'Bob', emails: 'robert@acme.example', _csrf: csrf });
+    expect(ask.status).toBe(200);
+    const html = await ask.text();
+    expect(html.replace(/<[^>]+>/g, '')).toContain('Removed: bob@acme.example.1 email would be withheld: its body is deleted and 1 saved file is deleted from disk.');
+    expect(html).toContain('<input type="hidden" name="action" value="save"/>');
+    expect(html).toContain('<input type="hidden" name="emails" value="robert@acme.example"/>');
+    expect(await one(deps.db, "SELECT email FROM contact_emails WHERE email = 'bob@acme.example'")).toBeDefined();
+    const done = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'save', name: 'Bob', emails: 'robert@acme.example', confirm: 'yes', _csrf: csrf });
+    expect(done.status).toBe(303);
+    expect(flashCode(done)).toBe('contact-saved');
+    expect(await one(deps.db, "SELECT email FROM contact_emails WHERE email = 'bob@acme.example'")).toBeUndefined();
   });
 
   it('deleting a contact that alone matches mail says how many emails and files go, and that is what goes', async () => {

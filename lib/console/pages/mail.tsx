@@ -4,6 +4,7 @@
 import { createContact } from '../../../functions/createContact.js';
 import { createInvestor } from '../../../functions/createInvestor.js';
 import { isPendingReview } from '../../directory/review.js';
+import { directoryPolicy, externalAddress, investorDomain, normaliseList } from '../../directory/directory.js';
 import { deleteContact } from '../../../functions/deleteContact.js';
 import { getInvestor } from '../../../functions/getInvestor.js';
 import { getInvestorInsights } from '../../../functions/getInvestorInsights.js';
@@ -328,6 +329,10 @@ export function registerMailPages(app: App, deps: Deps): void {
     const domains = numberedLines(values.domains);
     const emails = numberedLines(values.emails);
     try {
+      if (!confirmed(form)) {
+        const ask = await investorEditConfirm(x, id, values, domains.map((l) => l.value), emails.map((l) => l.value));
+        if (ask) return ask;
+      }
       const out = await call(updateInvestor, { id, name: values.name, domains: domains.map((l) => l.value), emails: emails.map((l) => l.value) });
       return flashRedirect(deps, c, `/investors/${id}`, outcomeCode(out, 'saved'));
     } catch (err) {
@@ -337,12 +342,84 @@ export function registerMailPages(app: App, deps: Deps): void {
     }
   });
 
+  /**
+   * Saving with domains or addresses removed withholds the mail that matched only through
+   * them, so that save asks first, like a deletion: the confirmation counts the emails and
+   * files it would take, with the rematch's own matching over the directory as it would be.
+   * Answers nothing (save at once) when nothing would be withheld. The lists are checked here
+   * with the handler's own rules, so a bad entry is refused before anything is counted.
+   */
+  const investorEditConfirm = async (x: Ctx, id: number, values: { name: string }, rawDomains: string[], rawEmails: string[]) => {
+    const policy = directoryPolicy(deps.config);
+    const domains = normaliseList(rawDomains, 'domains', investorDomain(policy));
+    const emails = normaliseList(rawEmails, 'emails', externalAddress(policy));
+    const inv = await x.call(getInvestor, { id });
+    const removed = [...inv.domains.filter((d) => !domains.includes(d)), ...inv.emails.filter((e) => !emails.includes(e))];
+    if (!removed.length) return null;
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, await linkedEmailIds(deps.db, { investor_id: id }), (d) => ({
+      ...d,
+      investors: d.investors.map((k) => (k.id === id ? { ...k, domains, emails } : k)),
+    }));
+    if (p.emails === 0) return null;
+    return confirmPage(x, {
+      title: `Save ${inv.name} without ${removed.length === 1 ? removed[0] : `${removed.length} domains and addresses`}?`,
+      consequence: (
+        <>
+          <p>
+            Removed: <strong>{removed.join(', ')}</strong>.
+          </p>
+          <Withdrawal p={p} what="what is removed" />
+        </>
+      ),
+      action: `/investors/${id}/edit`,
+      fields: { name: values.name, domains: domains.join('\n'), emails: emails.join('\n') },
+      button: 'Save and withhold that mail',
+      cancel: `/investors/${id}`,
+    });
+  };
+
+  /** A contact's save that removes addresses asks first, as the investor's does. */
+  const contactEditConfirm = async (x: Ctx, id: number, cid: number, name: string, raw: string[]) => {
+    const emails = normaliseList(raw, 'emails', externalAddress(directoryPolicy(deps.config)));
+    const ct = await x.call(getContact, { id: cid });
+    const removed = ct.emails.filter((e) => !emails.includes(e));
+    if (!removed.length) return null;
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, await linkedEmailIds(deps.db, { contact_id: cid }), (d) => ({
+      ...d,
+      contacts: d.contacts.map((k) => (k.id === cid ? { ...k, emails } : k)),
+    }));
+    if (p.emails === 0) return null;
+    return confirmPage(x, {
+      title: `Save ${ct.name} without ${removed.length === 1 ? removed[0] : `${removed.length} addresses`}?`,
+      consequence: (
+        <>
+          <p>
+            Removed: <strong>{removed.join(', ')}</strong>.
+          </p>
+          <Withdrawal p={p} what="what is removed" />
+        </>
+      ),
+      action: `/investors/${id}/contacts/${cid}`,
+      fields: { action: 'save', name, emails: emails.join(', ') },
+      button: 'Save and withhold that mail',
+      cancel: `/investors/${id}`,
+    });
+  };
+
   /** A contact form's post; a refusal shows the investor's page again with what was typed in that form. */
-  const contactWrite = async (x: Ctx, form: 'new-contact' | number, write: (name: string, emails: string[]) => Promise<unknown>, done: 'contact-added' | 'contact-saved') => {
+  const contactWrite = async (
+    x: Ctx,
+    form: 'new-contact' | number,
+    write: (name: string, emails: string[]) => Promise<unknown>,
+    done: 'contact-added' | 'contact-saved',
+    ask?: (name: string, emails: string[]) => Promise<Response | null>,
+  ) => {
     const id = idOf(x.c);
     const values = { name: field(x.form, 'name'), emails: field(x.form, 'emails') };
     const emails = numberedLines(values.emails.replace(/\n/g, ',')).map((l, i) => ({ ...l, line: i + 1 }));
     try {
+      const asked = ask && !confirmed(x.form) ? await ask(values.name, emails.map((l) => l.value)) : null;
+      if (asked) return asked;
       const out = await write(values.name, emails.map((l) => l.value));
       return flashRedirect(deps, x.c, `/investors/${id}`, outcomeCode(out, done));
     } catch (err) {
@@ -410,7 +487,7 @@ export function registerMailPages(app: App, deps: Deps): void {
       const out = await call(deleteContact, { id: cid });
       return flashRedirect(deps, c, `/investors/${id}`, outcomeCode(out, 'contact-deleted'));
     }
-    return contactWrite(x, cid, (name, emails) => call(updateContact, { id: cid, name, emails }), 'contact-saved');
+    return contactWrite(x, cid, (name, emails) => call(updateContact, { id: cid, name, emails }), 'contact-saved', (name, raw) => contactEditConfirm(x, id, cid, name, raw));
   });
 
   getPage(app, deps, '/threads/:id', 'user', async ({ c, session, call }) => {
