@@ -528,6 +528,19 @@ describe('console forms', () => {
     expect(await one(deps.db, "SELECT id FROM email_attachments WHERE state = 'saved'")).toBeUndefined();
   });
 
+  it('enrolling an outside address by delegation is refused in the form’s words: the Method option to choose, not the API field', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const res = await post('/mailboxes/enroll', cookie, { email: 'advisor@outside.example', auth_method: 'dwd', _csrf: csrf });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toMatch(/role="alert">advisor@outside\.example is not in the workspace domain[^<]*choose Method “owner’s consent \(OAuth\)” for others/);
+    expect(html).not.toContain('auth_method');
+    expect(await (await get('/mailboxes', cookie)).text()).toContain('<option value="oauth">owner’s consent (OAuth)</option>');
+    expect(await one(deps.db, "SELECT id FROM email_accounts WHERE email = 'advisor@outside.example'")).toBeUndefined();
+  });
+
   it('an admin starts a verification of a mailbox from the mailboxes page', async () => {
     await setup();
     const { cookie } = await signIn('ada', 'admin password 1');
@@ -878,6 +891,20 @@ describe('mail bodies', () => {
     expect(html).toContain('color:red');
     expect(blockedRemote).toBe(2);
     expect(mailDocument(html, { loadImages: false })).toMatch(/script-src 'none'.*|default-src 'none'; img-src data:;/);
+  });
+
+  it('an image given only by srcset counts as a blocked remote image, and loads from it when asked', () => {
+    const raw = `<img srcset="https://tracker.example/p1.gif 1x, https://tracker.example/p2.gif 2x" alt="logo">
+      <img src="https://tracker.example/p3.gif"><img srcset="data:image/gif;base64,R0lGODlhAQABAAAAACw= 1x">
+      <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" srcset="https://tracker.example/p4.gif 2x">`;
+    const blocked = sanitiseMailHtml(raw, { loadImages: false });
+    expect(blocked.blockedRemote).toBe(2);
+    expect(blocked.html).not.toMatch(/tracker\.example|srcset/);
+    expect(blocked.html).toContain('alt="[image: logo]"');
+    const loaded = sanitiseMailHtml(raw, { loadImages: true });
+    expect(loaded.blockedRemote).toBe(0);
+    expect(loaded.html).toContain('<img alt="logo" src="https://tracker.example/p1.gif" />');
+    expect(loaded.html).not.toContain('srcset');
   });
 
   it('quoted replies are split from the message’s own words', () => {

@@ -173,7 +173,15 @@ export function registerAdminPages(app: App, deps: Deps): void {
 
   const backToMailboxes = () => '/mailboxes';
   postForm(app, deps, '/mailboxes/enroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
-    const out = await call(enroll, { email: field(form, 'email'), auth_method: field(form, 'auth_method') || undefined });
+    const out = await call(enroll, { email: field(form, 'email'), auth_method: field(form, 'auth_method') || undefined }).catch((err: unknown) => {
+      // The handler speaks to API callers (auth_method "oauth"); here the choice is the form's
+      // Method select, so name it as the admin sees it.
+      const e = toAppError(err);
+      if (e.code === 'VALIDATION' && e.message.includes('auth_method "oauth"')) {
+        throw new AppError('VALIDATION', e.message.replace('use auth_method "oauth"', 'choose Method “owner’s consent (OAuth)”'), { field: e.field ?? 'email' });
+      }
+      throw err;
+    });
     return flashRedirect(deps, c, '/mailboxes', out.created ? 'enrolled' : 'already-enrolled');
   });
   postForm(app, deps, '/mailboxes/enroll-all', 'admin', backToMailboxes, async ({ c, call }) => {
