@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { functions } from '../../functions/index.js';
 import { all, one } from '../../lib/db/client.js';
 import { invoke } from '../../lib/core/fn.js';
+import { drainRematchQueue } from '../../lib/matching/rematch.js';
 import { captureLogger } from '../helpers/log.js';
 import { startStack, type Stack } from '../../tools/stack.js';
 import { haveChromium, launchBrowser, skipReason } from './chromium.js';
@@ -322,6 +323,30 @@ describe.skipIf(!haveChromium)('the console in Chromium', () => {
     await page.waitForURL('**/investors/*');
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Browser Capital');
     expect(await page.getByRole('status').textContent()).toContain('Investor created');
+  });
+
+  it('saving an investor with its domains removed asks first, and Cancel changes nothing', async () => {
+    // An investor whose domain alone matches some mail: the domain of a withheld sender.
+    const ws = stack.deps.config.gmail.workspaceDomains;
+    const sender = (await all<{ address: string }>(stack.deps.db, "SELECT DISTINCT p.address FROM email_participants p JOIN emails e ON e.id = p.email_id AND e.is_matched = 0 WHERE p.role = 'from'"))
+      .map((r) => r.address.split('@')[1] ?? '')
+      .find((d) => d && !ws.some((w) => d === w || d.endsWith(`.${w}`)) && !/^(gmail|yahoo|outlook|hotmail)\./.test(d));
+    expect(sender).toBeDefined();
+    const inv = await invoke(stack.deps, functions.createInvestor!, { name: 'Domain Only Partners', domains: [sender] });
+    await drainRematchQueue(stack.deps);
+    const domains = async () => (await all<{ domain: string }>(stack.deps.db, 'SELECT domain FROM investor_domains WHERE investor_id = ? ORDER BY domain', [inv.id])).map((r) => r.domain);
+    const before = await domains();
+    await signIn(member);
+    await page.goto(`${stack.url}/investors/${inv.id}`);
+    await page.getByLabel('Domains (one per line)').fill('');
+    await page.getByRole('button', { name: 'Save', exact: true }).first().click();
+    await page.waitForLoadState('domcontentloaded');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toMatch(new RegExp(`^Save ${inv.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} without`));
+    expect(await page.locator('.confirm').innerText()).toMatch(/\d+ emails? would be withheld/);
+    expect(await page.getByRole('button', { name: 'Save and withhold that mail' }).count()).toBe(1);
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await page.waitForURL(`**/investors/${inv.id}`);
+    expect(await domains()).toEqual(before);
   });
 
   it('deleting a contact goes through a confirmation that counts the mail it withholds', async () => {
