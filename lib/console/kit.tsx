@@ -9,7 +9,10 @@ import { AppError, toAppError } from '../core/errors.js';
 import { invoke, type FnDef } from '../core/fn.js';
 import { clientAddress, type App, type Env } from '../http/access.js';
 import { Csrf, Layout } from './layout.js';
-import { csrfValid, currentSession, originAllowed, type Session } from './session.js';
+import { csrfValid, currentSession, isSecure, originAllowed, type Session } from './session.js';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { signValue, verifySignature } from '../auth/secrets.js';
+import { SESSION_COOKIE } from '../http/access.js';
 import type { z } from 'zod';
 
 export const PAGE_CSP =
@@ -39,8 +42,8 @@ export function field(form: Form, name: string): string {
 }
 
 /**
- * The banners a redirect may ask for, by code. A link can only pick one of these fixed texts,
- * never supply its own words, so nobody can make the console tell a partner something it did
+ * The banners a redirect may ask for, by code. Only these fixed texts can be shown, never
+ * words supplied from outside, so nobody can make the console tell a partner something it did
  * not say (an unknown code shows nothing).
  */
 const MESSAGES = {
@@ -49,7 +52,9 @@ const MESSAGES = {
   'contact-saved': ['ok', 'Contact saved.'],
   'contact-deleted': ['ok', 'Contact deleted; mail that only it matched is withheld again.'],
   'investor-deleted': ['ok', 'Investor deleted; mail that only it matched is withheld again.'],
-  held: ['ok', 'Not applied yet: this change would make more withheld emails readable than the review threshold allows, so it waits for an admin’s approval (Directory → Held changes).'],
+  held: ['ok', 'Not applied yet: this change is waiting for an admin’s approval, because it would make more withheld emails readable than the review threshold allows. An admin approves or rejects it under Directory → Held changes.'],
+  'investor-created': ['ok', 'Investor created; its mail is being matched.'],
+  'investor-held': ['ok', 'Not created yet: this investor is waiting for an admin’s approval, because it would make more withheld emails readable than the review threshold allows. It appears here once an admin approves it under Directory → Held changes.'],
   enrolled: ['ok', 'Mailbox enrolled.'],
   'already-enrolled': ['ok', 'That mailbox was already enrolled.'],
   'enrolled-all': ['ok', 'Every team member’s mailbox is enrolled.'],
@@ -86,16 +91,44 @@ export function outcomeCode(out: unknown, done: MessageCode): MessageCode {
   return isPendingReview(out) ? 'held' : done;
 }
 
-export function withFlash(path: string, code: MessageCode): string {
-  const u = new URL(path, 'http://x');
-  u.searchParams.set('msg', code);
-  return u.pathname + u.search;
+/**
+ * A banner for the page a post redirects to, carried once: a short-lived cookie (HttpOnly,
+ * SameSite=Strict) naming the message code and the page it is for, signed for this session.
+ * The page that shows it clears it, so a reload, a bookmark or a shared link shows nothing;
+ * and the address bar never holds a code a link could replay.
+ */
+export const FLASH_COOKIE = 'crm_flash';
+const FLASH_TTL_SEC = 60;
+
+const flashData = (c: Context, code: string, path: string) => `console-flash:${getCookie(c, SESSION_COOKIE) ?? ''}:${code}:${path}`;
+
+export function flashRedirect(deps: Deps, c: Context, path: string, code: MessageCode): Response {
+  const target = new URL(path, 'http://x').pathname;
+  setCookie(c, FLASH_COOKIE, `${code}.${Buffer.from(target, 'utf8').toString('base64url')}.${signValue(deps.config, flashData(c, code, target))}`, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    secure: isSecure(deps, c),
+    path: '/',
+    maxAge: FLASH_TTL_SEC,
+  });
+  return c.redirect(path, 303);
 }
 
-export function flashOf(c: Context): { ok?: string; err?: string } {
-  const code = c.req.query('msg') ?? '';
-  const m = Object.hasOwn(MESSAGES, code) ? MESSAGES[code as MessageCode] : undefined;
-  return m ? { [m[0]]: m[1] } : {};
+/**
+ * The banner a redirect asked for, shown on the page it was meant for and then forgotten: any
+ * page that reads it clears the cookie. An unknown code, another page's or another session's
+ * cookie, or one not signed here shows nothing.
+ */
+export function flashOf(deps: Deps, c: Context): { ok?: string; err?: string } {
+  const raw = getCookie(c, FLASH_COOKIE);
+  if (raw === undefined) return {};
+  deleteCookie(c, FLASH_COOKIE, { path: '/', secure: isSecure(deps, c), httpOnly: true, sameSite: 'Strict' });
+  const [code = '', target64 = '', sig = '', ...rest] = raw.length < 400 ? raw.split('.') : [];
+  if (rest.length || !Object.hasOwn(MESSAGES, code)) return {};
+  const target = Buffer.from(target64, 'base64url').toString('utf8');
+  if (target !== c.req.path || !verifySignature(deps.config, flashData(c, code, target), sig)) return {};
+  const m = MESSAGES[code as MessageCode];
+  return { [m[0]]: m[1] };
 }
 
 async function errorPage(c: Context, session: Session | null, status: number, message: string): Promise<Response> {

@@ -47,10 +47,20 @@ export function sanitiseMailHtml(raw: string, o: { loadImages: boolean }): Sanit
       a: (tagName, attribs) => ({ tagName, attribs: { ...attribs, target: '_blank', rel: 'noopener noreferrer' } }),
       img: (tagName, attribs) => {
         const src = (attribs.src ?? '').trim();
-        if (!o.loadImages && !/^data:image\//i.test(src)) {
-          if (src) blockedRemote++;
+        // srcset is never kept (a second way to fetch), but an image given only by srcset is a
+        // remote image like any other: it is counted as blocked, and loads from its first
+        // http(s) candidate when the reader asks for images.
+        const srcset = attribs.srcset ?? '';
+        const remoteSet = srcset.replace(/data:\S*/gi, '').replace(/\b\d+(\.\d+)?[wx]\b|[\s,]/gi, '') !== '';
+        const dataSrc = /^data:image\//i.test(src);
+        if (!o.loadImages && !dataSrc) {
+          if (src || remoteSet) blockedRemote++;
           const { src: _drop, ...rest } = attribs;
           return { tagName, attribs: { ...rest, alt: attribs.alt ? `[image: ${attribs.alt}]` : '[image blocked]' } };
+        }
+        if (!src && remoteSet) {
+          const first = /https?:\/\/[^\s,]+/i.exec(srcset)?.[0];
+          if (first) return { tagName, attribs: { ...attribs, src: first } };
         }
         return { tagName, attribs };
       },

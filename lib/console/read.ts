@@ -187,3 +187,19 @@ export async function threadInvestors(db: Executor, threadId: number): Promise<{
     [threadId],
   );
 }
+
+/** The contacts among these addresses, by lower-case address: whose mail a page can link to a contact page. */
+export async function contactsByAddress(db: Executor, addresses: string[]): Promise<Map<string, { id: number; name: string }>> {
+  const wanted = [...new Set(addresses.map((a) => a.trim().toLowerCase()).filter(Boolean))];
+  const out = new Map<string, { id: number; name: string }>();
+  for (let i = 0; i < wanted.length; i += 500) {
+    const c = wanted.slice(i, i + 500);
+    const rows = await all<{ email: string; id: number; name: string }>(
+      db,
+      `SELECT ce.email, c.id, c.name FROM contact_emails ce JOIN contacts c ON c.id = ce.contact_id WHERE ce.email IN (${c.map(() => '?').join(',')})`,
+      c,
+    );
+    for (const r of rows) out.set(r.email, { id: r.id, name: r.name });
+  }
+  return out;
+}

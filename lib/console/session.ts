@@ -15,7 +15,7 @@ export interface Session {
   csrf: string;
 }
 
-function isSecure(deps: Deps, c: Context): boolean {
+export function isSecure(deps: Deps, c: Context): boolean {
   if (deps.config.publicUrl) return deps.config.publicUrl.startsWith('https:');
   return new URL(c.req.url).protocol === 'https:';
 }

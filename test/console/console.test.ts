@@ -8,6 +8,7 @@ import { createApp } from '../../lib/http/app.js';
 import { mailDocument, sanitiseMailHtml, splitQuoted } from '../../lib/console/mailBody.js';
 import { safeNext } from '../../lib/console/session.js';
 import { one } from '../../lib/db/client.js';
+import { drainRematchQueue } from '../../lib/matching/rematch.js';
 import { makeDeps, type TestDeps } from '../helpers/deps.js';
 import { addAccount, FakeMailbox, fakeGmail, gmailEnv, syncMailbox, WORKSPACE } from '../helpers/mail.js';
 import { userWithToken } from '../helpers/users.js';
@@ -56,6 +57,17 @@ async function signIn(username: string, password: string): Promise<{ cookie: str
     body: new URLSearchParams({ username, password, next: '/search?q=x' }).toString(),
   });
   return { cookie: cookieOf(res), res };
+}
+
+/** The message code a redirect's one-shot flash cookie carries. */
+function flashCode(res: Response): string | undefined {
+  const c = res.headers.getSetCookie().find((h) => h.startsWith('crm_flash='));
+  return c ? c.slice('crm_flash='.length).split(';')[0]!.split('.')[0] : undefined;
+}
+
+/** The flash cookie a redirect set, as a request's cookie pair. */
+function flashPair(res: Response): string {
+  return res.headers.getSetCookie().find((h) => h.startsWith('crm_flash='))!.split(';')[0]!;
 }
 
 const get = (path: string, cookie?: string) => app.request(`${ORIGIN}${path}`, { headers: cookie ? { cookie } : {} });
@@ -268,8 +280,101 @@ describe('console forms', () => {
       expect(await banners(p, cookie), p).toEqual([]);
     expect(await banners(`/login?err=${encodeURIComponent(spoof)}`)).toEqual([]);
     const ok = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: '', _csrf: csrf });
-    expect(ok.headers.get('location')).toBe(`/investors/${acme}?msg=saved`);
-    expect(await banners(ok.headers.get('location')!, cookie)).toEqual(['ok:Saved.']);
+    expect(ok.headers.get('location')).toBe(`/investors/${acme}`);
+    expect(flashCode(ok)).toBe('saved');
+    expect(await banners(ok.headers.get('location')!, `${cookie}; ${flashPair(ok)}`)).toEqual(['ok:Saved.']);
+  });
+
+  it('a banner is one-shot: a short-lived HttpOnly, SameSite=Strict cookie, cleared by the page that shows it', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const page = async (path: string, c: string) => {
+      const res = await get(path, c);
+      const html = await res.text();
+      return { res, banners: [...html.matchAll(/<p class="banner (ok|err)"[^>]*>([^<]*)<\/p>/g)].map((m) => `${m[1]}:${m[2]}`) };
+    };
+    const ok = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: '', _csrf: csrf });
+    expect(ok.status).toBe(303);
+    // The address bar gets the page alone: nothing to reappear on reload or to pass on in a link.
+    expect(ok.headers.get('location')).toBe(`/investors/${acme}`);
+    const set = ok.headers.getSetCookie().find((h) => h.startsWith('crm_flash='))!;
+    expect(set).toMatch(/HttpOnly/i);
+    expect(set).toMatch(/SameSite=Strict/i);
+    expect(set).toMatch(/Max-Age=60\b/);
+    const flash = flashPair(ok);
+    const shown = await page(`/investors/${acme}`, `${cookie}; ${flash}`);
+    expect(shown.banners).toEqual(['ok:Saved.']);
+    // Shown once, then cleared: the reload (which no longer sends it) shows nothing.
+    expect(shown.res.headers.getSetCookie().find((h) => h.startsWith('crm_flash='))).toMatch(/Max-Age=0/);
+    expect((await page(`/investors/${acme}`, cookie)).banners).toEqual([]);
+    // Only on the page it was set for, only in the session that set it, only with a code this
+    // console knows and signed.
+    expect((await page('/', `${cookie}; ${flash}`)).banners).toEqual([]);
+    const other = (await signIn('ada', 'admin password 1')).cookie;
+    expect((await page(`/investors/${acme}`, `${other}; ${flash}`)).banners).toEqual([]);
+    const [, target, sig] = flash.split('=')[1]!.split('.');
+    for (const forged of [`held.${target}.${sig}`, `bogus.${target}.${sig}`, `toString.${target}.${sig}`, `saved.${target}.x`, 'saved'])
+      expect((await page(`/investors/${acme}`, `${cookie}; crm_flash=${forged}`)).banners, forged).toEqual([]);
+  });
+
+  it('any signed-in user creates an investor; refusals name the field in the form’s words and keep what was typed', async () => {
+    await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    expect(await (await get('/', cookie)).text()).toContain('<a href="/investors/new">');
+    const form = await get('/investors/new', cookie);
+    expect(form.status).toBe(200);
+    expect(await form.text()).toContain('<form method="post" action="/investors" class="col">');
+    const refusals: [string, string, string, RegExp][] = [
+      ['domains', `beta.example\n${WORKSPACE}`, 'Domains, line 2', /is in the firm&#39;s own workspace/],
+      ['domains', 'beta.example, gmail.com', 'Domains, line 1', /gmail\.com is a free-mail provider/],
+      ['domains', 'co.uk', 'Domains, line 1', /co\.uk is a public suffix/],
+      ['emails', `ir@beta-lp.example\nann@${WORKSPACE}`, 'Addresses, line 2', /is in the firm&#39;s own workspace/],
+    ];
+    for (const [f, typed, where, why] of refusals) {
+      const r = await post('/investors', cookie, { name: 'Beta Partners', domains: f === 'domains' ? typed : '', emails: f === 'emails' ? typed : '', _csrf: csrf });
+      expect(r.status, typed).toBe(400);
+      const html = await r.text();
+      expect(html).toContain(`<p class="banner err" role="alert" id="new-err">Not created: ${where}: `);
+      expect(html).toMatch(why);
+      expect(html).toContain('<input name="name" value="Beta Partners"');
+      expect(html).toContain(`<textarea name="${f}" rows="3" aria-invalid="true" aria-describedby="new-err">${typed}</textarea>`);
+    }
+    expect(await one(deps.db, "SELECT id FROM investors WHERE name = 'Beta Partners'")).toBeUndefined();
+    const dup = await post('/investors', cookie, { name: 'Acme', domains: '', emails: '', _csrf: csrf });
+    expect(dup.status).toBe(400);
+    expect(await dup.text()).toMatch(/id="new-err">Not created: Name: [^<]*already exists/);
+    const ok = await post('/investors', cookie, { name: 'Beta Partners', domains: 'beta.example', emails: 'ir@beta-lp.example', _csrf: csrf });
+    expect(ok.status).toBe(303);
+    const beta = (await one<{ id: number }>(deps.db, "SELECT id FROM investors WHERE name = 'Beta Partners'"))!.id;
+    expect(ok.headers.get('location')).toBe(`/investors/${beta}`);
+    expect(flashCode(ok)).toBe('investor-created');
+    const page = await (await get(`/investors/${beta}`, `${cookie}; ${flashPair(ok)}`)).text();
+    expect(page).toContain('Investor created');
+    expect(page).toContain('<textarea name="domains" rows="3">beta.example</textarea>');
+  });
+
+  it('a member’s change held for review says it is waiting for an admin’s approval, not an error', async () => {
+    const { acme, box } = await setup({ CRM_REMATCH_REVIEW_THRESHOLD: '0' });
+    box.add({ from: 'LP <lp@beta.example>', to: [PARTNER], subject: 'Allocation', messageId: 'alloc@beta.example', date: '2025-03-02T10:00:00Z', text: 'Our allocation.' });
+    await syncMailbox(deps, PARTNER);
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const banner = async (path: string, res: Response) => /<p class="banner ok" role="status">([^<]*)<\/p>/.exec(await (await get(path, `${cookie}; ${flashPair(res)}`)).text())?.[1];
+
+    const created = await post('/investors', cookie, { name: 'Beta', domains: 'beta.example', emails: '', _csrf: csrf });
+    expect(created.status).toBe(303);
+    expect(created.headers.get('location')).toBe('/');
+    expect(await banner('/', created)).toMatch(/^Not created yet: this investor is waiting for an admin’s approval/);
+    expect(await one(deps.db, "SELECT id FROM investors WHERE name = 'Beta'")).toBeUndefined();
+
+    const edited = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example\nbeta.example', emails: '', _csrf: csrf });
+    expect(edited.status).toBe(303);
+    expect(edited.headers.get('location')).toBe(`/investors/${acme}`);
+    expect(await banner(`/investors/${acme}`, edited)).toMatch(/^Not applied yet: this change is waiting for an admin’s approval/);
+    expect(await one(deps.db, "SELECT domain FROM investor_domains WHERE domain = 'beta.example'")).toBeUndefined();
+    expect((await one<{ n: number }>(deps.db, "SELECT count(*) AS n FROM rematch_reviews WHERE status = 'pending'"))!.n).toBe(2);
   });
 
   it('destructive actions answer a confirmation that says what mail would be withheld; only the confirmed post acts', async () => {
@@ -313,7 +418,8 @@ describe('console forms', () => {
     expect(await matched()).toBe(1);
     const done = await post('/directory/exclusions', cookie, { value: 'bob@acme.example', confirm: 'yes', _csrf: csrf });
     expect(done.status).toBe(303);
-    expect(done.headers.get('location')).toBe('/directory?msg=excluded');
+    expect(done.headers.get('location')).toBe('/directory');
+    expect(flashCode(done)).toBe('excluded');
     expect(await matched()).toBe(0);
 
     // An investor: confirmation (GET and unconfirmed post) first, then the deletion.
@@ -323,7 +429,8 @@ describe('console forms', () => {
     expect((await post(`/investors/${acme}/delete`, cookie, { _csrf: csrf })).status).toBe(200);
     expect(await one(deps.db, 'SELECT id FROM investors WHERE id = ?', [acme])).toBeDefined();
     const gone = await post(`/investors/${acme}/delete`, cookie, { _csrf: csrf, confirm: 'yes' });
-    expect(gone.headers.get('location')).toBe('/?msg=investor-deleted');
+    expect(gone.headers.get('location')).toBe('/');
+    expect(flashCode(gone)).toBe('investor-deleted');
     expect(await one(deps.db, 'SELECT id FROM investors WHERE id = ?', [acme])).toBeUndefined();
 
     // A mailbox: a post without the confirm field answers the unenrol page and keeps the mailbox.
@@ -333,7 +440,75 @@ describe('console forms', () => {
     expect(await un.text()).toContain('Purge: delete this mailbox’s');
     expect(await one(deps.db, 'SELECT id FROM email_accounts WHERE id = ?', [acc])).toBeDefined();
     const unDone = await post(`/mailboxes/${acc}/unenroll`, cookie, { purge: 'false', confirm: 'yes', _csrf: csrf });
-    expect(unDone.headers.get('location')).toBe('/mailboxes?msg=unenrolled-kept');
+    expect(unDone.headers.get('location')).toBe('/mailboxes');
+    expect(flashCode(unDone)).toBe('unenrolled-kept');
+  });
+
+  it('saving an investor with a domain removed asks first, counting the mail only it matched; only the confirmed save withholds it', async () => {
+    const { acme, box } = await setup();
+    box.add({ from: 'Carol <carol@acme.example>', to: [PARTNER], subject: 'Carol alone', messageId: 'carol@acme.example', date: '2025-05-01T10:00:00Z', text: 'Hello.' });
+    await syncMailbox(deps, PARTNER);
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const text = (html: string) => html.replace(/<[^>]+>/g, '');
+    const matched = async () => (await one<{ n: number }>(deps.db, 'SELECT count(*) AS n FROM emails WHERE is_matched = 1'))!.n;
+    const domains = async () => (await one<{ n: number }>(deps.db, 'SELECT count(*) AS n FROM investor_domains WHERE investor_id = ?', [acme]))!.n;
+    expect(await matched()).toBe(2);
+
+    // Adding, or removing what matches nothing on its own, saves at once.
+    const add = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: 'old@elsewhere.example', _csrf: csrf });
+    expect(add.status).toBe(303);
+    const drop = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'acme.example', emails: '', _csrf: csrf });
+    expect(drop.status).toBe(303);
+    expect(await one(deps.db, 'SELECT email FROM investor_emails WHERE investor_id = ?', [acme])).toBeUndefined();
+
+    // Removing the domain would withhold Carol's email (Bob's still matches as a contact): ask.
+    const ask = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme Capital', domains: '', emails: '', _csrf: csrf });
+    expect(ask.status).toBe(200);
+    const askHtml = await ask.text();
+    expect(text(askHtml)).toContain('Removed: acme.example.');
+    expect(text(askHtml)).toContain('1 email would be withheld: its body is deleted.');
+    expect(askHtml).toContain(`<form method="post" action="/investors/${acme}/edit"`);
+    expect(askHtml).toContain('<input type="hidden" name="name" value="Acme Capital"/>');
+    expect(askHtml).toContain('<input type="hidden" name="domains" value=""/>');
+    expect(askHtml).toContain('<input type="hidden" name="confirm" value="yes"/>');
+    expect(askHtml).toContain(`<a href="/investors/${acme}">Cancel</a>`);
+    expect(await domains()).toBe(1);
+    expect(await matched()).toBe(2);
+    expect((await one<{ name: string }>(deps.db, 'SELECT name FROM investors WHERE id = ?', [acme]))!.name).toBe('Acme');
+
+    // A bad entry is refused as usual, before anything is counted.
+    const bad = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: 'gmail.com', emails: '', _csrf: csrf });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('id="edit-err">Not saved: Domains, line 1: gmail.com is a free-mail provider');
+
+    const done = await post(`/investors/${acme}/edit`, cookie, { name: 'Acme Capital', domains: '', emails: '', confirm: 'yes', _csrf: csrf });
+    expect(done.status).toBe(303);
+    expect(flashCode(done)).toBe('saved');
+    expect(await domains()).toBe(0);
+    await drainRematchQueue(deps);
+    expect(await matched()).toBe(1);
+  });
+
+  it('saving a contact with an address removed asks first when that withholds mail', async () => {
+    const { acme } = await setup();
+    const { cookie } = await signIn('mel', 'member password 1');
+    const csrf = await csrfOf(cookie);
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    // Without the domain (nothing withheld: Bob still matches), Bob's address alone matches his email.
+    expect((await post(`/investors/${acme}/edit`, cookie, { name: 'Acme', domains: '', emails: '', _csrf: csrf })).status).toBe(303);
+    await drainRematchQueue(deps);
+    const ask = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'save', name: 'Bob', emails: 'robert@acme.example', _csrf: csrf });
+    expect(ask.status).toBe(200);
+    const html = await ask.text();
+    expect(html.replace(/<[^>]+>/g, '')).toContain('Removed: bob@acme.example.1 email would be withheld: its body is deleted and 1 saved file is deleted from disk.');
+    expect(html).toContain('<input type="hidden" name="action" value="save"/>');
+    expect(html).toContain('<input type="hidden" name="emails" value="robert@acme.example"/>');
+    expect(await one(deps.db, "SELECT email FROM contact_emails WHERE email = 'bob@acme.example'")).toBeDefined();
+    const done = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'save', name: 'Bob', emails: 'robert@acme.example', confirm: 'yes', _csrf: csrf });
+    expect(done.status).toBe(303);
+    expect(flashCode(done)).toBe('contact-saved');
+    expect(await one(deps.db, "SELECT email FROM contact_emails WHERE email = 'bob@acme.example'")).toBeUndefined();
   });
 
   it('deleting a contact that alone matches mail says how many emails and files go, and that is what goes', async () => {
@@ -347,9 +522,23 @@ describe('console forms', () => {
     const ask = await (await get(`/investors/${acme}/contacts/${bob}/delete`, cookie)).text();
     expect(ask.replace(/<[^>]+>/g, '')).toContain('1 email would be withheld: its body is deleted and 1 saved file is deleted from disk.');
     const res = await post(`/investors/${acme}/contacts/${bob}`, cookie, { action: 'delete', confirm: 'yes', _csrf: csrf });
-    expect(res.headers.get('location')).toBe(`/investors/${acme}?msg=contact-deleted`);
+    expect(res.headers.get('location')).toBe(`/investors/${acme}`);
+    expect(flashCode(res)).toBe('contact-deleted');
     expect(await one(deps.db, 'SELECT id FROM emails WHERE is_matched = 1')).toBeUndefined();
     expect(await one(deps.db, "SELECT id FROM email_attachments WHERE state = 'saved'")).toBeUndefined();
+  });
+
+  it('enrolling an outside address by delegation is refused in the form’s words: the Method option to choose, not the API field', async () => {
+    await setup();
+    const { cookie } = await signIn('ada', 'admin password 1');
+    const csrf = await csrfOf(cookie);
+    const res = await post('/mailboxes/enroll', cookie, { email: 'advisor@outside.example', auth_method: 'dwd', _csrf: csrf });
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).toMatch(/role="alert">advisor@outside\.example is not in the workspace domain[^<]*choose Method “owner’s consent \(OAuth\)” for others/);
+    expect(html).not.toContain('auth_method');
+    expect(await (await get('/mailboxes', cookie)).text()).toContain('<option value="oauth">owner’s consent (OAuth)</option>');
+    expect(await one(deps.db, "SELECT id FROM email_accounts WHERE email = 'advisor@outside.example'")).toBeUndefined();
   });
 
   it('an admin starts a verification of a mailbox from the mailboxes page', async () => {
@@ -359,7 +548,8 @@ describe('console forms', () => {
     const acc = await one<{ id: number }>(deps.db, 'SELECT id FROM email_accounts WHERE email = ?', [PARTNER]);
     const res = await post(`/mailboxes/${acc!.id}/verify`, cookie, { _csrf: csrf });
     expect(res.status).toBe(303);
-    expect(new URL(res.headers.get('location') ?? '', ORIGIN).searchParams.get('msg')).toBe('verify-started');
+    expect(res.headers.get('location')).toBe('/mailboxes');
+    expect(flashCode(res)).toBe('verify-started');
     await deps.background.idle();
     expect(await one(deps.db, "SELECT kind FROM email_sync_runs WHERE kind = 'verify'")).toEqual({ kind: 'verify' });
     // What it found shows on the mailboxes page, flagged while something is still missing.
@@ -540,6 +730,45 @@ describe('console pages', () => {
     expect(home).toContain(`<a href="/investors/${acme}">Acme</a></td><td data-label="Domains">acme.example</td><td data-label="Last activity"><time datetime="2025-03-01T10:00:00.000Z">`);
   });
 
+  it('a contact’s page shows their addresses, investor and their threads, newest first and paged; the investor page, search and threads link to it', async () => {
+    const { acme, box } = await setup();
+    // 29 more threads with Bob (30 in all), and one with a colleague matched through the domain only.
+    for (let i = 1; i <= 29; i++)
+      box.add({ from: 'Bob <bob@acme.example>', to: [PARTNER], subject: `Update ${i}`, messageId: `upd-${i}@acme.example`, date: `2025-04-${String(i).padStart(2, '0')}T10:00:00Z`, text: 'Quarterly update.' });
+    box.add({ from: 'Carol <carol@acme.example>', to: [PARTNER], subject: 'Carol alone', messageId: 'carol@acme.example', date: '2025-05-01T10:00:00Z', text: 'Hello.' });
+    await syncMailbox(deps, PARTNER);
+    const { cookie } = await signIn('mel', 'member password 1');
+    const bob = (await one<{ id: number }>(deps.db, "SELECT id FROM contacts WHERE name = 'Bob'"))!.id;
+    const subjects = (html: string) => [...html.matchAll(/<a href="\/threads\/\d+">([^<]+)<\/a>/g)].map((m) => m[1]);
+
+    expect(await (await get(`/investors/${acme}`, cookie)).text()).toContain(`<a href="/contacts/${bob}" aria-label="Threads with Bob">`);
+    const res = await get(`/contacts/${bob}`, cookie);
+    expect(res.status).toBe(200);
+    const first = await res.text();
+    expect(first).toContain('<h1>Bob</h1>');
+    expect(first).toContain(`<dt>Investor</dt><dd><a href="/investors/${acme}">Acme</a></dd>`);
+    expect(first).toContain('<dd>bob@acme.example</dd>');
+    expect(first).toContain('id="insights"');
+    // Newest activity first, 25 to a page; the colleague's thread is the investor's, not Bob's.
+    expect(subjects(first)).toEqual(Array.from({ length: 25 }, (_, i) => `Update ${29 - i}`));
+    expect(first).not.toContain('Carol alone');
+    const next = /<a href="(\/contacts\/\d+\?cursor=[^"]+)">Older threads →<\/a>/.exec(first)![1]!.replace(/&amp;/g, '&');
+    const second = await (await get(next, cookie)).text();
+    expect(subjects(second)).toEqual(['Update 4', 'Update 3', 'Update 2', 'Update 1', 'Deck']);
+    expect(second).not.toContain('Older threads');
+    expect(second).toContain(`<a href="/contacts/${bob}">First page</a>`);
+    expect((await get('/contacts/9999', cookie)).status).toBe(404);
+
+    // Search results and a thread's people link to the contact; an address that is no contact does not.
+    const found = await (await get('/search?q=deck', cookie)).text();
+    expect(found).toContain(`<a href="/contacts/${bob}" title="Contact: Bob">Bob &lt;bob@acme.example&gt;</a>`);
+    const carol = await (await get('/search?q=hello', cookie)).text();
+    expect(carol).toContain('Carol &lt;carol@acme.example&gt;');
+    expect(carol).not.toContain('href="/contacts/');
+    const deck = (await one<{ id: number }>(deps.db, "SELECT id FROM email_threads WHERE subject = 'Deck'"))!.id;
+    expect(await (await get(`/threads/${deck}`, cookie)).text()).toContain(`<dd><a href="/contacts/${bob}" title="Contact: Bob">Bob &lt;bob@acme.example&gt;</a></dd>`);
+  });
+
   it('search pages past 30 results: it says how many there are and links the next page', async () => {
     const { box } = await setup();
     for (let i = 1; i <= 35; i++)
@@ -604,7 +833,8 @@ describe('account, audit and feed tokens', () => {
     expect(mismatch.status).toBe(400);
     expect(await mismatch.text()).toMatch(/name="new_password_again" type="password" autocomplete="new-password" required="" aria-invalid="true"/);
     const ok = await post('/account/password', cookie, { current_password: 'member password 1', new_password: 'a new long password', new_password_again: 'a new long password', _csrf: csrf });
-    expect(ok.headers.get('location')).toBe('/account?msg=password-changed');
+    expect(ok.headers.get('location')).toBe('/account');
+    expect(flashCode(ok)).toBe('password-changed');
     expect((await get('/search', cookie)).status).toBe(200);
     expect((await signIn('mel', 'member password 1')).res.status).toBe(401);
     expect((await signIn('mel', 'a new long password')).res.status).toBe(303);
@@ -644,7 +874,8 @@ describe('account, audit and feed tokens', () => {
     expect(await ask.text()).toContain('Revoke feed token search indexer?');
     expect((await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     const gone = await post(`/feed-tokens/${id}/delete`, cookie, { _csrf: csrf, confirm: 'yes' });
-    expect(gone.headers.get('location')).toBe('/feed-tokens?msg=feed-token-revoked');
+    expect(gone.headers.get('location')).toBe('/feed-tokens');
+    expect(flashCode(gone)).toBe('feed-token-revoked');
     expect((await app.request(`${ORIGIN}/api/feed`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
   });
 });
@@ -660,6 +891,20 @@ describe('mail bodies', () => {
     expect(html).toContain('color:red');
     expect(blockedRemote).toBe(2);
     expect(mailDocument(html, { loadImages: false })).toMatch(/script-src 'none'.*|default-src 'none'; img-src data:;/);
+  });
+
+  it('an image given only by srcset counts as a blocked remote image, and loads from it when asked', () => {
+    const raw = `<img srcset="https://tracker.example/p1.gif 1x, https://tracker.example/p2.gif 2x" alt="logo">
+      <img src="https://tracker.example/p3.gif"><img srcset="data:image/gif;base64,R0lGODlhAQABAAAAACw= 1x">
+      <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" srcset="https://tracker.example/p4.gif 2x">`;
+    const blocked = sanitiseMailHtml(raw, { loadImages: false });
+    expect(blocked.blockedRemote).toBe(2);
+    expect(blocked.html).not.toMatch(/tracker\.example|srcset/);
+    expect(blocked.html).toContain('alt="[image: logo]"');
+    const loaded = sanitiseMailHtml(raw, { loadImages: true });
+    expect(loaded.blockedRemote).toBe(0);
+    expect(loaded.html).toContain('<img alt="logo" src="https://tracker.example/p1.gif" />');
+    expect(loaded.html).not.toContain('srcset');
   });
 
   it('quoted replies are split from the message’s own words', () => {

@@ -9,7 +9,7 @@ import { listFeedTokens } from '../../../functions/listFeedTokens.js';
 import type { Deps } from '../../core/deps.js';
 import { toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, withFlash, type Ctx } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, flashRedirect, type Ctx } from '../kit.js';
 import { Csrf, Layout, When } from '../layout.js';
 
 const AUDIT_PAGE = 100;
@@ -20,7 +20,7 @@ export function registerAccountPages(app: App, deps: Deps): void {
     const bad = (f: string) => (refused?.field === f ? { 'aria-invalid': 'true', 'aria-describedby': 'password-err' } : {});
     return render(
       c,
-      <Layout title="Your account" session={session} path="/account" flash={refused ? {} : flashOf(c)}>
+      <Layout title="Your account" session={session} path="/account" flash={refused ? {} : flashOf(deps, c)}>
         <h1>Your account</h1>
         <p>
           Signed in as <strong>{session.actor.username}</strong> ({session.actor.role}).
@@ -65,7 +65,7 @@ export function registerAccountPages(app: App, deps: Deps): void {
       const rest = e.field && e.message.startsWith(`${e.field}:`) ? e.message.slice(e.field.length + 1).trim() : e.message;
       return accountPage(x, { message: label ? `${label}: ${rest}` : rest, field: e.field });
     }
-    return x.c.redirect(withFlash('/account', 'password-changed'), 303);
+    return flashRedirect(deps, x.c, '/account', 'password-changed');
   });
 
   // ----- Audit (admin)
@@ -124,7 +124,7 @@ export function registerAccountPages(app: App, deps: Deps): void {
     const { tokens } = await call(listFeedTokens, {});
     return render(
       c,
-      <Layout title="Feed tokens" session={session} path="/feed-tokens" flash={created ? {} : flashOf(c)}>
+      <Layout title="Feed tokens" session={session} path="/feed-tokens" flash={created ? {} : flashOf(deps, c)}>
         <h1>Feed tokens</h1>
         <p class="small muted">
           A feed token lets a program on the box read the change feed (<code>GET /api/feed</code>) and download files; it cannot sign in to the console or change anything.
@@ -208,7 +208,7 @@ export function registerAccountPages(app: App, deps: Deps): void {
       });
     }
     await x.call(deleteFeedToken, { id });
-    return x.c.redirect(withFlash('/feed-tokens', 'feed-token-revoked'), 303);
+    return flashRedirect(deps, x.c, '/feed-tokens', 'feed-token-revoked');
   });
 }
 

@@ -23,7 +23,7 @@ import { updateUser } from '../../../functions/updateUser.js';
 import type { Deps } from '../../core/deps.js';
 import { AppError, toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
-import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, outcomeNote, withFlash, type Ctx, type Form } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, outcomeNote, flashRedirect, type Ctx, type Form } from '../kit.js';
 import { isPendingReview } from '../../directory/review.js';
 import { Csrf, Layout, When } from '../layout.js';
 import { mailboxProgress } from '../progress.js';
@@ -42,7 +42,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
     const progress = new Map((await mailboxProgress(deps)).map((p) => [p.id, p]));
     return render(
       c,
-      <Layout title="Mailboxes" session={session} path="/mailboxes" flash={flashOf(c)}>
+      <Layout title="Mailboxes" session={session} path="/mailboxes" flash={flashOf(deps, c)}>
         <h1>Mailboxes</h1>
         <p class="small muted">
           Gmail integration {st.enabled ? 'on' : 'off'} · {st.auth_method} · workspace {st.workspace_domain ?? 'not set'} · {st.counts.emails} emails ({st.counts.matched} matched),{' '}
@@ -173,33 +173,41 @@ export function registerAdminPages(app: App, deps: Deps): void {
 
   const backToMailboxes = () => '/mailboxes';
   postForm(app, deps, '/mailboxes/enroll', 'admin', backToMailboxes, async ({ c, form, call }) => {
-    const out = await call(enroll, { email: field(form, 'email'), auth_method: field(form, 'auth_method') || undefined });
-    return c.redirect(withFlash('/mailboxes', out.created ? 'enrolled' : 'already-enrolled'), 303);
+    const out = await call(enroll, { email: field(form, 'email'), auth_method: field(form, 'auth_method') || undefined }).catch((err: unknown) => {
+      // The handler speaks to API callers (auth_method "oauth"); here the choice is the form's
+      // Method select, so name it as the admin sees it.
+      const e = toAppError(err);
+      if (e.code === 'VALIDATION' && e.message.includes('auth_method "oauth"')) {
+        throw new AppError('VALIDATION', e.message.replace('use auth_method "oauth"', 'choose Method “owner’s consent (OAuth)”'), { field: e.field ?? 'email' });
+      }
+      throw err;
+    });
+    return flashRedirect(deps, c, '/mailboxes', out.created ? 'enrolled' : 'already-enrolled');
   });
   postForm(app, deps, '/mailboxes/enroll-all', 'admin', backToMailboxes, async ({ c, call }) => {
     const out = (await call(enrollAll, {})) as { accounts: unknown[]; created?: number };
-    return c.redirect(withFlash('/mailboxes', 'enrolled-all'), 303);
+    return flashRedirect(deps, c, '/mailboxes', 'enrolled-all');
   });
   postForm(app, deps, '/mailboxes/run-now', 'admin', backToMailboxes, async ({ c, call }) => {
     const out = await call(runNow, {});
-    return c.redirect(withFlash('/mailboxes', 'syncs-started'), 303);
+    return flashRedirect(deps, c, '/mailboxes', 'syncs-started');
   });
   postForm(app, deps, '/mailboxes/:id/run-now', 'admin', backToMailboxes, async (x) => {
     const email = await accountEmail(x);
     const out = await x.call(runNow, { email });
     const r = out.runs[0];
-    return x.c.redirect(withFlash('/mailboxes', r?.already_running ? 'already-syncing' : 'sync-started'), 303);
+    return flashRedirect(deps, x.c, '/mailboxes', r?.already_running ? 'already-syncing' : 'sync-started');
   });
   postForm(app, deps, '/mailboxes/:id/verify', 'admin', backToMailboxes, async (x) => {
     const email = await accountEmail(x);
     const out = (await x.call(verifyMailbox, { id: idOf(x.c), background: true })) as { run_id: number };
-    return x.c.redirect(withFlash('/mailboxes', 'verify-started'), 303);
+    return flashRedirect(deps, x.c, '/mailboxes', 'verify-started');
   });
   for (const [verb, enabled] of [['pause', false], ['resume', true]] as const) {
     postForm(app, deps, `/mailboxes/:id/${verb}`, 'admin', backToMailboxes, async (x) => {
       const id = idOf(x.c);
       const out = await x.call(updateAccount, { id, sync_enabled: enabled });
-      return x.c.redirect(withFlash('/mailboxes', enabled ? 'resumed' : 'paused'), 303);
+      return flashRedirect(deps, x.c, '/mailboxes', enabled ? 'resumed' : 'paused');
     });
   }
   postForm(app, deps, '/mailboxes/:id/consent', 'admin', backToMailboxes, async (x) => {
@@ -260,7 +268,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
     if (!confirmed(x.form)) return unenrollConfirm(x);
     const id = idOf(x.c);
     const out = await x.call(deleteAccount, { id, purge: field(x.form, 'purge') === 'true' });
-    return x.c.redirect(withFlash('/mailboxes', out.purged ? 'unenrolled-purged' : 'unenrolled-kept'), 303);
+    return flashRedirect(deps, x.c, '/mailboxes', out.purged ? 'unenrolled-purged' : 'unenrolled-kept');
   });
 
   // ----- Runs
@@ -354,7 +362,7 @@ export function registerAdminPages(app: App, deps: Deps): void {
     const userList = (users as { users: { id: number; username: string; email: string | null; role: string; disabled: boolean }[] }).users;
     return render(
       x.c,
-      <Layout title="Directory" session={x.session} path="/directory" flash={imp ? { ok: imp.done } : flashOf(x.c)}>
+      <Layout title="Directory" session={x.session} path="/directory" flash={imp ? { ok: imp.done } : flashOf(deps, x.c)}>
         <h1>Directory</h1>
         <section aria-labelledby="import-h">
           <h2 id="import-h">Import investors and contacts</h2>
@@ -595,32 +603,32 @@ export function registerAdminPages(app: App, deps: Deps): void {
   postForm(app, deps, '/directory/exclusions', 'admin', () => '/directory', async (x) => {
     if (!confirmed(x.form)) return exclusionConfirm(x, x.form);
     const out = await x.call(createExclusion, exclusionInput(field(x.form, 'value')));
-    return x.c.redirect(withFlash('/directory', outcomeCode(out, 'excluded')), 303);
+    return flashRedirect(deps, x.c, '/directory', outcomeCode(out, 'excluded'));
   });
   postForm(app, deps, '/directory/exclusions/:id/delete', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(deleteExclusion, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', outcomeCode(out, 'exclusion-removed')), 303);
+    return flashRedirect(deps, c, '/directory', outcomeCode(out, 'exclusion-removed'));
   });
   postForm(app, deps, '/directory/reviews/:id/approve', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(approveReview, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'approved'), 303);
+    return flashRedirect(deps, c, '/directory', 'approved');
   });
   postForm(app, deps, '/directory/reviews/:id/reject', 'admin', () => '/directory', async ({ c, call }) => {
     const out = await call(rejectReview, { id: idOf(c) });
-    return c.redirect(withFlash('/directory', 'rejected'), 303);
+    return flashRedirect(deps, c, '/directory', 'rejected');
   });
   postForm(app, deps, '/directory/users', 'admin', () => '/directory', async ({ c, form, call }) => {
     const email = field(form, 'email').trim();
     const out = (await call(createUser, { username: field(form, 'username'), email: email || undefined, password: field(form, 'password'), role: field(form, 'role') || 'member' })) as { username?: string };
-    return c.redirect(withFlash('/directory', 'user-created'), 303);
+    return flashRedirect(deps, c, '/directory', 'user-created');
   });
   postForm(app, deps, '/directory/users/:id', 'admin', () => '/directory', async ({ c, form, call }) => {
     await call(updateUser, { id: idOf(c), role: field(form, 'role'), disabled: field(form, 'disabled') === 'true' });
-    return c.redirect(withFlash('/directory', 'user-saved'), 303);
+    return flashRedirect(deps, c, '/directory', 'user-saved');
   });
   postForm(app, deps, '/directory/users/:id/password', 'admin', () => '/directory', async ({ c, form, call }) => {
     await call(updateUser, { id: idOf(c), password: field(form, 'password') });
-    return c.redirect(withFlash('/directory', 'password-reset'), 303);
+    return flashRedirect(deps, c, '/directory', 'password-reset');
   });
 
   // ----- Setup check

@@ -95,7 +95,7 @@ export function registerInsightPages(app: App, deps: Deps): void {
     const err = valid ? undefined : `days: “${typed}” is not a whole number of days from 1 to 3650.`;
     return render(
       c,
-      <Layout title="Going cold" session={session} path="/going-cold" flash={flashOf(c)}>
+      <Layout title="Going cold" session={session} path="/going-cold" flash={flashOf(deps, c)}>
         <h1>Going cold</h1>
         <form method="get" action="/going-cold" class="row">
           <label>
@@ -148,7 +148,7 @@ export function registerInsightPages(app: App, deps: Deps): void {
     const out = await call(getPartnerInsights, { user_id: idOf(c) });
     return render(
       c,
-      <Layout title={out.email ?? 'Partner'} session={session} flash={flashOf(c)}>
+      <Layout title={out.email ?? 'Partner'} session={session} flash={flashOf(deps, c)}>
         <h1>Whom {out.email} knows best</h1>
         {out.investors.length === 0 ? (
           <p class="muted">No correspondence with investors captured for this partner yet.</p>

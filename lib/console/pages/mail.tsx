@@ -2,6 +2,9 @@
 // and search. Unmatched mail is never shown: threads and files come through the handlers
 // that enforce that rule.
 import { createContact } from '../../../functions/createContact.js';
+import { createInvestor } from '../../../functions/createInvestor.js';
+import { isPendingReview } from '../../directory/review.js';
+import { directoryPolicy, externalAddress, investorDomain, normaliseList } from '../../directory/directory.js';
 import { deleteContact } from '../../../functions/deleteContact.js';
 import { getInvestor } from '../../../functions/getInvestor.js';
 import { getInvestorInsights } from '../../../functions/getInvestorInsights.js';
@@ -14,16 +17,19 @@ import type { Deps } from '../../core/deps.js';
 import { toAppError } from '../../core/errors.js';
 import type { App } from '../../http/access.js';
 import { countEmails, HIT_END, HIT_START } from '../../search/index.js';
-import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, withFlash, type Ctx } from '../kit.js';
+import { confirmed, confirmPage, field, flashOf, getPage, idOf, postForm, render, outcomeCode, flashRedirect, type Ctx } from '../kit.js';
 import { bytes, Csrf, Layout, person, When } from '../layout.js';
 import { mailDocument, mailFrameSize, sanitiseMailHtml, splitQuoted } from '../mailBody.js';
-import { INVESTORS_PAGE, investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
+import { contactsByAddress, INVESTORS_PAGE, investorsOverview, linkedEmailIds, threadInvestors, threadMarks, withdrawPreview } from '../read.js';
 import { getContact } from '../../../functions/getContact.js';
+import { getContactInsights } from '../../../functions/getContactInsights.js';
 import { deleteInvestor } from '../../../functions/deleteInvestor.js';
 import { InsightsPanel } from './insights.js';
 
 /** Search results per page. */
 const SEARCH_PAGE = 30;
+/** Threads per page of an investor's or a contact's list. */
+const THREADS_PAGE = 25;
 
 export function registerMailPages(app: App, deps: Deps): void {
   getPage(app, deps, '/', 'user', async ({ c, session }) => {
@@ -42,8 +48,11 @@ export function registerMailPages(app: App, deps: Deps): void {
     };
     return render(
       c,
-      <Layout title="Investors" session={session} path="/" flash={flashOf(c)}>
+      <Layout title="Investors" session={session} path="/" flash={flashOf(deps, c)}>
         <h1>Investors</h1>
+        <p>
+          <a href="/investors/new">Add an investor…</a>
+        </p>
         <form method="get" action="/" class="row" role="search">
           <label>
             Name, domain or address
@@ -104,6 +113,68 @@ export function registerMailPages(app: App, deps: Deps): void {
   });
 
   /**
+   * A new investor: name, domains and addresses, with the same rules and refusals as
+   * POST /api/investors. A refusal shows the form again (400) with what was typed and the
+   * reason beside the field it names. Registered before /investors/:id, which would take "new".
+   */
+  const newInvestorPage = ({ c, session }: Ctx, refused?: { values: { name: string; domains: string; emails: string }; message: string; field?: string }) => {
+    const v = refused?.values ?? { name: '', domains: '', emails: '' };
+    const bad = (f: string) => (refused?.field === f ? { 'aria-invalid': 'true', 'aria-describedby': 'new-err' } : {});
+    return render(
+      c,
+      <Layout title="New investor" session={session}>
+        <p class="small">
+          <a href="/">← Investors</a>
+        </p>
+        <h1>New investor</h1>
+        <form method="post" action="/investors" class="col">
+          <Csrf session={session} />
+          {refused && (
+            <p class="banner err" role="alert" id="new-err">
+              Not created: {refused.message}
+            </p>
+          )}
+          <label>
+            Name
+            <input name="name" value={v.name} required maxlength={200} {...bad('name')} />
+          </label>
+          <label>
+            Domains (one per line)
+            <textarea name="domains" rows={3} {...bad('domains')}>
+              {v.domains}
+            </textarea>
+          </label>
+          <label>
+            Addresses (one per line)
+            <textarea name="emails" rows={3} {...bad('emails')}>
+              {v.emails}
+            </textarea>
+          </label>
+          <p class="small muted">Mail from these domains and addresses becomes readable here; the firm’s own, free-mail and public-suffix domains are refused.</p>
+          <button type="submit">Create</button>
+        </form>
+      </Layout>,
+      refused ? 400 : 200,
+    );
+  };
+  getPage(app, deps, '/investors/new', 'user', (x) => newInvestorPage(x));
+  postForm(app, deps, '/investors', 'user', () => '/investors/new', async (x) => {
+    const values = { name: field(x.form, 'name'), domains: field(x.form, 'domains'), emails: field(x.form, 'emails') };
+    const domains = numberedLines(values.domains);
+    const emails = numberedLines(values.emails);
+    try {
+      const out = await x.call(createInvestor, { name: values.name, domains: domains.map((l) => l.value), emails: emails.map((l) => l.value) });
+      // Held for review, the investor does not exist yet: there is no page of it to go to.
+      if (isPendingReview(out)) return flashRedirect(deps, x.c, '/', 'investor-held');
+      return flashRedirect(deps, x.c, `/investors/${out.id}`, 'investor-created');
+    } catch (err) {
+      const e = toAppError(err);
+      if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
+      return newInvestorPage(x, { values, ...formError(e.message, e.field, { name: ['Name', []], domains: ['Domains', domains], emails: ['Addresses', emails] }) });
+    }
+  });
+
+  /**
    * One investor's page. After a refused edit it is shown again (400) with what was typed
    * and the reason beside the field it names, so nothing typed is lost.
    */
@@ -111,7 +182,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const id = idOf(c);
     const inv = await call(getInvestor, { id });
     const cursor = c.req.query('cursor') || undefined;
-    const page = await call(listThreads, { investor_id: id, limit: 25, cursor });
+    const page = await call(listThreads, { investor_id: id, limit: THREADS_PAGE, cursor });
     const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
     const insights = await call(getInvestorInsights, { id });
     const self = `/investors/${id}`;
@@ -127,7 +198,7 @@ export function registerMailPages(app: App, deps: Deps): void {
       ) : null;
     return render(
       c,
-      <Layout title={inv.name} session={session} flash={refused ? {} : flashOf(c)}>
+      <Layout title={inv.name} session={session} flash={refused ? {} : flashOf(deps, c)}>
         <p class="small">
           <a href="/">← Investors</a>
         </p>
@@ -177,6 +248,9 @@ export function registerMailPages(app: App, deps: Deps): void {
                 <button type="submit" name="action" value="save">
                   Save
                 </button>
+                <a href={`/contacts/${ct.id}`} aria-label={`Threads with ${ct.name}`}>
+                  Threads
+                </a>
                 <a href={`${self}/contacts/${ct.id}/delete`} class="danger" aria-label={`Delete contact ${ct.name}`}>
                   Delete…
                 </a>
@@ -205,53 +279,48 @@ export function registerMailPages(app: App, deps: Deps): void {
           </a>
         </p>
         <InsightsPanel ins={insights} />
-        <section aria-labelledby="threads-h">
-          <h2 id="threads-h">Threads</h2>
-          {page.threads.length === 0 && <p class="muted">No captured correspondence yet.</p>}
-          <div class="table-wrap">
-            <table class="stack">
-              <thead>
-                <tr>
-                  <th scope="col">Subject</th>
-                  <th scope="col">Participants</th>
-                  <th scope="col">Messages</th>
-                  <th scope="col">Last activity</th>
-                  <th scope="col">Files</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.threads.map((t) => {
-                  const m = marks.get(t.id);
-                  const people = m?.participants ?? [];
-                  return (
-                    <tr>
-                      <td data-label="Subject">
-                        <a href={`/threads/${t.id}`}>{t.subject || '(no subject)'}</a>
-                      </td>
-                      <td data-label="Participants" class="small">
-                        {people.slice(0, 4).join(', ')}
-                        {people.length > 4 ? ` +${people.length - 4}` : ''}
-                      </td>
-                      <td data-label="Messages">{t.message_count}</td>
-                      <td data-label="Last activity">
-                        <When at={t.last_message_at} />
-                      </td>
-                      <td data-label="Files">{m && m.attachments > 0 ? <span class="pill">{m.attachments === 1 ? '1 file' : `${m.attachments} files`}</span> : ''}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-          <p>
-            {cursor && <a href={self}>First page</a>} {page.next_cursor && <a href={`${self}?cursor=${encodeURIComponent(page.next_cursor)}`}>Older threads →</a>}
-          </p>
-        </section>
+        <ThreadList page={page} marks={marks} self={self} cursor={cursor} />
       </Layout>,
       refused ? 400 : 200,
     );
   };
   getPage(app, deps, '/investors/:id', 'user', (x) => investorPage(x));
+
+  /**
+   * One contact: addresses, investor, relationship, and the threads involving them, newest
+   * activity first and paged like the investor's (listThreads by contact_id, so only matched
+   * mail lists a thread). Editing and deleting stay on the investor's page, beside its other
+   * contacts.
+   */
+  getPage(app, deps, '/contacts/:id', 'user', async ({ c, session, call }) => {
+    const id = idOf(c);
+    const ct = await call(getContact, { id });
+    const inv = ct.investor_id === null ? null : await call(getInvestor, { id: ct.investor_id });
+    const cursor = c.req.query('cursor') || undefined;
+    const page = await call(listThreads, { contact_id: id, limit: THREADS_PAGE, cursor });
+    const marks = await threadMarks(deps.db, page.threads.map((t) => t.id));
+    const insights = await call(getContactInsights, { id });
+    return render(
+      c,
+      <Layout title={ct.name} session={session}>
+        <p class="small">{inv ? <a href={`/investors/${inv.id}`}>← {inv.name}</a> : <a href="/">← Investors</a>}</p>
+        <h1>{ct.name}</h1>
+        <dl class="facts">
+          <dt>Investor</dt>
+          <dd>{inv ? <a href={`/investors/${inv.id}`}>{inv.name}</a> : <span class="muted">none</span>}</dd>
+          <dt>Addresses</dt>
+          <dd>{ct.emails.length ? ct.emails.join(', ') : <span class="muted">none</span>}</dd>
+        </dl>
+        {inv && (
+          <p class="small muted">
+            Change or delete this contact on <a href={`/investors/${inv.id}#contacts-h`}>{inv.name}’s page</a>.
+          </p>
+        )}
+        <InsightsPanel ins={insights} />
+        <ThreadList page={page} marks={marks} self={`/contacts/${id}`} cursor={cursor} />
+      </Layout>,
+    );
+  });
 
   postForm(app, deps, '/investors/:id/edit', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
     const { c, form, call } = x;
@@ -260,8 +329,12 @@ export function registerMailPages(app: App, deps: Deps): void {
     const domains = numberedLines(values.domains);
     const emails = numberedLines(values.emails);
     try {
+      if (!confirmed(form)) {
+        const ask = await investorEditConfirm(x, id, values, domains.map((l) => l.value), emails.map((l) => l.value));
+        if (ask) return ask;
+      }
       const out = await call(updateInvestor, { id, name: values.name, domains: domains.map((l) => l.value), emails: emails.map((l) => l.value) });
-      return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'saved')), 303);
+      return flashRedirect(deps, c, `/investors/${id}`, outcomeCode(out, 'saved'));
     } catch (err) {
       const e = toAppError(err);
       if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
@@ -269,14 +342,86 @@ export function registerMailPages(app: App, deps: Deps): void {
     }
   });
 
+  /**
+   * Saving with domains or addresses removed withholds the mail that matched only through
+   * them, so that save asks first, like a deletion: the confirmation counts the emails and
+   * files it would take, with the rematch's own matching over the directory as it would be.
+   * Answers nothing (save at once) when nothing would be withheld. The lists are checked here
+   * with the handler's own rules, so a bad entry is refused before anything is counted.
+   */
+  const investorEditConfirm = async (x: Ctx, id: number, values: { name: string }, rawDomains: string[], rawEmails: string[]) => {
+    const policy = directoryPolicy(deps.config);
+    const domains = normaliseList(rawDomains, 'domains', investorDomain(policy));
+    const emails = normaliseList(rawEmails, 'emails', externalAddress(policy));
+    const inv = await x.call(getInvestor, { id });
+    const removed = [...inv.domains.filter((d) => !domains.includes(d)), ...inv.emails.filter((e) => !emails.includes(e))];
+    if (!removed.length) return null;
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, await linkedEmailIds(deps.db, { investor_id: id }), (d) => ({
+      ...d,
+      investors: d.investors.map((k) => (k.id === id ? { ...k, domains, emails } : k)),
+    }));
+    if (p.emails === 0) return null;
+    return confirmPage(x, {
+      title: `Save ${inv.name} without ${removed.length === 1 ? removed[0] : `${removed.length} domains and addresses`}?`,
+      consequence: (
+        <>
+          <p>
+            Removed: <strong>{removed.join(', ')}</strong>.
+          </p>
+          <Withdrawal p={p} what="what is removed" />
+        </>
+      ),
+      action: `/investors/${id}/edit`,
+      fields: { name: values.name, domains: domains.join('\n'), emails: emails.join('\n') },
+      button: 'Save and withhold that mail',
+      cancel: `/investors/${id}`,
+    });
+  };
+
+  /** A contact's save that removes addresses asks first, as the investor's does. */
+  const contactEditConfirm = async (x: Ctx, id: number, cid: number, name: string, raw: string[]) => {
+    const emails = normaliseList(raw, 'emails', externalAddress(directoryPolicy(deps.config)));
+    const ct = await x.call(getContact, { id: cid });
+    const removed = ct.emails.filter((e) => !emails.includes(e));
+    if (!removed.length) return null;
+    const p = await withdrawPreview(deps.db, deps.config.gmail.workspaceDomains, await linkedEmailIds(deps.db, { contact_id: cid }), (d) => ({
+      ...d,
+      contacts: d.contacts.map((k) => (k.id === cid ? { ...k, emails } : k)),
+    }));
+    if (p.emails === 0) return null;
+    return confirmPage(x, {
+      title: `Save ${ct.name} without ${removed.length === 1 ? removed[0] : `${removed.length} addresses`}?`,
+      consequence: (
+        <>
+          <p>
+            Removed: <strong>{removed.join(', ')}</strong>.
+          </p>
+          <Withdrawal p={p} what="what is removed" />
+        </>
+      ),
+      action: `/investors/${id}/contacts/${cid}`,
+      fields: { action: 'save', name, emails: emails.join(', ') },
+      button: 'Save and withhold that mail',
+      cancel: `/investors/${id}`,
+    });
+  };
+
   /** A contact form's post; a refusal shows the investor's page again with what was typed in that form. */
-  const contactWrite = async (x: Ctx, form: 'new-contact' | number, write: (name: string, emails: string[]) => Promise<unknown>, done: 'contact-added' | 'contact-saved') => {
+  const contactWrite = async (
+    x: Ctx,
+    form: 'new-contact' | number,
+    write: (name: string, emails: string[]) => Promise<unknown>,
+    done: 'contact-added' | 'contact-saved',
+    ask?: (name: string, emails: string[]) => Promise<Response | null>,
+  ) => {
     const id = idOf(x.c);
     const values = { name: field(x.form, 'name'), emails: field(x.form, 'emails') };
     const emails = numberedLines(values.emails.replace(/\n/g, ',')).map((l, i) => ({ ...l, line: i + 1 }));
     try {
+      const asked = ask && !confirmed(x.form) ? await ask(values.name, emails.map((l) => l.value)) : null;
+      if (asked) return asked;
       const out = await write(values.name, emails.map((l) => l.value));
-      return x.c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, done)), 303);
+      return flashRedirect(deps, x.c, `/investors/${id}`, outcomeCode(out, done));
     } catch (err) {
       const e = toAppError(err);
       if (e.code !== 'VALIDATION' && e.code !== 'CONFLICT') throw err;
@@ -330,7 +475,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const id = idOf(x.c);
     if (!confirmed(x.form)) return investorDeleteConfirm(x, id);
     const out = await x.call(deleteInvestor, { id });
-    return x.c.redirect(withFlash('/', outcomeCode(out, 'investor-deleted')), 303);
+    return flashRedirect(deps, x.c, '/', outcomeCode(out, 'investor-deleted'));
   });
 
   postForm(app, deps, '/investors/:id/contacts/:cid', 'user', (c) => `/investors/${c.req.param('id')}`, async (x) => {
@@ -340,9 +485,9 @@ export function registerMailPages(app: App, deps: Deps): void {
     if (field(form, 'action') === 'delete') {
       if (!confirmed(form)) return contactDeleteConfirm(x, id, cid);
       const out = await call(deleteContact, { id: cid });
-      return c.redirect(withFlash(`/investors/${id}`, outcomeCode(out, 'contact-deleted')), 303);
+      return flashRedirect(deps, c, `/investors/${id}`, outcomeCode(out, 'contact-deleted'));
     }
-    return contactWrite(x, cid, (name, emails) => call(updateContact, { id: cid, name, emails }), 'contact-saved');
+    return contactWrite(x, cid, (name, emails) => call(updateContact, { id: cid, name, emails }), 'contact-saved', (name, raw) => contactEditConfirm(x, id, cid, name, raw));
   });
 
   getPage(app, deps, '/threads/:id', 'user', async ({ c, session, call }) => {
@@ -351,6 +496,7 @@ export function registerMailPages(app: App, deps: Deps): void {
     const images = Number(c.req.query('images') ?? 0);
     const showing = thread.messages.filter((m) => m.is_matched);
     const investors = await threadInvestors(deps.db, id);
+    const contacts = await contactsByAddress(deps.db, showing.flatMap((m) => [m.from?.address ?? '', ...m.to.map((p) => p.address), ...m.cc.map((p) => p.address)]));
     // Remote images load only for the one message whose reader asked, straight from their host.
     const csp = `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:${images ? ' https: http:' : ''}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; frame-src 'self'`;
     return render(
@@ -384,11 +530,17 @@ export function registerMailPages(app: App, deps: Deps): void {
             <article class="msg" id={`m${m.id}`} aria-label={`Message from ${person(m.from)}`}>
               <dl>
                 <dt>From</dt>
-                <dd>{person(m.from)}</dd>
+                <dd>
+                  <Person p={m.from} contacts={contacts} />
+                </dd>
                 <dt>To</dt>
-                <dd>{m.to.map(person).join(', ') || '—'}</dd>
+                <dd>{m.to.length ? <People list={m.to} contacts={contacts} /> : '—'}</dd>
                 {m.cc.length > 0 && <dt>Cc</dt>}
-                {m.cc.length > 0 && <dd>{m.cc.map(person).join(', ')}</dd>}
+                {m.cc.length > 0 && (
+                  <dd>
+                    <People list={m.cc} contacts={contacts} />
+                  </dd>
+                )}
                 <dt>Date</dt>
                 <dd>
                   <When at={m.sent_at} />
@@ -460,6 +612,7 @@ export function registerMailPages(app: App, deps: Deps): void {
         err = e instanceof Error ? e.message : String(e);
       }
     }
+    const contacts = await contactsByAddress(deps.db, results.map((r) => r.from?.address ?? ''));
     const pageLink = (from: number) => `/search?q=${encodeURIComponent(q)}${from ? `&start=${from}` : ''}`;
     return render(
       c,
@@ -482,7 +635,7 @@ export function registerMailPages(app: App, deps: Deps): void {
             <li>
               {r.thread_id ? <a href={`/threads/${r.thread_id}#m${r.email_id}`}>{r.subject || '(no subject)'}</a> : r.subject}
               <div class="small muted">
-                {person(r.from)} · <When at={r.sent_at} />
+                <Person p={r.from} contacts={contacts} /> · <When at={r.sent_at} />
               </div>
               <div class="small">{highlight(r.snippet)}</div>
             </li>
@@ -562,3 +715,76 @@ function highlight(snippet: string) {
 }
 
 const Mark = ({ text }: { text: string }) => <mark class="hit">{text}</mark>;
+
+type ThreadPage = Awaited<ReturnType<typeof listThreads.run>>;
+
+/** An investor's or a contact's threads: one page, newest activity first, with links to the next. */
+const ThreadList = ({ page, marks, self, cursor }: { page: ThreadPage; marks: Map<number, { participants: string[]; attachments: number }>; self: string; cursor?: string }) => (
+    <section aria-labelledby="threads-h">
+      <h2 id="threads-h">Threads</h2>
+      {page.threads.length === 0 && <p class="muted">No captured correspondence yet.</p>}
+      <div class="table-wrap">
+        <table class="stack">
+          <thead>
+            <tr>
+              <th scope="col">Subject</th>
+              <th scope="col">Participants</th>
+              <th scope="col">Messages</th>
+              <th scope="col">Last activity</th>
+              <th scope="col">Files</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.threads.map((t) => {
+              const m = marks.get(t.id);
+              const people = m?.participants ?? [];
+              return (
+                <tr>
+                  <td data-label="Subject">
+                    <a href={`/threads/${t.id}`}>{t.subject || '(no subject)'}</a>
+                  </td>
+                  <td data-label="Participants" class="small">
+                    {people.slice(0, 4).join(', ')}
+                    {people.length > 4 ? ` +${people.length - 4}` : ''}
+                  </td>
+                  <td data-label="Messages">{t.message_count}</td>
+                  <td data-label="Last activity">
+                    <When at={t.last_message_at} />
+                  </td>
+                  <td data-label="Files">{m && m.attachments > 0 ? <span class="pill">{m.attachments === 1 ? '1 file' : `${m.attachments} files`}</span> : ''}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+      <p>
+        {cursor && <a href={self}>First page</a>} {page.next_cursor && <a href={`${self}?cursor=${encodeURIComponent(page.next_cursor)}`}>Older threads →</a>}
+      </p>
+    </section>
+);
+
+type ContactsByAddress = Map<string, { id: number; name: string }>;
+
+/** A person as the mail names them, linked to their contact page when they are a contact. */
+const Person = ({ p, contacts }: { p: { address: string; name: string | null } | null | undefined; contacts: ContactsByAddress }) => {
+  const ct = p ? contacts.get(p.address.toLowerCase()) : undefined;
+  return ct ? (
+    <a href={`/contacts/${ct.id}`} title={`Contact: ${ct.name}`}>
+      {person(p)}
+    </a>
+  ) : (
+    <>{person(p)}</>
+  );
+};
+
+const People = ({ list, contacts }: { list: { address: string; name: string | null }[]; contacts: ContactsByAddress }) => (
+  <>
+    {list.map((p, i) => (
+      <>
+        {i > 0 && ', '}
+        <Person p={p} contacts={contacts} />
+      </>
+    ))}
+  </>
+);
