@@ -22,12 +22,18 @@ function htmlWords(html: string): string {
     .replace(/\s+/g, ' ');
 }
 
-/** Brings the index in line with the current rows of these emails. Idempotent. */
+/**
+ * Brings the index in line with the current rows of these emails. Idempotent.
+ *
+ * Entries of mail that leaves the index (it stopped matching, or is gone) are deleted with
+ * FTS5's secure-delete on, so their words leave the index's pages at once; an entry that is
+ * only rewritten (the email is still matched) is deleted the ordinary way, which is many
+ * times cheaper, since what it said is still stored and readable anyway.
+ */
 export async function reindexEmails(tx: Executor, ids: number[], texts?: Pick<PreparedTexts, 'searchFor'>): Promise<void> {
   for (let i = 0; i < ids.length; i += 200) {
     const chunk = ids.slice(i, i + 200);
     const marks = chunk.map(() => '?').join(',');
-    await run(tx, `DELETE FROM email_search WHERE rowid IN (${marks})`, chunk);
     const rows = await all<{ id: number; subject: string | null; body_text: string | null; body_html: string | null; participants: string | null; files: string | null }>(
       tx,
       `SELECT e.id, e.subject, e.body_text, e.body_html,
@@ -36,7 +42,15 @@ export async function reindexEmails(tx: Executor, ids: number[], texts?: Pick<Pr
          FROM emails e WHERE e.id IN (${marks}) AND e.is_matched = 1`,
       chunk,
     );
+    const kept = new Set(rows.map((r) => r.id));
+    const leaving = (await all<{ id: number }>(tx, `SELECT rowid AS id FROM email_search WHERE rowid IN (${marks})`, chunk)).map((r) => r.id).filter((id) => !kept.has(id));
+    if (leaving.length) {
+      await run(tx, "INSERT INTO email_search (email_search, rank) VALUES ('secure-delete', 1)");
+      await run(tx, `DELETE FROM email_search WHERE rowid IN (${leaving.map(() => '?').join(',')})`, leaving);
+      await run(tx, "INSERT INTO email_search (email_search, rank) VALUES ('secure-delete', 0)");
+    }
     if (!rows.length) continue;
+    await run(tx, `DELETE FROM email_search WHERE rowid IN (${rows.map(() => '?').join(',')})`, rows.map((r) => r.id));
     await run(
       tx,
       `INSERT INTO email_search (rowid, subject, body, participants, attachments) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(',')}`,
