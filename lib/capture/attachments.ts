@@ -15,6 +15,7 @@ import { all } from '../db/client.js';
 import type { Deps } from '../core/deps.js';
 import { Semaphore } from '../gmail/limiter.js';
 import { GmailStop, type GmailApi } from '../gmail/types.js';
+import { AppError } from '../core/errors.js';
 import { parseGmailMessage } from '../mail/mime.js';
 import { downloadBytes } from './planner.js';
 
@@ -237,17 +238,19 @@ async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, mess
 
   const results = await Promise.all(
     wanted.map(async (r): Promise<Outcome> => {
+      let listed = 0;
       try {
         const part = parts!.get(r.part_id);
+        listed = part?.size ?? 0;
         if (!part?.attachmentId) return { id: r.id, kind: 'failed', error: `part ${r.part_id} is no longer an attachment of the message` };
         if (part.size > max) return { id: r.id, kind: 'too_large', size: part.size };
-        let bytes = await fetchBytes(gmail, sem, messageId, part.attachmentId, part.size);
+        let bytes = await fetchBytes(gmail, sem, messageId, part.attachmentId, part.size, max);
         if (bytes === undefined) {
           const again = await refresh();
           if (again) parts = again;
           const next = again?.get(r.part_id);
           if (!next?.attachmentId) return { id: r.id, kind: 'failed', error: `part ${r.part_id} could not be found again after its attachment id expired` };
-          bytes = await fetchBytes(gmail, sem, messageId, next.attachmentId, next.size, true);
+          bytes = await fetchBytes(gmail, sem, messageId, next.attachmentId, next.size, max, true);
         }
         if (!bytes) return { id: r.id, kind: 'failed', error: 'Gmail no longer has this attachment' };
         if (bytes.length > max) return { id: r.id, kind: 'too_large', size: bytes.length };
@@ -255,6 +258,7 @@ async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, mess
         return { id: r.id, kind: 'saved', sha256, size: bytes.length };
       } catch (err) {
         if (err instanceof GmailStop) throw err;
+        if (err instanceof AppError && err.code === 'PAYLOAD_TOO_LARGE') return { id: r.id, kind: 'too_large', size: Math.max(listed, max + 1) };
         return { id: r.id, kind: 'failed', error: errorText(err) };
       }
     }),
@@ -266,14 +270,15 @@ async function downloadMessage(deps: Deps, gmail: GmailApi, sem: Semaphore, mess
  * Bytes of one attachment; `undefined` when the id may have expired (Gmail answers 404, or
  * refuses the id) and a fresh one is worth trying; on the last try errors are thrown.
  */
-async function fetchBytes(gmail: GmailApi, sem: Semaphore, messageId: string, attachmentId: string, expectedBytes: number, last = false): Promise<Buffer | null | undefined> {
+async function fetchBytes(gmail: GmailApi, sem: Semaphore, messageId: string, attachmentId: string, expectedBytes: number, maxBytes: number, last = false): Promise<Buffer | null | undefined> {
   try {
     // The process-wide byte bound, shared with the sync's fetches: taken inside the mailbox's
     // slot so a file waiting for bytes holds no more than its one slot.
     const bytes = await limited(sem, async () => {
-      const releaseBytes = await downloadBytes.acquire(expectedBytes);
+      // A size the message did not list is taken at the cap, the most that may be read.
+      const releaseBytes = await downloadBytes.acquire(expectedBytes > 0 ? expectedBytes : maxBytes);
       try {
-        return await gmail.getAttachment(messageId, attachmentId, expectedBytes > 0 ? { expectedBytes } : {});
+        return await gmail.getAttachment(messageId, attachmentId, { ...(expectedBytes > 0 ? { expectedBytes } : {}), maxBytes });
       } finally {
         releaseBytes();
       }
@@ -281,7 +286,8 @@ async function fetchBytes(gmail: GmailApi, sem: Semaphore, messageId: string, at
     if (bytes === null) return last ? null : undefined;
     return bytes;
   } catch (err) {
-    if (last || err instanceof GmailStop) throw err;
+    // Over the cap is an answer about the file, not an expired id: no second try.
+    if (last || err instanceof GmailStop || (err instanceof AppError && err.code === 'PAYLOAD_TOO_LARGE')) throw err;
     return undefined;
   }
 }

@@ -300,7 +300,7 @@ export class Fetcher {
       const release = await this.files.acquire();
       const releaseBytes = await this.bytes.acquire(a.size);
       try {
-        const bytes = await this.o.gmail.getAttachment(id, a.attachmentId!, { expectedBytes: a.size });
+        const bytes = await this.o.gmail.getAttachment(id, a.attachmentId!, { expectedBytes: a.size, maxBytes: max });
         if (!bytes || bytes.length > max) continue;
         saved.set(a.partId, { sha256: await this.o.keep(bytes), size: bytes.length });
       } catch (err) {

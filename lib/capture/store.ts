@@ -138,6 +138,9 @@ async function storeRound(tx: Executor, ctx: StoreContext, msgs: ProcessedMessag
       p.parsed.gmailId,
     ]);
     if (copy.deleted) result.stored++;
+    // Files this fetch brought (under its content claim) still fill the email's pending rows,
+    // or they would be downloaded again by the attachment step.
+    if (p.links.length && p.files?.size) for (const id of await fillPendingAttachments(tx, copy.emailId, p.files, ctx)) savedFiles.push(id);
     touched.add(copy.emailId);
   }
   if (!fresh.length) return;

@@ -43,16 +43,24 @@ async function feedHead(db: Executor): Promise<{ head: number; horizon: number }
   return { head: head?.seq ?? 0, horizon: horizon?.seq ?? 0 };
 }
 
-// A snapshot cursor is -(start · SNAPSHOT_SPAN + position): both seqs stay below 2^26 (67
-// million events) so the pair is an exact JavaScript integer.
+// A snapshot cursor is -(2^52 + start · 2^26 + position): with start and position below 2^26
+// (67 million events) it is an exact JavaScript integer of at least 2^52, which no seq
+// reaches, so it is told apart from a plain -position. A plain -position (handed out only
+// if the feed ever outgrows that range, or by an older version) still continues its snapshot,
+// without the check on removals retired since it began, which it cannot carry.
 const SNAPSHOT_SPAN = 2 ** 26;
+const SNAPSHOT_MARK = 2 ** 52;
 
-/** Where a snapshot cursor stands, and the head its snapshot began at. */
-function snapshotCursor(after: number): { from: number; start: number } {
+/** Where a snapshot cursor stands, and the head its snapshot began at when it says. */
+function snapshotCursor(after: number): { from: number; start: number | null } {
   const a = -after;
-  if (a < SNAPSHOT_SPAN) return { from: a, start: a };
-  return { from: a % SNAPSHOT_SPAN, start: Math.floor(a / SNAPSHOT_SPAN) };
+  if (a < SNAPSHOT_MARK) return { from: a, start: null };
+  const rest = a - SNAPSHOT_MARK;
+  return { from: rest % SNAPSHOT_SPAN, start: Math.floor(rest / SNAPSHOT_SPAN) };
 }
+
+const encodeSnapshot = (start: number | null, position: number): number =>
+  start !== null && start < SNAPSHOT_SPAN && position < SNAPSHOT_SPAN ? -(SNAPSHOT_MARK + start * SNAPSHOT_SPAN + position) : -position;
 
 export async function readFeedPage(db: Executor, after: number, limit: number): Promise<FeedPage> {
   const { head, horizon } = await feedHead(db);
@@ -62,9 +70,9 @@ export async function readFeedPage(db: Executor, after: number, limit: number): 
     });
   }
   const snapshot = after <= 0;
-  const cur = after === 0 ? { from: 0, start: head } : after < 0 ? snapshotCursor(after) : { from: after, start: after };
+  const cur: { from: number; start: number | null } = after === 0 ? { from: 0, start: head } : after < 0 ? snapshotCursor(after) : { from: after, start: after };
   const from = cur.from;
-  if (after < 0 && horizon > cur.start) {
+  if (after < 0 && cur.start !== null && horizon > cur.start) {
     throw new AppError(
       'GONE',
       `after=${after} continues a snapshot begun at seq ${cur.start}, and removals after it have been retired (up to seq ${horizon}); read again from after=0`,
@@ -73,7 +81,7 @@ export async function readFeedPage(db: Executor, after: number, limit: number): 
   }
   // A cursor beyond the newest event comes from another database (a restored backup, say):
   // what it has seen cannot be told apart from what it has not, so it must rebuild.
-  if (from > head || cur.start > head) {
+  if (from > head || (cur.start ?? 0) > head) {
     throw new AppError('GONE', `after=${after} is beyond the newest event (seq ${head}); this feed is not the one read before: read again from after=0`, {
       field: 'after',
     });
@@ -96,10 +104,6 @@ export async function readFeedPage(db: Executor, after: number, limit: number): 
   // A page that is not full reached the head: every event up to it has been delivered.
   const complete = events.length === rows.length && rows.length < limit;
   let next = complete ? Math.max(head, from) : events[events.length - 1]?.seq ?? from;
-  if (snapshot && next < horizon) {
-    // Past 2^26 events the pair no longer fits: the cursor then names its position only and
-    // is refused once anything newer than it is retired (safe, at worst a rebuild).
-    next = cur.start < SNAPSHOT_SPAN && next < SNAPSHOT_SPAN ? -(cur.start * SNAPSHOT_SPAN + next) : -next;
-  }
+  if (snapshot && next < horizon) next = encodeSnapshot(cur.start, next);
   return { events, next_after: next, head, horizon };
 }

@@ -23,18 +23,29 @@ export interface AttachmentBody {
   wireBytes: number;
 }
 
-/** Decoded bytes, in one buffer sized up front when the size is known. */
+/** The decoded file outgrew the most the caller accepts; reading stopped there. */
+export class AttachmentTooLarge extends Error {
+  readonly code = 'ATTACHMENT_TOO_LARGE';
+  constructor(readonly atLeast: number) {
+    super(`the attachment is larger than allowed (at least ${atLeast} bytes)`);
+    this.name = 'AttachmentTooLarge';
+  }
+}
+
+/** Decoded bytes, in one buffer sized up front when the size is known, never past `limit`. */
 class Output {
   private buf: Buffer | null;
   private pieces: Buffer[] = [];
   length = 0;
 
-  constructor(expected: number | undefined) {
-    this.buf = expected && expected > 0 ? Buffer.allocUnsafe(expected) : null;
+  constructor(expected: number | undefined, private readonly limit: number | undefined) {
+    this.buf = expected && expected > 0 ? Buffer.allocUnsafe(limit !== undefined ? Math.min(expected, limit) : expected) : null;
   }
 
   push(b: Buffer): void {
     if (!b.length) return;
+    // A file whose listed size was wrong must not be held past the cap: stop reading.
+    if (this.limit !== undefined && this.length + b.length > this.limit) throw new AttachmentTooLarge(this.length + b.length);
     if (!this.buf) {
       this.pieces.push(b);
       this.length += b.length;
@@ -90,7 +101,7 @@ interface Token {
  * listed for the part) sizes the output up front; a wrong guess costs a copy, never bytes.
  * An answer cut off, or not JSON, is an error.
  */
-export async function readAttachmentBody(body: AsyncIterable<Uint8Array | string>, expectedBytes?: number): Promise<AttachmentBody> {
+export async function readAttachmentBody(body: AsyncIterable<Uint8Array | string>, expectedBytes?: number, maxBytes?: number): Promise<AttachmentBody> {
   let wireBytes = 0;
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const raw of body) {
@@ -108,7 +119,18 @@ export async function readAttachmentBody(body: AsyncIterable<Uint8Array | string
   let sink: Base64Sink | null = null;
   let inData = false;
   let ended = false;
+  // Why the reading stopped, when it stopped itself: stopping destroys the HTTP stream, and
+  // the abort that follows may be what the pipeline reports.
+  let stoppedBy: unknown = null;
   const consume = async (tokens: AsyncIterable<Token>) => {
+    try {
+      await consumeTokens(tokens);
+    } catch (err) {
+      stoppedBy = err;
+      throw err;
+    }
+  };
+  const consumeTokens = async (tokens: AsyncIterable<Token>) => {
     for await (const t of tokens) {
       switch (t.name) {
         case 'startObject':
@@ -129,7 +151,7 @@ export async function readAttachmentBody(body: AsyncIterable<Uint8Array | string
         case 'startString':
           // Only the first top-level `data` is the file.
           if (depth === 1 && key === 'data' && !out) {
-            out = new Output(expectedBytes);
+            out = new Output(expectedBytes, maxBytes);
             sink = new Base64Sink(out);
             inData = true;
           }
@@ -149,7 +171,9 @@ export async function readAttachmentBody(body: AsyncIterable<Uint8Array | string
   try {
     await pipeline(Readable.from(counted()), parser, consume);
   } catch (err) {
-    // A network error (reset, timeout) keeps its code, so it is retried as any other request's.
+    if (stoppedBy instanceof AttachmentTooLarge) throw stoppedBy;
+    // A network error (reset, timeout) keeps its code, so it is retried as any other request's;
+    // a file past the cap is told as such.
     if (err && typeof err === 'object' && 'code' in err) throw err;
     throw new Error(`the attachment answer is not complete JSON (premature close or a broken body): ${err instanceof Error ? err.message : String(err)}`);
   }

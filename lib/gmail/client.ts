@@ -10,7 +10,7 @@ import type { Db } from '../db/client.js';
 import { AppError, validation } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { createDwdTokenSource, createOAuthTokenSource, readServiceAccountKey, type ServiceAccountKey, type TokenSource } from './tokens.js';
-import { readAttachmentBody } from './attachmentBody.js';
+import { AttachmentTooLarge, readAttachmentBody } from './attachmentBody.js';
 import { costTable, type CostTable } from './costs.js';
 import { classifyGmailError, classifyTokenError, type Failure, type FailureContext } from './errors.js';
 import { AdaptivePace, QuotaLimiter, Semaphore, type PaceOptions } from './limiter.js';
@@ -237,7 +237,7 @@ class PacedGmail implements PacedGmailApi {
     return { id: data.id ?? id, messages: data.messages ?? [] };
   }
 
-  async getAttachment(messageId: string, attachmentId: string, opts: { expectedBytes?: number } = {}): Promise<Buffer | null> {
+  async getAttachment(messageId: string, attachmentId: string, opts: { expectedBytes?: number; maxBytes?: number } = {}): Promise<Buffer | null> {
     if (!messageId || !attachmentId) throw validation(messageId ? 'attachmentId' : 'messageId', 'a Gmail message id and attachment id are required');
     // A file of known small size is parsed whole (the quickest way, and a few copies of a
     // small file cost little); a large or unknown one is read as a stream and decoded as it
@@ -245,7 +245,8 @@ class PacedGmail implements PacedGmailApi {
     // (bytes received, text, parsed string, decoded bytes), which three mailboxes downloading
     // at once could not afford.
     const whole = opts.expectedBytes !== undefined && opts.expectedBytes > 0 && opts.expectedBytes < STREAM_ATTACHMENTS_FROM;
-    const data = await this.request('messages.attachments.get', async (o) => {
+    type Got = { bytes: Buffer | null; tooLarge?: number };
+    const data = await this.request('messages.attachments.get', async (o): Promise<{ data: Got; headers?: unknown }> => {
       if (whole) {
         const res = await this.s.api.users.messages.attachments.get({ userId: this.userId, messageId, id: attachmentId }, o);
         const text = res.data.data;
@@ -255,12 +256,20 @@ class PacedGmail implements PacedGmailApi {
       }
       try {
         const res = await this.s.api.users.messages.attachments.get({ userId: this.userId, messageId, id: attachmentId }, { ...o, responseType: 'stream' });
-        const body = await readAttachmentBody(res.data as unknown as AsyncIterable<Uint8Array>, opts.expectedBytes);
+        const body = await readAttachmentBody(res.data as unknown as AsyncIterable<Uint8Array>, opts.expectedBytes, opts.maxBytes);
         return { data: body, headers: { 'content-length': String(body.wireBytes) } };
       } catch (err) {
+        // Not a failure of the request: the answer is dropped and the caller told below.
+        if (err instanceof AttachmentTooLarge) return { data: { bytes: null, tooLarge: err.atLeast }, headers: { 'content-length': String(err.atLeast) } };
         throw withParsedErrorBody(err);
       }
     });
+    if (data !== GONE && data.tooLarge !== undefined) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `attachment ${attachmentId} of message ${messageId} is over the ${opts.maxBytes} bytes allowed (at least ${data.tooLarge})`);
+    }
+    if (data !== GONE && opts.maxBytes !== undefined && data.bytes && data.bytes.length > opts.maxBytes) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `attachment ${attachmentId} of message ${messageId} is over the ${opts.maxBytes} bytes allowed (${data.bytes.length})`);
+    }
     if (data === GONE) return null;
     if (!data.bytes) {
       throw new AppError('UPSTREAM', `Gmail messages.attachments.get for ${this.email} answered without data`, { retryable: true });

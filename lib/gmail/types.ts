@@ -53,8 +53,11 @@ export interface GmailApi {
    */
   getThread?(id: string): Promise<GmailThread | null>;
   /** Attachment bytes, or `null` on 404 (message gone or attachment id expired). */
-  /** `expectedBytes`: the part's size as the message listed it, so the bytes can be laid out once as they arrive. */
-  getAttachment(messageId: string, attachmentId: string, opts?: { expectedBytes?: number }): Promise<Buffer | null>;
+  /**
+   * `expectedBytes`: the part's size as the message listed it, so the bytes can be laid out once
+   * as they arrive; `maxBytes`: past it reading stops and PAYLOAD_TOO_LARGE is thrown.
+   */
+  getAttachment(messageId: string, attachmentId: string, opts?: { expectedBytes?: number; maxBytes?: number }): Promise<Buffer | null>;
   /** `null` when Gmail answers 404: startHistoryId is older than Gmail keeps; do a full backfill. */
   listHistory(opts: { startHistoryId: string; pageToken?: string }): Promise<ListHistoryResult | null>;
   /** Counters since the client was made (a run reads them to fill its row). */

@@ -521,16 +521,22 @@ export async function performRematch(deps: Deps, runId: number, scope: RematchSc
 }
 
 /**
- * Withdraw at once what a directory change stops matching (an exclusion, a deleted contact or
- * investor): links, bodies and files go now, as a recorded rematch run, rather than at the
- * next drain of the queue, so no read in between shows mail the directory no longer allows.
- * Nothing is fetched here; the change's queue rows stay for the drain, which fetches what
- * became matched. Its failure is recorded on its run and leaves the rows for the drain.
+ * Withdraw right after a directory change commits what it stops matching (an exclusion, a
+ * deleted contact or investor): links, bodies and files go as a recorded rematch run, rather
+ * than at the next drain of the queue a minute later. Nothing is fetched here; the change's
+ * queue rows stay for the drain, which fetches what became matched and, should this run
+ * fail, withdraws in its place. Never throws: the change itself has committed, so a failure
+ * here is recorded (on its run, and logged) and answered as 'failed', not as an error.
  */
-export async function withdrawNow(deps: Deps, emailIds: number[]): Promise<void> {
-  if (!emailIds.length) return;
-  const runId = await openRun(deps.db, null, 'rematch', deps.clock.now());
-  await performRematch(deps, runId, { emailIds, withdrawOnly: true });
+export async function withdrawNow(deps: Deps, emailIds: number[]): Promise<'succeeded' | 'failed' | 'idle'> {
+  if (!emailIds.length) return 'idle';
+  try {
+    const runId = await openRun(deps.db, null, 'rematch', deps.clock.now());
+    return (await performRematch(deps, runId, { emailIds, withdrawOnly: true })).status;
+  } catch (err) {
+    deps.log.error({ event: 'rematch.withdraw_failed', error: err instanceof Error ? err.message : String(err) }, 'withdrawing after a directory change failed; the queue drain will do it');
+    return 'failed';
+  }
 }
 
 /** The newest queue row now: a rematch that starts after this covers every row up to it. */

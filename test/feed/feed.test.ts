@@ -321,8 +321,12 @@ describe('change feed: reading', () => {
     const gone = await w.api('GET', `/api/feed?after=${first.next_after}`, { token: w.reader });
     expect(gone.status).toBe(410);
     expect(gone.body.error).toMatchObject({ code: 'GONE', field: 'after' });
+    // A plain -position (an older version's cursor) still continues, without that check.
+    const plain = await w.api('GET', `/api/feed?after=-1`, { token: w.reader });
+    expect(plain.status).toBe(200);
     // A snapshot begun now is served whole.
     const fresh = await invoke(w.deps, readFeed, { after: 0, limit: 2 });
+    expect(fresh.next_after).toBeLessThanOrEqual(-(2 ** 52));
     expect((await w.api('GET', `/api/feed?after=${fresh.next_after}`, { token: w.reader })).status).toBe(200);
   });
 

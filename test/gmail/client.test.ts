@@ -99,6 +99,12 @@ describe('requests', () => {
     expect((await t.run(gmail.getAttachment('a', 'l', { expectedBytes: large.length })))?.equals(large)).toBe(true);
     // Both ways count what came over the wire on the run.
     expect(gmail.stats.bytes).toBeGreaterThan(large.length);
+    // A file larger than its listed size is not read past the most the caller accepts.
+    await expect(t.run(gmail.getAttachment('a', 'l', { expectedBytes: 10, maxBytes: STREAM_ATTACHMENTS_FROM }))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await expect(t.run(gmail.getAttachment('a', 'l', { maxBytes: 1000 }))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await expect(t.run(gmail.getAttachment('a', 's', { expectedBytes: 3, maxBytes: 5 }))).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    // Told at once: an oversized file is an answer, not a failure to retry.
+    expect(gmail.stats.retries).toBe(0);
   });
 
   it('bad arguments are refused before anything is sent', async () => {
