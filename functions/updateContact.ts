@@ -19,6 +19,7 @@ import {
 import { defineFunction } from '../lib/core/fn.js';
 import { heldAnswer, isPendingReview, reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
+import { affectedEmailIds, withdrawNow } from '../lib/matching/rematch.js';
 
 export const updateContact = defineFunction({
   name: 'updateContact',
@@ -32,6 +33,7 @@ export const updateContact = defineFunction({
     const name = input.name === undefined ? undefined : normaliseName(input.name, 'name');
     const emails = input.emails && normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const now = nowIso(deps.clock);
+    let touched: { addresses: string[]; domains: string[] } = { addresses: [], domains: [] };
     const out = await reviewable(deps, ctx, { fn: 'updateContact', input, summary: `update contact ${input.id}` }, () =>
       writeTx(deps.db, async (tx) => {
       const before = await contactById(tx, input.id);
@@ -57,11 +59,15 @@ export const updateContact = defineFunction({
       }
       if (changed) await touch(tx, 'contacts', before.id, now);
       const after = await contactById(tx, before.id);
+      // What the change touched, for the withdrawal after it commits (settleChange empties rq).
+      touched = { addresses: [...rq.addresses], domains: [...rq.domains] };
       await settleChange(deps, ctx, tx, rq, { action: 'contact.update', target: `contact:${before.id}`, before, after });
       return after;
       }),
     );
     if (isPendingReview(out)) return heldAnswer<ContactView>(out);
+    // Mail that matched only through what was removed stops matching now, not at the next drain.
+    await withdrawNow(deps, await affectedEmailIds(deps.db, touched));
     const contact = out;
     deps.log.info({ event: 'directory.contact_updated', contact_id: contact.id, by: ctx.actor?.id }, 'contact updated');
     return contact;

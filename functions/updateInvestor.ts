@@ -19,6 +19,7 @@ import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { heldAnswer, isPendingReview, reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
+import { affectedEmailIds, withdrawNow } from '../lib/matching/rematch.js';
 
 export const updateInvestor = defineFunction({
   name: 'updateInvestor',
@@ -33,6 +34,7 @@ export const updateInvestor = defineFunction({
     const domains = input.domains && normaliseList(input.domains, 'domains', investorDomain(directoryPolicy(deps.config)));
     const emails = input.emails && normaliseList(input.emails, 'emails', externalAddress(directoryPolicy(deps.config)));
     const now = nowIso(deps.clock);
+    let touched: { addresses: string[]; domains: string[] } = { addresses: [], domains: [] };
     const out = await reviewable(deps, ctx, { fn: 'updateInvestor', input, summary: `update investor ${input.id}` }, () =>
       writeTx(deps.db, async (tx) => {
       const before = await investorById(tx, input.id);
@@ -48,11 +50,15 @@ export const updateInvestor = defineFunction({
       if (emails) changed = (await replaceValues(tx, 'investor_emails', before.id, emails, rq)) || changed;
       if (changed) await touch(tx, 'investors', before.id, now);
       const after = await investorById(tx, before.id);
+      // What the change touched, for the withdrawal after it commits (settleChange empties rq).
+      touched = { addresses: [...rq.addresses], domains: [...rq.domains] };
       await settleChange(deps, ctx, tx, rq, { action: 'investor.update', target: `investor:${before.id}`, before, after });
       return after;
       }),
     );
     if (isPendingReview(out)) return heldAnswer<InvestorView>(out);
+    // Mail that matched only through what was removed stops matching now, not at the next drain.
+    await withdrawNow(deps, await affectedEmailIds(deps.db, touched));
     const investor = out;
     deps.log.info({ event: 'directory.investor_updated', investor_id: investor.id, by: ctx.actor?.id }, 'investor updated');
     return investor;

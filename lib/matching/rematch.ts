@@ -522,7 +522,7 @@ export async function performRematch(deps: Deps, runId: number, scope: RematchSc
 
 /**
  * Withdraw right after a directory change commits what it stops matching (an exclusion, a
- * deleted contact or investor): links, bodies and files go as a recorded rematch run, rather
+ * deleted contact or investor, an edit that removes domains or addresses): links, bodies and files go as a recorded rematch run, rather
  * than at the next drain of the queue a minute later. Nothing is fetched here; the change's
  * queue rows stay for the drain, which fetches what became matched and, should this run
  * fail, withdraws in its place. Never throws: the change itself has committed, so a failure

@@ -115,6 +115,16 @@ describe('exclusions', () => {
     expect(existsSync(blobAbsPath(deps.dataDir, sha(SHARED_FILE)))).toBe(false);
   });
 
+  it("an edit that removes an investor's domain withdraws what matched only through it at once", async () => {
+    await setup();
+    expect((await state('lena@acme.example'))!.is_matched).toBe(1);
+    // Lena matches only through the domain; Bob also through his contact.
+    expect((await api('PATCH', `/api/investors/${acmeId}`, { token: member.token, body: { domains: [] } })).status).toBe(200);
+    expect(await state('lena@acme.example')).toEqual({ is_matched: 0, body_text: null, snippet: null });
+    expect(existsSync(blobAbsPath(deps.dataDir, sha(LAWYER_FILE)))).toBe(false);
+    expect((await state('bob@acme.example'))!.body_text).toBe('bob and lena');
+  });
+
   it('excluding a domain covers its subdomains and the contacts at it', async () => {
     await setup();
     await invoke(deps, createContact, { name: 'Lena', emails: ['lena@legal.acme.example'] });
