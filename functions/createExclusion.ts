@@ -12,7 +12,7 @@ import { AppError, validation } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
-import { affectedEmailIds, withdrawNow } from '../lib/matching/rematch.js';
+import { withdrawTouched } from '../lib/matching/rematch.js';
 
 export const createExclusion = defineFunction({
   name: 'createExclusion',
@@ -41,7 +41,7 @@ export const createExclusion = defineFunction({
       return view;
     });
     // An excluded address never matches: what matched through it is withdrawn now.
-    await withdrawNow(deps, await affectedEmailIds(deps.db, kind === 'address' ? { addresses: [value], domains: [] } : { addresses: [], domains: [value] }));
+    await withdrawTouched(deps, kind === 'address' ? { addresses: [value], domains: [] } : { addresses: [], domains: [value] });
     deps.log.info({ event: 'directory.exclusion_created', exclusion_id: exclusion.id, by: ctx.actor?.id }, 'exclusion created');
     return exclusion;
   },

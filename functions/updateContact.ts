@@ -19,7 +19,7 @@ import {
 import { defineFunction } from '../lib/core/fn.js';
 import { heldAnswer, isPendingReview, reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
-import { affectedEmailIds, withdrawNow } from '../lib/matching/rematch.js';
+import { withdrawTouched } from '../lib/matching/rematch.js';
 
 export const updateContact = defineFunction({
   name: 'updateContact',
@@ -67,7 +67,7 @@ export const updateContact = defineFunction({
     );
     if (isPendingReview(out)) return heldAnswer<ContactView>(out);
     // Mail that matched only through what was removed stops matching now, not at the next drain.
-    await withdrawNow(deps, await affectedEmailIds(deps.db, touched));
+    await withdrawTouched(deps, touched);
     const contact = out;
     deps.log.info({ event: 'directory.contact_updated', contact_id: contact.id, by: ctx.actor?.id }, 'contact updated');
     return contact;

@@ -19,7 +19,7 @@ import { AppError } from '../lib/core/errors.js';
 import { defineFunction } from '../lib/core/fn.js';
 import { heldAnswer, isPendingReview, reviewable, settleChange } from '../lib/directory/review.js';
 import { nowIso } from '../lib/core/time.js';
-import { affectedEmailIds, withdrawNow } from '../lib/matching/rematch.js';
+import { withdrawTouched } from '../lib/matching/rematch.js';
 
 export const updateInvestor = defineFunction({
   name: 'updateInvestor',
@@ -58,7 +58,7 @@ export const updateInvestor = defineFunction({
     );
     if (isPendingReview(out)) return heldAnswer<InvestorView>(out);
     // Mail that matched only through what was removed stops matching now, not at the next drain.
-    await withdrawNow(deps, await affectedEmailIds(deps.db, touched));
+    await withdrawTouched(deps, touched);
     const investor = out;
     deps.log.info({ event: 'directory.investor_updated', investor_id: investor.id, by: ctx.actor?.id }, 'investor updated');
     return investor;

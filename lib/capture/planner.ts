@@ -241,17 +241,17 @@ export class Fetcher {
     // Another mailbox's copy may already have brought an email's content in: store keeps
     // that, so fetching bodies or files again would only spend units.
     const have = await contentStored(this.o.db, open.map(({ p }) => p.parsed.dedupKey));
-    const todo = open.filter(({ p }) => {
+    const incomplete = open.filter(({ p }) => {
       if (!have.has(p.parsed.dedupKey)) return true;
       p.parsed.pendingBodyParts = [];
       return false;
     });
     const max = this.o.config.gmail.maxAttachmentBytes;
     const wantsFiles = (parsed: ParsedMessage) => planned && parsed.attachments.some((a) => a.attachmentId && a.size <= max);
-    const claimKeys = todo.filter(({ p }) => wantsFiles(p.parsed)).map(({ p }) => p.parsed.dedupKey);
+    const claimKeys = incomplete.filter(({ p }) => wantsFiles(p.parsed)).map(({ p }) => p.parsed.dedupKey);
     const claimed = claimKeys.length && this.o.claimContent ? await this.o.claimContent(claimKeys) : new Set(claimKeys);
     await Promise.all(
-      todo.map(async ({ id, p }) => {
+      incomplete.map(async ({ id, p }) => {
         if (p.parsed.attachments.length) this.o.onAttachmentIds?.(id, p.parsed);
         const files = await this.complete(id, p.parsed, claimed.has(p.parsed.dedupKey));
         out.filesSaved += files.size;

@@ -264,13 +264,12 @@ class PacedGmail implements PacedGmailApi {
         throw withParsedErrorBody(err);
       }
     });
-    if (data !== GONE && data.tooLarge !== undefined) {
-      throw new AppError('PAYLOAD_TOO_LARGE', `attachment ${attachmentId} of message ${messageId} is over the ${opts.maxBytes} bytes allowed (at least ${data.tooLarge})`);
-    }
-    if (data !== GONE && opts.maxBytes !== undefined && data.bytes && data.bytes.length > opts.maxBytes) {
-      throw new AppError('PAYLOAD_TOO_LARGE', `attachment ${attachmentId} of message ${messageId} is over the ${opts.maxBytes} bytes allowed (${data.bytes.length})`);
-    }
     if (data === GONE) return null;
+    // Read whole, a file is measured once it is in; streamed, reading stopped at the limit.
+    const over = data.tooLarge ?? (opts.maxBytes !== undefined && data.bytes && data.bytes.length > opts.maxBytes ? data.bytes.length : undefined);
+    if (over !== undefined) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `attachment ${attachmentId} of message ${messageId} is over the ${opts.maxBytes} bytes allowed (at least ${over})`);
+    }
     if (!data.bytes) {
       throw new AppError('UPSTREAM', `Gmail messages.attachments.get for ${this.email} answered without data`, { retryable: true });
     }

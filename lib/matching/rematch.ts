@@ -539,6 +539,11 @@ export async function withdrawNow(deps: Deps, emailIds: number[]): Promise<'succ
   }
 }
 
+/** withdrawNow for the stored mail of the addresses and domains a change touched. */
+export async function withdrawTouched(deps: Deps, touched: { addresses: Iterable<string>; domains: Iterable<string> }): Promise<'succeeded' | 'failed' | 'idle'> {
+  return withdrawNow(deps, await affectedEmailIds(deps.db, touched));
+}
+
 /** The newest queue row now: a rematch that starts after this covers every row up to it. */
 export async function queueHighWater(db: Executor): Promise<number | undefined> {
   const rows = await all<{ id: number | null }>(db, 'SELECT max(id) AS id FROM email_rematch_queue');

@@ -361,22 +361,37 @@ export function registerMailPages(app: App, deps: Deps): void {
       investors: d.investors.map((k) => (k.id === id ? { ...k, domains, emails } : k)),
     }));
     if (p.emails === 0) return null;
-    return confirmPage(x, {
-      title: `Save ${inv.name} without ${removed.length === 1 ? removed[0] : `${removed.length} domains and addresses`}?`,
-      consequence: (
-        <>
-          <p>
-            Removed: <strong>{removed.join(', ')}</strong>.
-          </p>
-          <Withdrawal p={p} what="what is removed" />
-        </>
-      ),
+    return removalConfirm(x, {
+      name: inv.name,
+      removed,
+      many: 'domains and addresses',
+      p,
       action: `/investors/${id}/edit`,
       fields: { name: values.name, domains: domains.join('\n'), emails: emails.join('\n') },
-      button: 'Save and withhold that mail',
       cancel: `/investors/${id}`,
     });
   };
+
+  /** The confirmation of a save that removes domains or addresses and would withhold mail. */
+  const removalConfirm = (
+    x: Ctx,
+    o: { name: string; removed: string[]; many: string; p: Parameters<typeof Withdrawal>[0]['p']; action: string; fields: Record<string, string>; cancel: string },
+  ) =>
+    confirmPage(x, {
+      title: `Save ${o.name} without ${o.removed.length === 1 ? o.removed[0] : `${o.removed.length} ${o.many}`}?`,
+      consequence: (
+        <>
+          <p>
+            Removed: <strong>{o.removed.join(', ')}</strong>.
+          </p>
+          <Withdrawal p={o.p} what="what is removed" />
+        </>
+      ),
+      action: o.action,
+      fields: o.fields,
+      button: 'Save and withhold that mail',
+      cancel: o.cancel,
+    });
 
   /** A contact's save that removes addresses asks first, as the investor's does. */
   const contactEditConfirm = async (x: Ctx, id: number, cid: number, name: string, raw: string[]) => {
@@ -389,19 +404,13 @@ export function registerMailPages(app: App, deps: Deps): void {
       contacts: d.contacts.map((k) => (k.id === cid ? { ...k, emails } : k)),
     }));
     if (p.emails === 0) return null;
-    return confirmPage(x, {
-      title: `Save ${ct.name} without ${removed.length === 1 ? removed[0] : `${removed.length} addresses`}?`,
-      consequence: (
-        <>
-          <p>
-            Removed: <strong>{removed.join(', ')}</strong>.
-          </p>
-          <Withdrawal p={p} what="what is removed" />
-        </>
-      ),
+    return removalConfirm(x, {
+      name: ct.name,
+      removed,
+      many: 'addresses',
+      p,
       action: `/investors/${id}/contacts/${cid}`,
       fields: { action: 'save', name, emails: emails.join(', ') },
-      button: 'Save and withhold that mail',
       cancel: `/investors/${id}`,
     });
   };
